@@ -1,0 +1,25 @@
+"""plg: a Git-native prompt registry with a CI/CD gate.
+
+Attributes load on first use so that `import plg` stays cheap for commands that need only part of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Registry", "PromptVersion", "PlgError"]
+
+_LAZY = {
+    "Registry": "plg.registry",
+    "PromptVersion": "plg.registry",
+    "PlgError": "plg.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'plg' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

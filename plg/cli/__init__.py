@@ -1,0 +1,55 @@
+"""The thin click layer: parse arguments, call the library, print, and map PlgError to exit codes here only."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from plg.cli.common import cli
+from plg.errors import PlgError
+
+INTERNAL_ERROR = 4
+
+
+def _register() -> None:
+    from plg.cli import registry_cmds  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register()
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        cli.main(args=args, prog_name="plg", standalone_mode=False)
+    except PlgError as err:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"plg: error: {err.message}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("plg: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(2 if isinstance(err, click.UsageError) else err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("plg: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as err:  # noqa: BLE001 - a bug: one line unless --debug
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"plg: internal error: {type(err).__name__}: {err} (rerun with --debug for details)", err=True
+        )
+        sys.exit(INTERNAL_ERROR)
+    sys.exit(0)
+
+
+_register()

@@ -1,0 +1,273 @@
+"""Registry commands: init, new, list, show, render, log, diff, lint, promote, labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from plg.cli.common import cli, echo_json, echo_table, open_registry, parse_assignments, repo_path
+from plg.errors import BadInput, Refused
+
+
+def _short(commit: str | None) -> str:
+    return commit[:10] if commit else "-"
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+def init(directory: str) -> None:
+    """Set up prompts/, evals/, a CI workflow and .gitignore in DIRECTORY (a git repository is created if needed)."""
+    from plg.scaffold import init_project
+
+    for line in init_project(Path(directory)):
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--description", default="A new prompt", help="Description written into the front matter.")
+@click.pass_context
+def new(ctx: click.Context, name: str, description: str) -> None:
+    """Create prompts/NAME.prompt from a starter template."""
+    from plg.scaffold import new_prompt
+
+    path = new_prompt(open_registry(ctx), name, description)
+    click.echo(f"created {path}")
+
+
+@cli.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List prompts with their latest version and labels."""
+    from plg.catalog import catalog
+
+    entries = catalog(open_registry(ctx))
+    if as_json:
+        echo_json([e.to_json() for e in entries])
+        return
+    rows = [
+        [
+            e.name,
+            e.latest or "-",
+            "yes" if e.dirty else "",
+            ", ".join(f"{k}=v{v}" for k, v in e.labels.items()),
+            e.model,
+            e.description or "",
+        ]
+        for e in entries
+    ]
+    echo_table(rows, ["prompt", "version", "modified", "labels", "model", "description"])
+
+
+@cli.command()
+@click.argument("spec", metavar="NAME[@REF]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show(ctx: click.Context, spec: str, as_json: bool) -> None:
+    """Show one version of a prompt: where it comes from, its model, inputs and template."""
+    from plg.registry import split_ref
+
+    registry = open_registry(ctx)
+    name, ref = split_ref(spec)
+    pv = registry.resolve(name, ref)
+    info = {
+        "name": pv.name,
+        "version": pv.version,
+        "commit": pv.commit,
+        "blob": pv.blob,
+        "label": pv.label,
+        "path": pv.path,
+        "model": pv.model,
+        "params": pv.params,
+        "inputs": {k: v.model_dump(exclude_none=True) for k, v in pv.front.inputs.items()},
+        "description": pv.front.description,
+        "eval": pv.front.eval,
+        "template": pv.template,
+    }
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"{pv.ref}" + (f"  [{pv.label}]" if pv.label else ""))
+    click.echo(f"commit:  {pv.commit or '(uncommitted)'}")
+    click.echo(f"model:   {pv.model}  {json.dumps(pv.params) if pv.params else ''}".rstrip())
+    if pv.front.description:
+        click.echo(f"about:   {pv.front.description}")
+    for key, spec_ in pv.front.inputs.items():
+        extra = f" = {spec_.default!r}" if spec_.default is not None else ""
+        click.echo(
+            f"input:   {key} ({spec_.type}){extra}" + (f" - {spec_.description}" if spec_.description else "")
+        )
+    click.echo("")
+    click.echo(pv.template.rstrip("\n"))
+
+
+@cli.command()
+@click.argument("spec", metavar="NAME[@REF]")
+@click.option("-v", "--var", "pairs", multiple=True, metavar="KEY=VALUE", help="An input variable.")
+@click.option("--vars", "vars_file", type=click.Path(dir_okay=False), help="A JSON file of input variables.")
+@click.option("--json", "as_json", is_flag=True, help="Print the messages as JSON.")
+@click.pass_context
+def render(
+    ctx: click.Context, spec: str, pairs: tuple[str, ...], vars_file: str | None, as_json: bool
+) -> None:
+    """Render a prompt version with input variables into chat messages."""
+    from plg.registry import split_ref
+
+    variables: dict[str, object] = {}
+    if vars_file:
+        try:
+            loaded = json.loads(Path(vars_file).read_text())
+        except (OSError, ValueError) as err:
+            raise BadInput(f"--vars {vars_file}: {err}") from None
+        if not isinstance(loaded, dict):
+            raise BadInput(f"--vars {vars_file}: expected a JSON object of variables")
+        variables.update(loaded)
+    variables.update(parse_assignments(pairs))
+    name, ref = split_ref(spec)
+    messages = open_registry(ctx).resolve(name, ref).render(variables)
+    if as_json:
+        echo_json([m.to_dict() for m in messages])
+        return
+    for index, message in enumerate(messages):
+        if index:
+            click.echo("")
+        click.echo(f"{message.role}:")
+        click.echo(message.content)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def log(ctx: click.Context, name: str, as_json: bool) -> None:
+    """List every version of a prompt, newest first, with its labels."""
+    from plg.catalog import version_log
+
+    entries = version_log(open_registry(ctx), name)
+    if as_json:
+        echo_json([e.to_json() for e in entries])
+        return
+    rows = [
+        [
+            f"v{e.version.number}",
+            _short(e.version.commit),
+            e.version.time.strftime("%Y-%m-%d %H:%M"),
+            e.version.author,
+            ", ".join(e.labels),
+            e.score or "",
+            e.version.subject,
+        ]
+        for e in entries
+    ]
+    echo_table(rows, ["version", "commit", "date", "author", "labels", "score", "subject"])
+
+
+@cli.command()
+@click.argument("a", metavar="NAME@A")
+@click.argument("b", metavar="NAME@B", required=False)
+@click.pass_context
+def diff(ctx: click.Context, a: str, b: str | None) -> None:
+    """Show what changed between two versions (B defaults to the working tree)."""
+    from plg.catalog import diff_versions
+
+    click.echo(diff_versions(open_registry(ctx), a, b), nl=False)
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.pass_context
+def lint(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Check front matter, template syntax and declared vs used variables. Exit 1 on any error."""
+    from plg.lint import lint_prompts
+
+    findings = lint_prompts(repo_path(ctx), list(names))
+    for finding in findings:
+        click.echo(str(finding), err=finding.severity == "error")
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    click.echo(f"{errors} error(s), {warnings} warning(s)")
+    if errors:
+        raise Refused(f"lint found {errors} error(s)")
+
+
+@cli.command()
+@click.argument("spec", metavar="NAME[@REF]")
+@click.option("--label", "-l", required=True, help="The label to move, e.g. production.")
+@click.option("--reason", default="", help="Why: recorded in the label history.")
+@click.option("--dry-run", is_flag=True, help="Say what would happen; move nothing.")
+@click.option("--push", "remote", metavar="REMOTE", help="Push the moved label to REMOTE (with a lease).")
+@click.pass_context
+def promote(
+    ctx: click.Context, spec: str, label: str, reason: str, dry_run: bool, remote: str | None
+) -> None:
+    """Move LABEL to the version at REF (default: the latest committed version)."""
+    from plg.promotion import promote as do_promote
+
+    result = do_promote(open_registry(ctx), spec, label, reason=reason, dry_run=dry_run, remote=remote)
+    for line in result.lines:
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--history", is_flag=True, help="Show every recorded move of each label.")
+@click.option("--push", "remote", metavar="REMOTE", help="Push every label of NAME to REMOTE (with a lease).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def labels(ctx: click.Context, name: str, history: bool, remote: str | None, as_json: bool) -> None:
+    """List a prompt's labels (and with --history, every move)."""
+    from dataclasses import asdict
+
+    from plg.labels import list_labels, push_label
+
+    registry = open_registry(ctx)
+    registry.require_exists(name)
+    states = list_labels(registry, name)
+    if remote:
+        for state in states:
+            click.echo(f"{name}@{state.label}: {push_label(registry, name, state.label, remote)}")
+        return
+    if as_json:
+        echo_json(
+            [
+                {
+                    "label": s.label,
+                    "version": s.version,
+                    "commit": s.commit,
+                    **({"history": [asdict(m) for m in s.history]} if history else {}),
+                }
+                for s in states
+            ]
+        )
+        return
+    if history:
+        rows = [
+            [
+                m.time,
+                m.label,
+                m.kind + (" (forced)" if m.forced else ""),
+                f"v{m.from_version}" if m.from_version else "-",
+                f"v{m.to_version}",
+                m.who,
+                m.reason,
+            ]
+            for s in states
+            for m in s.history
+        ]
+        rows.sort(key=lambda r: r[0], reverse=True)
+        echo_table(rows, ["when", "label", "move", "from", "to", "who", "reason"])
+        return
+    rows = [
+        [
+            s.label,
+            f"v{s.version}" if s.version else "-",
+            _short(s.commit),
+            s.history[-1].time if s.history else "",
+            s.history[-1].who if s.history else "",
+        ]
+        for s in states
+    ]
+    echo_table(rows, ["label", "version", "commit", "moved", "by"])

@@ -1,0 +1,27 @@
+"""Where plg keeps its local, git-ignored state. Every path can be redirected by environment so tests and
+CI never write into a user's checkout by accident."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def state_dir(root: Path) -> Path:
+    override = os.environ.get("PLG_DIR")
+    return Path(override) if override else Path(root) / ".plg"
+
+
+def cache_path(root: Path) -> Path:
+    override = os.environ.get("PLG_CACHE")
+    return Path(override) if override else state_dir(root) / "cache.db"
+
+
+def log_path(root: Path) -> Path:
+    override = os.environ.get("PLG_LOG")
+    return Path(override) if override else state_dir(root) / "requests.db"
+
+
+def runs_dir(root: Path) -> Path:
+    override = os.environ.get("PLG_RUNS")
+    return Path(override) if override else state_dir(root) / "runs"

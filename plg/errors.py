@@ -1,0 +1,87 @@
+"""One exception hierarchy: every failure a user can cause or meet carries a one-line message and an exit code.
+
+The CLI maps these to exit codes in one place (`plg.cli.main`): 0 ok, 1 a refused move or failed
+gate/threshold, 2 usage or bad input, 3 an outside failure (provider, remote).
+"""
+
+from __future__ import annotations
+
+
+class PlgError(Exception):
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadInput(PlgError):
+    """The user gave something plg cannot use: a malformed file, an unknown name, a bad flag value."""
+
+
+class NotARepository(BadInput):
+    pass
+
+
+class PromptFileError(BadInput):
+    """A prompt file that does not parse or validate; the message names the file (and line when known)."""
+
+
+class TemplateError(BadInput):
+    """A template that does not compile, or a render that fails (undefined variable, sandbox violation)."""
+
+
+class NotFound(BadInput):
+    """Unknown prompt, version, label or ref."""
+
+
+class InvalidName(BadInput):
+    """A prompt or label name that git would refuse, or that would be ambiguous."""
+
+
+class Refused(PlgError):
+    """plg declined to act: uncommitted changes, a label that moved underneath us, a failed gate."""
+
+    exit_code = 1
+
+
+class LabelMoved(Refused):
+    pass
+
+
+class GateFailed(Refused):
+    pass
+
+
+class ThresholdFailed(Refused):
+    pass
+
+
+class OutsideFailure(PlgError):
+    """Something outside plg failed after we did our part: a provider after retries, a remote refusing a push."""
+
+    exit_code = 3
+
+
+class PushRejected(OutsideFailure):
+    pass
+
+
+class ModelCallError(OutsideFailure):
+    """A model call that still failed after retries. `request_id` is set when the request was logged."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_class: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_class = error_class
+        self.request_id = request_id

@@ -1,0 +1,77 @@
+"""Shared fixtures: a real git repository per test, plg state kept inside tmp_path, the loopback LLM server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Ada Tester",
+    "GIT_AUTHOR_EMAIL": "ada@example.com",
+    "GIT_COMMITTER_NAME": "Ada Tester",
+    "GIT_COMMITTER_EMAIL": "ada@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+@pytest.fixture(autouse=True)
+def plg_state_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep every plg path (cache, log, runs) and git's global config inside the test's tmp_path."""
+    state = tmp_path / "_plg_state"
+    monkeypatch.setenv("PLG_DIR", str(state))
+    monkeypatch.setenv("PLG_CACHE", str(state / "cache.db"))
+    monkeypatch.setenv("PLG_LOG", str(state / "requests.db"))
+    monkeypatch.setenv("PLG_RUNS", str(state / "runs"))
+    home = tmp_path / "_home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    for key in ("GITHUB_ACTIONS", "GITHUB_EVENT_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "CI"):
+        monkeypatch.delenv(key, raising=False)
+    return state
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV}
+    out = subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+class GitRepo:
+    """A real repository on disk with helpers that read like the steps a user takes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def git(self, *args: str) -> str:
+        return git(self.path, *args)
+
+    def write(self, relpath: str, text: str) -> Path:
+        target = self.path / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        return target
+
+    def commit(self, message: str = "change", *paths: str) -> str:
+        self.git("add", "-A", *paths)
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def write_prompt(self, name: str, text: str, message: str | None = None) -> str:
+        self.write(f"prompts/{name}.prompt", text)
+        return self.commit(message or f"edit {name}")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitRepo]:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    monkeypatch.chdir(path)
+    yield GitRepo(path)
