@@ -244,6 +244,17 @@ class GitStore:
         return proc.stdout
 
 
+def _find_worktree(start: Path) -> Path | None:
+    """The common case without a subprocess: the nearest parent holding `.git`. Anything unusual (env
+    overrides, bare repos) is left to git."""
+    if any(k in os.environ for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES")):
+        return None
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
 def _iter_raw_log(out: str):  # type: ignore[no-untyped-def]
     for record in out.split("\0"):
         if not record.strip():

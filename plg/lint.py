@@ -24,6 +24,7 @@ class Finding:
 def lint_text(text: str, where: str) -> list[Finding]:
     try:
         prompt = parse_prompt(text, where)
+        prompt.check()
     except PlgError as err:
         message = err.message.removeprefix(where).lstrip(":, ")
         return [Finding(where, "error", message)]

@@ -6,25 +6,21 @@ sandbox, with StrictUndefined, a static check of every variable they use, and bo
 
 from __future__ import annotations
 
-import contextvars
 import json
 import re
-import time
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from plg.errors import PromptFileError, TemplateError
 
+if TYPE_CHECKING:
+    from jinja2 import Template
+
 ROLES = ("system", "user", "assistant")
 _ROLE_LINE = re.compile(r"^(system|user|assistant):\s*$", re.IGNORECASE)
-MAX_RENDER_CHARS = 1_000_000
-MAX_RENDER_SECONDS = 2.0
 
 InputType = Literal["string", "integer", "number", "boolean", "object", "array", "any"]
 
@@ -77,10 +73,25 @@ class Message:
 
 @dataclass(frozen=True)
 class Section:
+    """One role's template. It compiles on first use: `plg show` and `plg list` never pay for Jinja2."""
+
     role: str
     source: str
     first_line: int
-    compiled: Template = field(compare=False, repr=False)
+    where: str
+
+    @cached_property
+    def compiled(self) -> Template:
+        from plg.template import compile_template
+
+        return compile_template(self.source, self.first_line, self.where)
+
+    @cached_property
+    def variables(self) -> frozenset[str]:
+        from plg.template import template_variables
+
+        self.compiled  # noqa: B018 - report a syntax error before the variable scan
+        return template_variables(self.source)
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,16 @@ class PromptFile:
     sections: tuple[Section, ...]
     source: str
     where: str
-    variables: frozenset[str] = field(default_factory=frozenset)
+
+    @cached_property
+    def variables(self) -> frozenset[str]:
+        """Every variable the template reads, found statically: StrictUndefined alone misses
+        `{{ x if flag }}` and unused macro parameters."""
+        return frozenset().union(*(s.variables for s in self.sections))
+
+    def check(self) -> None:
+        """Compile every section now, so syntax errors surface at lint time."""
+        self.variables  # noqa: B018
 
     @property
     def template(self) -> str:
@@ -103,22 +123,6 @@ class PromptFile:
         return render_sections(self, variables, where or self.where)
 
 
-_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("plg_render_deadline", default=0.0)
-
-
-class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox bounds what a template may touch; this also bounds how long it may spin."""
-
-    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
-        deadline = _deadline.get()
-        if deadline and time.monotonic() > deadline:
-            raise TemplateError(f"render took too long (over {MAX_RENDER_SECONDS:.0f} s)")
-        return super().call(__context, __obj, *args, **kwargs)
-
-
-_ENV = _BoundedSandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
-
-
 def parse_front_matter(text: str, where: str) -> FrontMatter:
     """Only the front matter: listing 200 prompts need not compile 200 templates."""
     return _load_front(_split_front_matter(text, where)[0], where)
@@ -127,14 +131,12 @@ def parse_front_matter(text: str, where: str) -> FrontMatter:
 def parse_prompt(text: str, where: str) -> PromptFile:
     front_src, body, body_line = _split_front_matter(text, where)
     front = _load_front(front_src, where)
-    sections = _compile_sections(body, body_line, where)
-    used: set[str] = set()
-    for section in sections:
-        used |= _template_variables(section)
-    return PromptFile(front=front, sections=sections, source=text, where=where, variables=frozenset(used))
+    return PromptFile(front=front, sections=_split_sections(body, body_line, where), source=text, where=where)
 
 
 def _load_front(front_src: str, where: str) -> FrontMatter:
+    import yaml
+
     try:
         raw = yaml.safe_load(front_src) if front_src.strip() else {}
     except yaml.YAMLError as err:
@@ -170,7 +172,7 @@ def _split_front_matter(text: str, where: str) -> tuple[str, str, int]:
     raise PromptFileError(f"{where}, line 1: front matter opened with '---' is never closed")
 
 
-def _compile_sections(body: str, first_line: int, where: str) -> tuple[Section, ...]:
+def _split_sections(body: str, first_line: int, where: str) -> tuple[Section, ...]:
     sections: list[Section] = []
     role: str | None = None
     start = first_line
@@ -179,11 +181,7 @@ def _compile_sections(body: str, first_line: int, where: str) -> tuple[Section, 
     def flush() -> None:
         text = "".join(buffer).strip("\n")
         if role is not None or text.strip():
-            sections.append(
-                Section(
-                    role=role or "user", source=text, first_line=start, compiled=_compile(text, start, where)
-                )
-            )
+            sections.append(Section(role=role or "user", source=text, first_line=start, where=where))
 
     for offset, line in enumerate(body.splitlines(keepends=True)):
         match = _ROLE_LINE.match(line.strip())
@@ -194,18 +192,6 @@ def _compile_sections(body: str, first_line: int, where: str) -> tuple[Section, 
             buffer.append(line)
     flush()
     return tuple(sections)
-
-
-def _compile(source: str, first_line: int, where: str) -> Template:
-    try:
-        return _ENV.from_string(source)
-    except TemplateSyntaxError as err:
-        line = first_line + (err.lineno or 1) - 1
-        raise TemplateError(f"{where}, line {line}: template syntax error: {err.message}") from None
-
-
-def _template_variables(section: Section) -> set[str]:
-    return set(meta.find_undeclared_variables(_ENV.parse(section.source))) - set(_ENV.globals)
 
 
 def coerce_value(name: str, spec: InputSpec, value: Any, where: str) -> Any:
@@ -251,44 +237,13 @@ def resolve_variables(prompt: PromptFile, variables: dict[str, Any], where: str)
 
 
 def render_sections(prompt: PromptFile, variables: dict[str, Any], where: str) -> list[Message]:
+    from plg.template import render_template
+
     values = resolve_variables(prompt, variables, where)
-    messages = []
-    budget = MAX_RENDER_CHARS
-    for section in prompt.sections:
-        pieces: list[str] = []
-        token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
-        try:
-            for piece in section.compiled.generate(values):
-                budget -= len(piece)
-                if budget < 0:
-                    raise TemplateError(f"{where}: rendered text exceeds {MAX_RENDER_CHARS:,} characters")
-                pieces.append(piece)
-        except UndefinedError as err:
-            raise TemplateError(f"{where}, line {section.first_line}: {err.message}") from None
-        except SecurityError as err:
-            raise TemplateError(f"{where}, line {section.first_line}: unsafe template: {err}") from None
-        except TemplateError as err:
-            raise (
-                TemplateError(f"{where}: {err.message}") if not err.message.startswith(where) else err
-            ) from None
-        except (TypeError, ValueError, ArithmeticError, LookupError) as err:
-            raise TemplateError(f"{where}, line {section.first_line}: render failed: {err}") from None
-        finally:
-            _deadline.reset(token)
-        messages.append(Message(role=section.role, content="".join(pieces).strip("\n")))
-    return messages
-
-
-def render_string(source: str, variables: dict[str, Any], where: str) -> str:
-    """Render a small template (scorer values, judge rubrics) in the same sandbox."""
-    try:
-        return _ENV.from_string(source).render(variables)
-    except TemplateSyntaxError as err:
-        raise TemplateError(f"{where}: template syntax error: {err.message}") from None
-    except UndefinedError as err:
-        raise TemplateError(f"{where}: {err.message}") from None
-    except SecurityError as err:
-        raise TemplateError(f"{where}: unsafe template: {err}") from None
+    return [
+        Message(role=s.role, content=render_template(s.compiled, values, where, s.first_line))
+        for s in prompt.sections
+    ]
 
 
 NEW_PROMPT_TEMPLATE = """---

@@ -7,11 +7,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plg.errors import InvalidName, NotFound
 from plg.gitstore import FileChange, GitStore, blob_id, is_sha
-from plg.prompt import FrontMatter, Message, PromptFile, parse_prompt
+
+if TYPE_CHECKING:
+    from plg.prompt import FrontMatter, Message, PromptFile
 
 PROMPTS_DIR = "prompts"
 SUFFIX = ".prompt"
@@ -139,6 +141,8 @@ class Registry:
         """Parsed files are cached by blob id: the same content is read from git and parsed once."""
         cached = self._parsed.get(blob)
         if cached is None:
+            from plg.prompt import parse_prompt
+
             text = self.store.read_blob(blob).decode("utf-8", errors="replace")
             cached = self._parsed[blob] = parse_prompt(text, where)
         return cached
@@ -199,6 +203,8 @@ class Registry:
         file_path = self.root / path
         if not file_path.is_file():
             self.require_exists(name)
+        from plg.prompt import parse_prompt
+
         data = file_path.read_bytes()
         blob = blob_id(data)
         file = self._parsed.get(blob) or parse_prompt(data.decode("utf-8", errors="replace"), path)

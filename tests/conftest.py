@@ -75,3 +75,49 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitRepo]:
     git(path, "init", "-q", "-b", "main")
     monkeypatch.chdir(path)
     yield GitRepo(path)
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code = code
+        self.out = out
+        self.err = err
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out!r}, err={self.err!r})"
+
+
+def run_cli(*args: str, stdin: str | None = None) -> CliResult:
+    """The real entry point (`plg.cli.main`, exit-code mapping included), in-process with captured output."""
+    from click.testing import CliRunner
+
+    from plg.cli import main
+
+    runner = CliRunner()
+    with runner.isolation(input=stdin) as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+@pytest.fixture
+def plg():  # type: ignore[no-untyped-def]
+    return run_cli
+
+
+CAKE_V1 = """---
+description: Cake recipes
+model: plg/offline
+inputs:
+  cake_type: string
+  serving_size: {type: integer, default: 8}
+---
+system:
+You are a pastry chef.
+
+user:
+Write a recipe for a {{ cake_type }} cake for {{ serving_size }} people.
+"""

@@ -1,0 +1,96 @@
+"""How the registry scales: 200 prompts, 5,000 commits, whole-process medians.
+
+Targets (issue #2): `plg show NAME@production` <= 0.3 s; `plg log NAME` <= 2x `git log --oneline -- FILE`.
+Usage: python bench/registry_scale.py [--prompts 200] [--commits 5000] [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROMPT = """---
+model: plg/offline
+description: prompt {i}
+inputs:
+  topic: string
+---
+system:
+You are assistant number {i}, revision {rev}.
+user:
+Tell me about {{{{ topic }}}}.
+"""
+
+
+def build_repo(path: Path, prompts: int, commits: int) -> None:
+    """fast-import writes 5,000 commits in about a second; a commit loop would take minutes."""
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    stream: list[bytes] = []
+    revisions = [0] * prompts
+    for n in range(commits):
+        i = n % prompts if n < prompts else (n * 7919) % prompts
+        revisions[i] += 1
+        data = PROMPT.format(i=i, rev=revisions[i]).encode()
+        stream.append(b"commit refs/heads/main\n")
+        stream.append(b"committer Bench <bench@example.com> %d +0000\n" % (1_700_000_000 + n))
+        msg = f"edit prompt-{i:03d} rev {revisions[i]}".encode()
+        stream.append(b"data %d\n%s\n" % (len(msg), msg))
+        stream.append(b"M 100644 inline prompts/prompt-%03d.prompt\ndata %d\n%s\n" % (i, len(data), data))
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=b"".join(stream), check=True)
+    subprocess.run(["git", "checkout", "-q", "-f", "main"], cwd=path, check=True)
+
+
+def median_seconds(cmd: list[str], cwd: Path, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--prompts", type=int, default=200)
+    parser.add_argument("--commits", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    plg = shutil.which("plg") or sys.exit("plg is not installed (pip install -e .)")
+    workdir = Path(tempfile.mkdtemp(prefix="plg-bench-"))
+    env_git = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@example.com",
+               "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "b@example.com"}
+    os.environ.update(env_git)
+    try:
+        repo = workdir / "repo"
+        start = time.perf_counter()
+        build_repo(repo, args.prompts, args.commits)
+        print(f"built {args.prompts} prompts / {args.commits} commits in {time.perf_counter() - start:.1f} s")
+        name = "prompt-007"
+        subprocess.run([plg, "promote", name, "--label", "production"], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+        baseline = median_seconds(["git", "log", "--oneline", "--", f"prompts/{name}.prompt"], repo, args.runs)
+        figures = {
+            "plg list": median_seconds([plg, "list"], repo, args.runs),
+            f"plg log {name}": median_seconds([plg, "log", name], repo, args.runs),
+            f"plg show {name}@production": median_seconds([plg, "show", f"{name}@production"], repo, args.runs),
+            "python -c pass (interpreter floor)": median_seconds([sys.executable, "-c", "pass"], repo, args.runs),
+        }
+        print(f"{'git log --oneline -- FILE (baseline)':40s} {baseline * 1000:8.1f} ms")
+        for label, seconds in figures.items():
+            print(f"{label:40s} {seconds * 1000:8.1f} ms   {seconds / baseline:5.1f}x baseline")
+        show = figures[f"plg show {name}@production"]
+        log = figures[f"plg log {name}"]
+        print(f"target show <= 300 ms: {'met' if show <= 0.3 else 'MISSED'} ({show * 1000:.0f} ms)")
+        print(f"target log <= 2x baseline: {'met' if log <= 2 * baseline else 'MISSED'} ({log / baseline:.2f}x)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

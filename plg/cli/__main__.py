@@ -1,0 +1,3 @@
+from plg.cli import main
+
+main()
