@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Registry", "PromptVersion", "PlgError"]
+__all__ = ["Client", "Registry", "PromptVersion", "PlgError"]
 
 _LAZY = {
+    "Client": "plg.client",
     "Registry": "plg.registry",
     "PromptVersion": "plg.registry",
     "PlgError": "plg.errors",

@@ -93,14 +93,17 @@ def _dirty_names(registry: Registry) -> set[str]:
     return names
 
 
-def version_log(registry: Registry, name: str, scores: dict[str, str] | None = None) -> list[LogEntry]:
+def version_log(registry: Registry, name: str) -> list[LogEntry]:
+    from plg.scores import headline, scores_by_commit
+
     history = registry.versions(name)
     if not history:
         registry.require_exists(name)
     labels_by_commit: dict[str, list[str]] = {}
     for label, commit in registry.labels(name).items():
         labels_by_commit.setdefault(commit, []).append(label)
-    scores = scores or {}
+    recorded = scores_by_commit(registry.store, [v.commit for v in history])
+    scores = {commit: headline([s for s in found if s.prompt == name]) for commit, found in recorded.items()}
     return [
         LogEntry(
             version=v, labels=tuple(sorted(labels_by_commit.get(v.commit, []))), score=scores.get(v.commit)

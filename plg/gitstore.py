@@ -234,6 +234,43 @@ class GitStore:
                 return sha
         return None
 
+    def read_note(self, notes_ref: str, commit: str) -> str | None:
+        try:
+            return self.run("notes", f"--ref={notes_ref}", "show", commit)
+        except GitError:
+            return None
+
+    def notes_map(self, notes_ref: str) -> dict[str, str]:
+        """Annotated commit -> note blob, in one call (empty when the notes ref does not exist)."""
+        if self.ref_value(notes_ref) is None:
+            return {}
+        out = self.run("notes", f"--ref={notes_ref}", "list")
+        pairs = (line.split() for line in out.splitlines() if line.strip())
+        return {commit: note for note, commit in pairs}
+
+    def read_blobs(self, blobs: list[str]) -> dict[str, bytes]:
+        """Many blobs through one `cat-file --batch` process."""
+        if not blobs:
+            return {}
+        proc = subprocess.run(
+            ["git", "cat-file", "--batch"], cwd=self.root, input="\n".join(blobs).encode() + b"\n",
+            capture_output=True, check=False,
+        )
+        data, result, pos = proc.stdout, {}, 0
+        for blob in blobs:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].split()
+            pos = end + 1
+            if len(header) < 3 or header[1] == b"missing":
+                continue
+            size = int(header[2])
+            result[blob] = data[pos : pos + size]
+            pos += size + 1
+        return result
+
+    def write_note(self, notes_ref: str, commit: str, text: str) -> None:
+        self.run("notes", f"--ref={notes_ref}", "add", "-f", "-F", "-", commit, input=text)
+
     def diff_blobs(self, a: str, b: str, label_a: str, label_b: str) -> str:
         proc = subprocess.run(
             ["git", "diff", "--no-color", f"--src-prefix={label_a}:", f"--dst-prefix={label_b}:", a, b],

@@ -111,6 +111,10 @@ class Registry:
         self._parsed: dict[str, PromptFile] = {}
         self._histories: dict[str, list[Version]] = {}
 
+    def forget_history(self) -> None:
+        """Version lists are cached per Registry; a long-lived owner (the SDK) drops them when HEAD moves."""
+        self._histories.clear()
+
     def prompt_path(self, name: str) -> str:
         return f"{PROMPTS_DIR}/{validate_name(name)}{SUFFIX}"
 

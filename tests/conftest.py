@@ -121,3 +121,6 @@ You are a pastry chef.
 user:
 Write a recipe for a {{ cake_type }} cake for {{ serving_size }} people.
 """
+
+
+from tests.loopback_llm import llm_server  # noqa: E402, F401  (fixture)

@@ -1,0 +1,229 @@
+"""Eval commands: eval, batch, scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from plg.cli.common import cli, echo_json, echo_table, open_registry
+from plg.errors import ThresholdFailed
+
+
+@cli.command(name="eval")
+@click.argument("spec", metavar="NAME[@REF]", required=False)
+@click.option("--pipeline", type=click.Path(dir_okay=False, path_type=Path), help="The pipeline file to run.")
+@click.option(
+    "--model", "models", multiple=True, help="Model(s) to run instead of the pipeline's; repeat to compare."
+)
+@click.option("-j", "--concurrency", type=click.IntRange(1, 1024), help="Calls in flight at once.")
+@click.option("--repeats", type=click.IntRange(1, 100), help="Run each row this many times.")
+@click.option("--no-cache", is_flag=True, help="Call the model even when the response is cached.")
+@click.option("--resume", metavar="RUN", help="Continue RUN: finished rows are not called again.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write .json/.jsonl/.csv/.md/.xml.",
+)
+@click.option("--record", is_flag=True, help="Record the version's score in git notes (refs/notes/plg).")
+@click.option("--force", is_flag=True, help="With --record: run even if this exact eval is recorded.")
+@click.option("--timeout", type=float, help="Seconds per model call.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def eval_cmd(
+    ctx: click.Context,
+    spec: str | None,
+    pipeline: Path | None,
+    models: tuple[str, ...],
+    concurrency: int | None,
+    repeats: int | None,
+    no_cache: bool,
+    resume: str | None,
+    output: Path | None,
+    record: bool,
+    force: bool,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Run a prompt's eval pipeline, score every output and check the threshold (exit 1 below it)."""
+    from plg.cli.progress import Progress
+    from plg.evals.plan import EvalRequest
+    from plg.evals.report import text_summary, write_output
+    from plg.evals.runs import read_run
+    from plg.evals.session import RunOptions, run_eval
+
+    registry = open_registry(ctx)
+    request = EvalRequest(
+        spec=spec, pipeline=pipeline, models=models, concurrency=concurrency, repeats=repeats
+    )
+    options = RunOptions(use_cache=not no_cache, resume=resume, record=record, force=force, timeout=timeout)
+    progress: Progress | None = None
+
+    def on_start(planned) -> None:  # type: ignore[no-untyped-def]
+        nonlocal progress
+        progress = Progress(None, f"eval {planned.spec.name}").__enter__()
+
+    def on_row(row) -> None:  # type: ignore[no-untyped-def]
+        if progress is not None:
+            progress.advance(error=row.error is not None)
+
+    try:
+        outcome = run_eval(registry, request, options, on_row=on_row, on_start=on_start)
+    finally:
+        if progress is not None:
+            progress.__exit__(None, None, None)
+    if outcome.result is None:
+        _print_reused(outcome, as_json)
+    else:
+        result = outcome.result
+        header, rows = read_run(result.path)
+        if output:
+            write_output(output, header, rows, result.summaries, outcome.checks)
+        if as_json:
+            echo_json(
+                {
+                    "run_id": result.run_id,
+                    "summary": [s.to_json() for s in result.summaries],
+                    "thresholds": [c.__dict__ for c in outcome.checks],
+                    "recorded": bool(outcome.recorded),
+                }
+            )
+        else:
+            click.echo(text_summary(header, result.summaries, outcome.checks))
+            reused = f", {result.rows_reused} reused" if result.rows_reused else ""
+            click.echo(
+                f"{result.rows_run} rows run{reused} in {result.seconds:.1f} s; run file {result.path}"
+            )
+            if outcome.recorded:
+                click.echo(
+                    f"recorded in refs/notes/plg on {outcome.recorded[0].prompt}@{outcome.recorded[0].version}"
+                )
+            if output:
+                click.echo(f"wrote {output}")
+    if not outcome.passed:
+        failed = [c for c in outcome.checks if not c.passed]
+        raise ThresholdFailed(
+            "; ".join(
+                f"{c.model}: {c.check} {c.value if c.value is None else round(c.value, 3)} < {c.bound:g}"
+                for c in failed
+            )
+        )
+
+
+def _print_reused(outcome, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import asdict
+
+    if as_json:
+        echo_json(
+            {
+                "reused": [asdict(s) for s in outcome.reused],
+                "thresholds": [c.__dict__ for c in outcome.checks],
+            }
+        )
+        return
+    first = outcome.reused[0]
+    click.echo(
+        f"{first.prompt}@{first.version}: this exact eval is recorded (run {first.run_id}); no model called"
+    )
+    rows = [[s.model, _f(s.score), _f(s.pass_rate), s.rows, s.errors, s.time] for s in outcome.reused]
+    echo_table(rows, ["model", "score", "pass rate", "rows", "errors", "recorded"])
+    click.echo("use --force to run again")
+
+
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+@cli.command()
+@click.argument("spec", metavar="NAME[@REF]")
+@click.option(
+    "--dataset", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV or JSONL rows."
+)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="OUT.csv or .jsonl"
+)
+@click.option("--model", "models", multiple=True, help="Model(s); one output column each.")
+@click.option("-j", "--concurrency", type=click.IntRange(1, 1024), default=8, show_default=True)
+@click.option("--no-cache", is_flag=True)
+@click.pass_context
+def batch(
+    ctx: click.Context,
+    spec: str,
+    dataset: Path,
+    output: Path,
+    models: tuple[str, ...],
+    concurrency: int,
+    no_cache: bool,
+) -> None:
+    """Run a prompt over a dataset with no scorers and write inputs plus outputs."""
+    from plg import config as plg_config
+    from plg.cli.progress import Progress
+    from plg.evals.plan import plan_batch
+    from plg.evals.report import write_batch_csv
+    from plg.evals.runner import execute
+    from plg.evals.runs import new_run_id, read_run
+    from plg.evals.session import RunOptions, make_client
+
+    registry = open_registry(ctx)
+    spec_ = plan_batch(registry, spec, dataset, models, concurrency)
+    client = make_client(registry.root, concurrency, RunOptions(use_cache=not no_cache), None)
+    with Progress(None, f"batch {spec_.name}") as progress:
+        result = execute(
+            spec_,
+            client,
+            plg_config.runs_dir(registry.root),
+            new_run_id(),
+            "batch",
+            on_row=lambda row: progress.advance(error=row.error is not None),
+        )
+    _, rows = read_run(result.path)
+    written = write_batch_csv(output, spec_.models, rows)
+    errors = sum(s.errors for s in result.summaries)
+    click.echo(f"wrote {written} rows to {output} ({errors} errors) in {result.seconds:.1f} s")
+
+
+@cli.command()
+@click.argument("spec", metavar="NAME[@REF]")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def scores(ctx: click.Context, spec: str, as_json: bool) -> None:
+    """Show the recorded scores of a version (default: the latest committed)."""
+    from dataclasses import asdict
+
+    from plg.registry import split_ref
+    from plg.scores import read_scores
+
+    registry = open_registry(ctx)
+    name, ref = split_ref(spec)
+    pv = registry.resolve(name, ref) if ref else registry.latest(name)
+    found = [s for s in read_scores(registry.store, pv.commit) if s.prompt == name] if pv.commit else []
+    if as_json:
+        echo_json([asdict(s) for s in found])
+        return
+    click.echo(f"{pv.ref}: {len(found)} recorded result(s)")
+    rows = [
+        [
+            s.kind,
+            s.model,
+            _f(s.score),
+            _f(s.pass_rate),
+            s.rows,
+            s.errors,
+            s.pipeline or "-",
+            "pass" if s.passed_threshold else ("FAIL" if s.passed_threshold is False else "-"),
+            s.time,
+            s.run_id,
+        ]
+        for s in found
+    ]
+    echo_table(
+        rows,
+        ["kind", "model", "score", "pass rate", "rows", "errors", "pipeline", "threshold", "when", "run"],
+    )
+    for s in found:
+        for scorer, figures in ((s.details or {}).get("scorers") or {}).items():
+            click.echo(
+                f"  {s.model} {scorer}: mean {_f(figures.get('mean'))}, pass {_f(figures.get('pass_rate'))}, "
+                f"errors {figures.get('errors')}"
+            )

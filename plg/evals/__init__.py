@@ -1,0 +1,1 @@
+"""Eval pipelines: config, datasets, scorers, the engine, runs and reports."""

@@ -1,0 +1,275 @@
+"""Pipeline files (`evals/<name>.yaml`): validated with pydantic, unknown keys refused with the key named,
+paths resolved relative to the file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from plg.errors import BadInput
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class _ScorerBase(_Strict):
+    name: str | None = None
+    weight: float = Field(default=1.0, ge=0)
+    pass_at: float | None = Field(default=None, ge=0, le=1)
+
+
+class EqualsConfig(_ScorerBase):
+    type: Literal["equals"]
+    value: str = "{{ expected_output }}"
+    normalize: bool = True
+
+
+class ContainsConfig(_ScorerBase):
+    type: Literal["contains", "not_contains"]
+    value: str | None = None
+    values: list[str] | None = None
+    mode: Literal["all", "any"] = "all"
+    case_sensitive: bool = False
+
+    @model_validator(mode="after")
+    def _one_value(self) -> ContainsConfig:
+        if not self.value and not self.values:
+            raise ValueError("needs `value` or `values`")
+        return self
+
+
+class RegexConfig(_ScorerBase):
+    type: Literal["regex"]
+    pattern: str
+    ignore_case: bool = False
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"invalid regular expression: {err}") from None
+        return pattern
+
+
+class JsonConfig(_ScorerBase):
+    type: Literal["json"]
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    schema_file: str | None = None
+
+
+class JudgeConfig(_ScorerBase):
+    type: Literal["llm_judge"]
+    criteria: list[str] | None = None
+    rubric: str | None = None
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_rubric(self) -> JudgeConfig:
+        if not self.criteria and not self.rubric:
+            raise ValueError("needs `criteria` or `rubric`")
+        return self
+
+
+class SimilarityConfig(_ScorerBase):
+    type: Literal["similarity"]
+    against: str = "expected_output"
+    model: str = "plg/offline-embed"
+
+
+class PythonConfig(_ScorerBase):
+    type: Literal["python"]
+    function: str
+
+    @field_validator("function")
+    @classmethod
+    def _file_and_name(cls, value: str) -> str:
+        path, sep, name = value.rpartition(":")
+        if not sep or not path or not name.isidentifier():
+            raise ValueError("expected 'path/to/file.py:function_name'")
+        return value
+
+
+class HumanConfig(_ScorerBase):
+    type: Literal["human"]
+    instructions: str = ""
+    scale: tuple[float, float] = (0.0, 1.0)
+
+
+class LatencyConfig(_ScorerBase):
+    type: Literal["latency"]
+    max_seconds: float = Field(gt=0)
+
+
+class CostConfig(_ScorerBase):
+    type: Literal["cost"]
+    max_usd: float = Field(ge=0)
+
+
+ScorerConfig = Annotated[
+    EqualsConfig
+    | ContainsConfig
+    | RegexConfig
+    | JsonConfig
+    | JudgeConfig
+    | SimilarityConfig
+    | PythonConfig
+    | HumanConfig
+    | LatencyConfig
+    | CostConfig,
+    Field(discriminator="type"),
+]
+
+
+class Threshold(_Strict):
+    min_score: float | None = Field(default=None, ge=0, le=1)
+    min_pass_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class BacktestGate(_Strict):
+    min_similarity: float | None = Field(default=None, ge=0, le=1)
+    max_changed: float | None = Field(default=None, ge=0, le=1)
+    min_exact: float | None = Field(default=None, ge=0, le=1)
+    history: str | None = None
+    embedding_model: str | None = None
+    judge: str | bool | None = None
+
+
+class LabelGate(_Strict):
+    min_score: float | None = Field(default=None, ge=0, le=1)
+    min_pass_rate: float | None = Field(default=None, ge=0, le=1)
+    max_regression: float | None = Field(default=None, ge=0, le=1)
+    backtest: BacktestGate | None = None
+
+
+class Pipeline(_Strict):
+    description: str | None = None
+    prompt: str | None = None
+    dataset: str | None = None
+    datasets: list[str] | None = None
+    model: str | None = None
+    models: list[str] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    scorers: list[ScorerConfig] = Field(default_factory=list)
+    threshold: Threshold | None = None
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    repeats: int = Field(default=1, ge=1, le=100)
+    timeout: float | None = Field(default=None, gt=0)
+    gate: dict[str, LabelGate] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _data_and_models(self) -> Pipeline:
+        if not self.dataset and not self.datasets:
+            raise ValueError("needs `dataset` (or `datasets`)")
+        if self.model and self.models:
+            raise ValueError("give `model` or `models`, not both")
+        return self
+
+    def dataset_paths(self) -> list[str]:
+        return [*([self.dataset] if self.dataset else []), *(self.datasets or [])]
+
+    def model_list(self) -> list[str]:
+        return list(self.models or ([self.model] if self.model else []))
+
+
+@dataclass(frozen=True)
+class LoadedPipeline:
+    path: Path
+    base_dir: Path
+    config: Pipeline
+    content_hash: str
+
+    @property
+    def datasets(self) -> tuple[Path, ...]:
+        return tuple((self.base_dir / d).resolve() for d in self.config.dataset_paths())
+
+    def resolve(self, relative: str) -> Path:
+        return (self.base_dir / relative).resolve()
+
+
+def load_pipeline(path: Path) -> LoadedPipeline:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise BadInput(f"{path}: {err.strerror}") from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise BadInput(f"{path}{line}: malformed YAML: {getattr(err, 'problem', None) or err}") from None
+    if not isinstance(raw, dict):
+        raise BadInput(f"{path}: a pipeline must be a mapping of keys")
+    try:
+        config = Pipeline.model_validate(raw)
+    except ValidationError as err:
+        raise BadInput(f"{path}: {_describe(err)}") from None
+    canonical = json.dumps(config.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return LoadedPipeline(
+        path=path,
+        base_dir=path.resolve().parent,
+        config=config,
+        content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+    )
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = [str(p) for p in first["loc"] if not str(p).startswith(("function-", "tagged-union["))]
+    scorer_types = {
+        "equals",
+        "contains",
+        "not_contains",
+        "regex",
+        "json",
+        "llm_judge",
+        "similarity",
+        "python",
+        "human",
+        "latency",
+        "cost",
+    }
+    loc = [p for p in loc if p not in scorer_types]
+    key = ".".join(loc)
+    if first["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    if first["type"] == "union_tag_invalid":
+        return f"{key}: unknown scorer type (use one of {', '.join(sorted(scorer_types))})"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{key}: {message}" if key else message
+
+
+def find_pipeline(root: Path, prompt_name: str, eval_key: str | None, explicit: Path | None) -> Path:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise BadInput(f"--pipeline {explicit}: no such file")
+        return explicit
+    tried = []
+    if eval_key:
+        candidate = root / eval_key
+        if candidate.is_file():
+            return candidate
+        tried.append(eval_key)
+    for candidate_name in (
+        f"evals/{prompt_name}.yaml",
+        f"evals/{prompt_name}.yml",
+        f"evals/{prompt_name.replace('/', '-')}.yaml",
+    ):
+        candidate = root / candidate_name
+        if candidate.is_file():
+            return candidate
+        tried.append(candidate_name)
+    raise BadInput(
+        f"no eval pipeline for '{prompt_name}' (looked for {', '.join(tried)}); pass --pipeline FILE"
+    )

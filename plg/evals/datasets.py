@@ -1,0 +1,100 @@
+"""Datasets: CSV and JSONL rows streamed one at a time, so memory stays flat however large the file."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plg.errors import BadInput
+
+SHOWN_ROWS = 5
+
+
+@dataclass(frozen=True)
+class Row:
+    index: int
+    id: str
+    values: dict[str, Any]
+
+    @property
+    def expected_output(self) -> str | None:
+        value = self.values.get("expected_output")
+        return None if value is None else str(value)
+
+
+def iter_rows(path: Path) -> Iterator[Row]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        yield from _csv_rows(path)
+    elif suffix in (".jsonl", ".ndjson"):
+        yield from _jsonl_rows(path)
+    else:
+        raise BadInput(f"{path}: unknown dataset format (use .csv or .jsonl)")
+
+
+def _csv_rows(path: Path) -> Iterator[Row]:
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as err:
+        raise BadInput(f"{path}: {err.strerror}") from None
+    with handle:
+        for index, record in enumerate(csv.DictReader(handle)):
+            values = {k: ("" if v is None else v) for k, v in record.items() if k is not None}
+            yield Row(index=index, id=str(values.get("id") or index), values=values)
+
+
+def _jsonl_rows(path: Path) -> Iterator[Row]:
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as err:
+        raise BadInput(f"{path}: {err.strerror}") from None
+    index = 0
+    with handle:
+        for line_number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                values = json.loads(line)
+            except ValueError as err:
+                raise BadInput(f"{path}, line {line_number}: not valid JSON ({err.msg})") from None
+            if not isinstance(values, dict):
+                raise BadInput(f"{path}, line {line_number}: each line must be a JSON object")
+            yield Row(index=index, id=str(values.get("id", index)), values=values)
+            index += 1
+
+
+def load_rows(path: Path) -> list[Row]:
+    return list(iter_rows(path))
+
+
+def dataset_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_columns(path: Path, required: set[str], needed_by: str) -> int:
+    """One streaming pass before any model call: every row must carry every variable the prompt needs."""
+    missing: dict[str, list[int]] = {}
+    count = 0
+    for row in iter_rows(path):
+        count += 1
+        for column in required:
+            if column not in row.values:
+                missing.setdefault(column, []).append(row.index + 1)
+    if missing:
+        column, rows = sorted(missing.items())[0]
+        shown = ", ".join(str(r) for r in rows[:SHOWN_ROWS])
+        more = f" and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
+        others = f" (also missing: {', '.join(sorted(missing)[1:])})" if len(missing) > 1 else ""
+        raise BadInput(
+            f"{path}: column '{column}' missing in rows {shown}{more} (needed by {needed_by}){others}"
+        )
+    return count

@@ -1,0 +1,297 @@
+"""The eval engine: render each row, call the model(s), score, append the row to the run file.
+
+One engine serves `plg eval` (prompt + scorers), `plg batch` (no scorers) and completion pipelines
+(rows carry their own `messages`). Rows stream from the dataset through a bounded window of tasks, so
+memory stays flat however large the dataset is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from plg.errors import BadInput, PlgError
+from plg.evals.datasets import Row, iter_rows
+from plg.evals.runs import RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
+from plg.evals.summary import Aggregator, ModelSummary
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Everything a run needs, resolved: which prompt version, which data, which models and scorers."""
+
+    name: str
+    kind: str
+    prompt: Any | None
+    datasets: tuple[Path, ...]
+    dataset_hashes: tuple[str, ...]
+    models: tuple[str, ...]
+    params: dict[str, Any]
+    scorers: tuple[Any, ...]
+    concurrency: int = 8
+    repeats: int = 1
+    pipeline_path: str | None = None
+    pipeline_hash: str | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def identity(self, model: str) -> str:
+        """What makes a result this version's result: prompt blob, data, pipeline and model."""
+        blob = self.prompt.blob if self.prompt is not None else None
+        parts = [
+            blob,
+            *self.dataset_hashes,
+            self.pipeline_hash,
+            model,
+            json.dumps(self.params, sort_keys=True),
+        ]
+        return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()
+
+    def run_identity(self) -> str:
+        return hashlib.sha256("".join(self.identity(m) for m in self.models).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    path: Path
+    header: RunHeader
+    summaries: tuple[ModelSummary, ...]
+    rows_run: int
+    rows_reused: int
+    seconds: float
+
+
+def make_header(spec: EvalSpec, run_id: str, who: str) -> RunHeader:
+    pv = spec.prompt
+    return RunHeader(
+        run_id=run_id,
+        kind=spec.kind,
+        name=spec.name,
+        prompt=pv.name if pv is not None else None,
+        version=pv.version if pv is not None else None,
+        commit=pv.commit if pv is not None else None,
+        blob=pv.blob if pv is not None else None,
+        datasets=tuple(str(p) for p in spec.datasets),
+        dataset_hashes=spec.dataset_hashes,
+        pipeline=spec.pipeline_path,
+        pipeline_hash=spec.pipeline_hash,
+        models=spec.models,
+        scorers=tuple(s.name for s in spec.scorers),
+        repeats=spec.repeats,
+        started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        who=who,
+        identity=spec.run_identity(),
+    )
+
+
+def iter_dataset(spec: EvalSpec) -> Iterator[Row]:
+    """All datasets as one stream, with row indexes unique across files."""
+    offset = 0
+    for path in spec.datasets:
+        last = -1
+        for row in iter_rows(path):
+            last = row.index
+            yield Row(index=offset + row.index, id=row.id, values=row.values)
+        offset += last + 1
+
+
+def messages_for(spec: EvalSpec, row: Row) -> list[dict[str, str]]:
+    if spec.prompt is not None:
+        return [m.to_dict() for m in spec.prompt.render(row.values)]
+    messages = row.values.get("messages")
+    if isinstance(messages, str):
+        try:
+            messages = json.loads(messages)
+        except ValueError:
+            messages = None
+    if not isinstance(messages, list) or not all(isinstance(m, dict) and "role" in m for m in messages):
+        raise BadInput(
+            f"row {row.index + 1}: a pipeline without a prompt needs a 'messages' chat list per row"
+        )
+    return [{"role": str(m["role"]), "content": str(m.get("content", ""))} for m in messages]
+
+
+async def _run_one(spec: EvalSpec, client: Any, row: Row, model: str, repeat: int) -> RowRecord:
+    from plg.evals.scorers import ScoreContext, row_passed, weighted_score
+
+    variables = {k: v for k, v in row.values.items() if k != "messages"}
+    expected = row.values.get("expected_output")
+    base: dict[str, Any] = {
+        "row_index": row.index,
+        "row_id": row.id,
+        "model": model,
+        "repeat": repeat,
+        "variables": variables,
+        "expected_output": None if expected is None else str(expected),
+    }
+    try:
+        messages = messages_for(spec, row)
+    except PlgError as err:
+        return RowRecord(
+            **base,
+            messages=None,
+            output=None,
+            error=err.message,
+            latency_s=None,
+            prompt_tokens=None,
+            completion_tokens=None,
+            cost=None,
+            cached=False,
+            attempts=0,
+        )
+    try:
+        completion = await client.acomplete(
+            model, messages, dict(spec.params), **({"variant": repeat} if repeat else {})
+        )
+    except PlgError as err:
+        return RowRecord(
+            **base,
+            messages=messages,
+            output=None,
+            error=err.message,
+            latency_s=None,
+            prompt_tokens=None,
+            completion_tokens=None,
+            cost=None,
+            cached=False,
+            attempts=getattr(err, "attempts", 1),
+        )
+    ctx = ScoreContext(
+        model_client=client, latency_s=completion.latency_s, cost=completion.cost, base_dir=spec.base_dir
+    )
+    scores = await asyncio.gather(*(s.score(completion.text, row, ctx) for s in spec.scorers))
+    records = tuple(
+        ScoreRecord(
+            name=s.name,
+            score=s.score,
+            passed=s.passed,
+            reason=s.reason,
+            error=s.error,
+            pending=s.pending,
+            weight=scorer.weight,
+        )
+        for s, scorer in zip(scores, spec.scorers, strict=True)
+    )
+    return RowRecord(
+        **base,
+        messages=messages,
+        output=completion.text,
+        error=None,
+        latency_s=completion.latency_s,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        cost=completion.cost,
+        cached=completion.cached,
+        attempts=completion.attempts,
+        scores=records,
+        score=weighted_score(scores, spec.scorers) if spec.scorers else None,
+        passed=row_passed(scores) if spec.scorers else None,
+    )
+
+
+async def run_rows(
+    spec: EvalSpec,
+    client: Any,
+    writer: RunWriter,
+    done: dict[tuple[int, str, int], RowRecord],
+    aggregator: Aggregator,
+    on_row: Callable[[RowRecord], None] | None = None,
+) -> tuple[int, int]:
+    """Runs every (row, model, repeat) not already in `done`; at most `concurrency` in flight."""
+    slots = asyncio.Semaphore(spec.concurrency)
+    pending: set[asyncio.Task[RowRecord]] = set()
+    failures: list[BaseException] = []
+    ran = reused = 0
+
+    def finish(task: asyncio.Task[RowRecord]) -> None:
+        nonlocal ran
+        pending.discard(task)
+        slots.release()
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            failures.append(task.exception())  # type: ignore[arg-type]
+            return
+        record = task.result()
+        writer.append(record)
+        aggregator.add(record)
+        ran += 1
+        if on_row:
+            on_row(record)
+
+    for row in iter_dataset(spec):
+        for model in spec.models:
+            for repeat in range(spec.repeats):
+                previous = done.get((row.index, model, repeat))
+                if previous is not None and previous.error is None:
+                    aggregator.add(previous)
+                    reused += 1
+                    if on_row:
+                        on_row(previous)
+                    continue
+                await slots.acquire()
+                if failures:
+                    break
+                task = asyncio.ensure_future(_run_one(spec, client, row, model, repeat))
+                pending.add(task)
+                task.add_done_callback(finish)
+    while pending:
+        await asyncio.wait(set(pending))
+    if failures:
+        raise failures[0]
+    return ran, reused
+
+
+def execute(
+    spec: EvalSpec,
+    client: Any,
+    runs_dir: Path,
+    run_id: str,
+    who: str,
+    resume: Path | None = None,
+    on_row: Callable[[RowRecord], None] | None = None,
+) -> RunResult:
+    started = time.perf_counter()
+    done: dict[tuple[int, str, int], RowRecord] = {}
+    if resume is not None:
+        header, done = latest_rows(resume)
+        if header.identity != spec.run_identity():
+            raise BadInput(
+                f"run {header.run_id} was made from a different prompt version, dataset, pipeline or model; "
+                "start a new run instead of --resume"
+            )
+        path, writer = resume, RunWriter(resume, None)
+    else:
+        header = make_header(spec, run_id, who)
+        path = runs_dir / f"{run_id}.jsonl"
+        writer = RunWriter(path, header)
+    aggregator = Aggregator(spec.models)
+    try:
+        ran, reused = asyncio.run(run_rows(spec, client, writer, done, aggregator, on_row))
+    finally:
+        writer.close()
+    return RunResult(
+        run_id=header.run_id,
+        path=path,
+        header=header,
+        summaries=aggregator.summaries(),
+        rows_run=ran,
+        rows_reused=reused,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def summarize_rows(models: Sequence[str], rows: Iterator[RowRecord]) -> tuple[ModelSummary, ...]:
+    aggregator = Aggregator(tuple(models))
+    for row in rows:
+        aggregator.add(row)
+    return aggregator.summaries()

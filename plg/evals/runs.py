@@ -1,0 +1,186 @@
+"""Runs on disk: `.plg/runs/<run-id>.jsonl`, a header line then one line per finished row.
+
+A row is appended and flushed the moment it finishes, so a run killed with SIGKILL keeps every finished
+row, and `--resume RUN` repeats no model call for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from plg.errors import BadInput, NotFound
+
+RUN_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    run_id: str
+    kind: str
+    name: str
+    prompt: str | None
+    version: int | None
+    commit: str | None
+    blob: str | None
+    datasets: tuple[str, ...]
+    dataset_hashes: tuple[str, ...]
+    pipeline: str | None
+    pipeline_hash: str | None
+    models: tuple[str, ...]
+    scorers: tuple[str, ...]
+    repeats: int
+    started: str
+    who: str
+    identity: str
+    format: int = RUN_FORMAT
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "header", **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunHeader:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("datasets", "dataset_hashes", "models", "scorers"):
+            fields[key] = tuple(fields.get(key) or ())
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    name: str
+    score: float | None
+    passed: bool | None
+    reason: str = ""
+    error: str | None = None
+    pending: bool = False
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class RowRecord:
+    row_index: int
+    row_id: str
+    model: str
+    repeat: int
+    variables: dict[str, Any]
+    messages: list[dict[str, str]] | None
+    output: str | None
+    error: str | None
+    latency_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost: float | None
+    cached: bool
+    attempts: int
+    scores: tuple[ScoreRecord, ...] = ()
+    score: float | None = None
+    passed: bool | None = None
+    expected_output: str | None = None
+    spans: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def key(self) -> tuple[int, str, int]:
+        return (self.row_index, self.model, self.repeat)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["type"] = "row"
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RowRecord:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["scores"] = tuple(ScoreRecord(**s) for s in fields.get("scores") or ())
+        fields["spans"] = tuple(fields.get("spans") or ())
+        return cls(**fields)
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+class RunWriter:
+    """Appends rows as they finish; one write and flush per row so nothing finished is lost."""
+
+    def __init__(self, path: Path, header: RunHeader | None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        if header is not None:
+            self._write(header.to_json())
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self._file.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+        self._file.flush()
+
+    def append(self, row: RowRecord) -> None:
+        self._write(row.to_json())
+
+    def append_event(self, data: dict[str, Any]) -> None:
+        self._write(data)
+
+    def close(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+
+def run_path(runs_dir: Path, run_id: str) -> Path:
+    if "/" in run_id or run_id.startswith("."):
+        raise BadInput(f"'{run_id}' is not a run id")
+    return runs_dir / f"{run_id}.jsonl"
+
+
+def find_run(runs_dir: Path, run_id: str) -> Path:
+    exact = run_path(runs_dir, run_id)
+    if exact.is_file():
+        return exact
+    matches = sorted(runs_dir.glob(f"{run_id}*.jsonl")) if runs_dir.is_dir() else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise BadInput(f"run id '{run_id}' is ambiguous: {', '.join(m.stem for m in matches[:5])}")
+    raise NotFound(f"no run '{run_id}' in {runs_dir}")
+
+
+def read_run(path: Path) -> tuple[RunHeader, Iterator[RowRecord]]:
+    """The header, and the rows streamed. A torn last line (killed mid-write) is ignored; for a row
+    written twice (grades merged later) the last one wins when callers index by key."""
+    handle = path.open(encoding="utf-8")
+    first = handle.readline()
+    try:
+        header_data = json.loads(first)
+    except ValueError:
+        handle.close()
+        raise BadInput(f"{path}: not a plg run file") from None
+    header = RunHeader.from_json(header_data)
+
+    def rows() -> Iterator[RowRecord]:
+        with handle:
+            for line in handle:
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    continue
+                if data.get("type") == "row":
+                    yield RowRecord.from_json(data)
+
+    return header, rows()
+
+
+def latest_rows(path: Path) -> tuple[RunHeader, dict[tuple[int, str, int], RowRecord]]:
+    header, rows = read_run(path)
+    return header, {row.key: row for row in rows}
+
+
+def list_runs(runs_dir: Path) -> list[Path]:
+    if not runs_dir.is_dir():
+        return []
+    return sorted(runs_dir.glob("*.jsonl"), key=lambda p: p.stem, reverse=True)

@@ -1,0 +1,191 @@
+"""One eval from request to recorded result: plan, reuse a recorded score, run, record in git notes.
+
+The CLI, the promotion gate and CI all go through here, so "this version's score" means one thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from plg import config as plg_config
+from plg.errors import BadInput, Refused
+from plg.evals.plan import EvalRequest, PlannedEval, plan_eval
+from plg.evals.runner import RunResult, execute
+from plg.evals.runs import RowRecord, find_run, new_run_id
+from plg.evals.summary import ThresholdCheck, check_threshold
+from plg.registry import Registry
+from plg.scores import RecordedScore, find_score, record_scores
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    use_cache: bool = True
+    resume: str | None = None
+    record: bool = False
+    force: bool = False
+    timeout: float | None = None
+    max_attempts: int | None = None
+
+
+@dataclass(frozen=True)
+class EvalOutcome:
+    planned: PlannedEval
+    result: RunResult | None
+    reused: tuple[RecordedScore, ...]
+    checks: tuple[ThresholdCheck, ...]
+    recorded: tuple[RecordedScore, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+def make_client(root: Path, concurrency: int, options: RunOptions, timeout: float | None):  # type: ignore[no-untyped-def]
+    from plg.cache import ResponseCache
+    from plg.llm import CallOptions, ModelClient
+
+    cache = ResponseCache(plg_config.cache_path(root)) if options.use_cache else None
+    call = CallOptions()
+    overrides = {}
+    if options.timeout or timeout:
+        overrides["timeout"] = options.timeout or timeout
+    if options.max_attempts:
+        overrides["max_attempts"] = options.max_attempts
+    if overrides:
+        from dataclasses import replace
+
+        call = replace(call, **overrides)
+    return ModelClient(cache=cache, options=call, max_in_flight=max(concurrency, 1))
+
+
+def recorded_for(registry: Registry, planned: PlannedEval) -> list[RecordedScore] | None:
+    spec = planned.spec
+    if spec.prompt is None or spec.prompt.commit is None or spec.prompt.version is None:
+        return None
+    found = [find_score(registry.store, spec.prompt.commit, spec.identity(m)) for m in spec.models]
+    return None if any(f is None for f in found) else [f for f in found if f is not None]
+
+
+def run_eval(
+    registry: Registry,
+    request: EvalRequest,
+    options: RunOptions,
+    on_row: Callable[[RowRecord], None] | None = None,
+    on_start: Callable[[PlannedEval], None] | None = None,
+) -> EvalOutcome:
+    planned = plan_eval(registry, request)
+    spec = planned.spec
+    if options.record:
+        if spec.prompt is None or spec.prompt.version is None:
+            raise Refused(
+                f"{spec.name}: --record needs a committed version (commit prompts/{spec.name}.prompt or name NAME@N)"
+            )
+        if not options.force and options.resume is None:
+            reused = recorded_for(registry, planned)
+            if reused is not None:
+                checks = _checks_from_recorded(planned, reused)
+                return EvalOutcome(planned, None, tuple(reused), checks, ())
+    if on_start:
+        on_start(planned)
+    runs_dir = plg_config.runs_dir(registry.root)
+    resume = find_run(runs_dir, options.resume) if options.resume else None
+    client = make_client(registry.root, spec.concurrency, options, planned.timeout)
+    try:
+        result = execute(spec, client, runs_dir, new_run_id(), _who(registry), resume=resume, on_row=on_row)
+    finally:
+        close = getattr(client, "close", None)
+        if close:
+            close()
+    checks = check_threshold(result.summaries, planned.min_score, planned.min_pass_rate)
+    recorded: tuple[RecordedScore, ...] = ()
+    if options.record:
+        recorded = tuple(_to_recorded(planned, result, checks))
+        assert spec.prompt is not None and spec.prompt.commit is not None
+        record_scores(registry.store, spec.prompt.commit, list(recorded))
+    return EvalOutcome(planned, result, (), checks, recorded)
+
+
+def _who(registry: Registry) -> str:
+    try:
+        return registry.store.identity()
+    except BadInput:
+        return "unknown"
+
+
+def _to_recorded(
+    planned: PlannedEval, result: RunResult, checks: tuple[ThresholdCheck, ...]
+) -> list[RecordedScore]:
+    spec = planned.spec
+    assert spec.prompt is not None
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    out = []
+    for summary in result.summaries:
+        model_checks = [c for c in checks if c.model == summary.model]
+        out.append(
+            RecordedScore(
+                identity=spec.identity(summary.model),
+                prompt=spec.prompt.name,
+                version=spec.prompt.version,
+                blob=spec.prompt.blob,
+                model=summary.model,
+                score=summary.score,
+                pass_rate=summary.pass_rate,
+                rows=summary.rows,
+                errors=summary.errors,
+                datasets=tuple(str(d) for d in spec.datasets),
+                dataset_hashes=spec.dataset_hashes,
+                pipeline=spec.pipeline_path,
+                pipeline_hash=spec.pipeline_hash,
+                run_id=result.run_id,
+                time=now,
+                passed_threshold=all(c.passed for c in model_checks) if model_checks else None,
+                details={
+                    "scorers": {
+                        s.name: {"mean": s.mean, "pass_rate": s.pass_rate, "errors": s.errors}
+                        for s in summary.scorers
+                    },
+                    "cost": summary.cost,
+                    "p50_latency": summary.p50_latency,
+                },
+            )
+        )
+    return out
+
+
+def _checks_from_recorded(planned: PlannedEval, recorded: list[RecordedScore]) -> tuple[ThresholdCheck, ...]:
+    checks = []
+    for score in recorded:
+        if planned.min_score is not None:
+            value = (
+                None
+                if score.score is None
+                else score.score * (score.rows - score.errors) / max(score.rows, 1)
+            )
+            checks.append(
+                ThresholdCheck(
+                    score.model,
+                    "min_score",
+                    value,
+                    planned.min_score,
+                    value is not None and value >= planned.min_score,
+                )
+            )
+        if planned.min_pass_rate is not None:
+            value = (
+                None
+                if score.pass_rate is None
+                else score.pass_rate * (score.rows - score.errors) / max(score.rows, 1)
+            )
+            checks.append(
+                ThresholdCheck(
+                    score.model,
+                    "min_pass_rate",
+                    value,
+                    planned.min_pass_rate,
+                    value is not None and value >= planned.min_pass_rate,
+                )
+            )
+    return tuple(checks)

@@ -1,0 +1,182 @@
+"""Aggregate finished rows into the figures people read: per model and per scorer, streaming."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from plg.evals.runs import RowRecord
+
+
+@dataclass(frozen=True)
+class ScorerSummary:
+    name: str
+    weight: float
+    mean: float | None
+    pass_rate: float | None
+    scored: int
+    errors: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    model: str
+    rows: int
+    errors: int
+    score: float | None
+    pass_rate: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+    p50_latency: float | None
+    p95_latency: float | None
+    cached: int
+    scorers: tuple[ScorerSummary, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ThresholdCheck:
+    model: str
+    check: str
+    value: float | None
+    bound: float
+    passed: bool
+
+
+@dataclass
+class _ScorerAcc:
+    weight: float = 1.0
+    total: float = 0.0
+    scored: int = 0
+    passed: int = 0
+    judged: int = 0
+    errors: int = 0
+    pending: int = 0
+
+
+@dataclass
+class _ModelAcc:
+    rows: int = 0
+    errors: int = 0
+    score_total: float = 0.0
+    scored_rows: int = 0
+    passed_rows: int = 0
+    judged_rows: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cost_known: bool = False
+    cached: int = 0
+    latencies: list[float] = field(default_factory=list)
+    scorers: dict[str, _ScorerAcc] = field(default_factory=dict)
+
+
+class Aggregator:
+    """Keeps only counters and latencies, so a 100,000-row run aggregates in flat memory."""
+
+    def __init__(self, models: tuple[str, ...]) -> None:
+        self._models: dict[str, _ModelAcc] = {m: _ModelAcc() for m in models}
+
+    def add(self, row: RowRecord) -> None:
+        acc = self._models.setdefault(row.model, _ModelAcc())
+        acc.rows += 1
+        if row.error:
+            acc.errors += 1
+        acc.prompt_tokens += row.prompt_tokens or 0
+        acc.completion_tokens += row.completion_tokens or 0
+        if row.cost is not None:
+            acc.cost += row.cost
+            acc.cost_known = True
+        acc.cached += int(row.cached)
+        if row.latency_s is not None and not row.cached:
+            acc.latencies.append(row.latency_s)
+        if row.score is not None:
+            acc.score_total += row.score
+            acc.scored_rows += 1
+        if row.passed is not None:
+            acc.judged_rows += 1
+            acc.passed_rows += int(row.passed)
+        for score in row.scores:
+            s = acc.scorers.setdefault(score.name, _ScorerAcc(weight=score.weight))
+            if score.pending:
+                s.pending += 1
+            elif score.error or row.error:
+                s.errors += 1
+            elif score.score is not None:
+                s.total += score.score
+                s.scored += 1
+                if score.passed is not None:
+                    s.judged += 1
+                    s.passed += int(score.passed)
+
+    def summaries(self) -> tuple[ModelSummary, ...]:
+        return tuple(self._summary(model, acc) for model, acc in self._models.items())
+
+    @staticmethod
+    def _summary(model: str, acc: _ModelAcc) -> ModelSummary:
+        lat = sorted(acc.latencies)
+        return ModelSummary(
+            model=model,
+            rows=acc.rows,
+            errors=acc.errors,
+            score=acc.score_total / acc.scored_rows if acc.scored_rows else None,
+            pass_rate=acc.passed_rows / acc.judged_rows if acc.judged_rows else None,
+            prompt_tokens=acc.prompt_tokens,
+            completion_tokens=acc.completion_tokens,
+            cost=acc.cost if acc.cost_known else None,
+            p50_latency=statistics.median(lat) if lat else None,
+            p95_latency=lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))] if lat else None,
+            cached=acc.cached,
+            scorers=tuple(
+                ScorerSummary(
+                    name=name,
+                    weight=s.weight,
+                    mean=s.total / s.scored if s.scored else None,
+                    pass_rate=s.passed / s.judged if s.judged else None,
+                    scored=s.scored,
+                    errors=s.errors,
+                    pending=s.pending,
+                )
+                for name, s in acc.scorers.items()
+            ),
+        )
+
+
+def check_threshold(
+    summaries: tuple[ModelSummary, ...], min_score: float | None, min_pass_rate: float | None
+) -> tuple[ThresholdCheck, ...]:
+    """A row that errored counts as failed and scores 0: a run cannot pass by erroring out."""
+    checks = []
+    for summary in summaries:
+        if min_score is not None:
+            value = _with_errors_as_zero(summary.score, summary.rows - summary.errors, summary.rows)
+            checks.append(
+                ThresholdCheck(
+                    summary.model, "min_score", value, min_score, value is not None and value >= min_score
+                )
+            )
+        if min_pass_rate is not None:
+            value = _with_errors_as_zero(summary.pass_rate, summary.rows - summary.errors, summary.rows)
+            checks.append(
+                ThresholdCheck(
+                    summary.model,
+                    "min_pass_rate",
+                    value,
+                    min_pass_rate,
+                    value is not None and value >= min_pass_rate,
+                )
+            )
+    return tuple(checks)
+
+
+def _with_errors_as_zero(value: float | None, ok_rows: int, rows: int) -> float | None:
+    if value is None or rows == 0:
+        return value
+    return value * ok_rows / rows

@@ -1,0 +1,136 @@
+"""The built-in offline model: a deterministic stand-in so quickstarts, examples and tests run with no
+API key and no network. It is not a language model; it writes formulaic answers from the request's words.
+
+- Chat: a recipe-shaped answer (Overview / Ingredients / Instructions, metric and US units) that repeats
+  the request's key words, or a JSON object when the system message asks for JSON.
+- Judge prompts (plg's llm_judge format): a JSON score, the share of rubric words found in the graded text.
+- Embeddings: a hashed bag of words, L2-normalised, so texts sharing words have a high cosine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+
+OFFLINE_MODEL = "plg/offline"
+OFFLINE_EMBEDDING_MODEL = "plg/offline-embed"
+JUDGE_MARKER = "You are grading an AI response against a rubric."
+EMBED_DIMS = 256
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "for",
+    "with",
+    "on",
+    "is",
+    "are",
+    "be",
+    "that",
+    "this",
+    "it",
+    "as",
+    "by",
+    "at",
+    "from",
+    "your",
+    "you",
+    "me",
+    "my",
+    "i",
+    "we",
+    "write",
+    "give",
+    "please",
+    "about",
+    "tell",
+}
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def key_words(text: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for word in words(text):
+        if word not in _STOP and len(word) > 2:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def offline_reply(messages: Sequence[dict[str, str]]) -> str:
+    system = " ".join(m.get("content", "") for m in messages if m.get("role") == "system")
+    user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+    if JUDGE_MARKER in system:
+        return judge_reply(user)
+    if "json" in system.lower():
+        return json.dumps(_json_answer(user, system))
+    return _prose_answer(user)
+
+
+def _prose_answer(user: str) -> str:
+    topic = user.strip().splitlines()[0] if user.strip() else "your request"
+    keys = key_words(user)[:12]
+    digest = int(hashlib.sha256(user.encode()).hexdigest()[:8], 16)
+    grams = 200 + digest % 300
+    return (
+        f"Overview\n{topic}\nKey points: {', '.join(keys) or 'none'}.\n\n"
+        f"Ingredients\n- {grams} g ({grams / 28.35:.1f} oz) of the main ingredient\n"
+        f"- 250 ml (1 cup) of liquid\n\n"
+        f"Instructions\n1. Prepare everything for: {' '.join(keys[:6]) or 'the task'}.\n"
+        "2. Combine, cook or write it up step by step.\n3. Check the result and serve.\n"
+        "All quantities are given in metric and US units.\n"
+        "(plg/offline is a deterministic stand-in model, not a real LLM.)"
+    )
+
+
+def _json_answer(user: str, system: str) -> dict[str, str]:
+    answer: dict[str, str] = {}
+    text = user.lower()
+    for match in re.finditer(r'"(\w+)"\s*:\s*((?:"[^"]+"\s*\|?\s*)+)', system):
+        key, choices = match.group(1), re.findall(r'"([^"]+)"', match.group(2))
+        picked = next((c for c in choices if c.lower() in text), None)
+        if picked is None and choices:
+            picked = choices[int(hashlib.sha256(user.encode()).hexdigest(), 16) % len(choices)]
+        answer[key] = picked or ""
+    answer["summary"] = user.strip().splitlines()[0][:120] if user.strip() else ""
+    return answer
+
+
+def judge_reply(user: str) -> str:
+    """Score = share of the rubric's key words that appear in the graded response."""
+    rubric, _, response = user.partition("<response>")
+    response = response.split("</response>")[0]
+    wanted = key_words(rubric.split("<rubric>")[-1].split("</rubric>")[0])
+    have = set(words(response))
+    found = [w for w in wanted if w in have]
+    score = round(len(found) / len(wanted), 3) if wanted else 1.0
+    missing = [w for w in wanted if w not in have][:8]
+    reason = f"found {len(found)} of {len(wanted)} rubric terms" + (
+        f"; missing: {', '.join(missing)}" if missing else ""
+    )
+    return json.dumps({"score": score, "reason": reason})
+
+
+def offline_embedding(text: str) -> list[float]:
+    vector = [0.0] * EMBED_DIMS
+    for word in words(text):
+        digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+        index = int.from_bytes(digest[:2], "little") % EMBED_DIMS
+        vector[index] += 1.0 if digest[2] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector))
+    return [v / norm for v in vector] if norm else vector
+
+
+def token_count(text: str) -> int:
+    return max(1, len(text) // 4)

@@ -1,0 +1,196 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks.
+
+litellm talks to it over HTTP exactly as it would to a provider. It answers with plg's offline model
+(so judge prompts get parseable scores), counts requests, and can inject latency, 429 with Retry-After,
+500s, hangs and malformed bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from plg.offline import offline_embedding, offline_reply, token_count
+
+API_KEY = "sk-test-loopback-0123456789abcdef"
+
+
+class LoopbackLLM:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._faults: list[tuple[str, int, float | None]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.responder: Callable[[list[dict[str, Any]]], str] = offline_reply
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- control -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def chat_count(self) -> int:
+        with self._lock:
+            return sum(1 for p in self.paths if p.endswith("/chat/completions"))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.paths.clear()
+            self.headers.clear()
+            self._faults.clear()
+            self.max_in_flight = 0
+
+    def fail_next(self, status: int, n: int = 1, retry_after: float | None = None) -> None:
+        with self._lock:
+            self._faults += [("status", status, retry_after)] * n
+
+    def hang_next(self, n: int = 1, seconds: float = 5.0) -> None:
+        with self._lock:
+            self._faults += [("hang", 0, seconds)] * n
+
+    def malformed_next(self, n: int = 1) -> None:
+        with self._lock:
+            self._faults += [("malformed", 200, None)] * n
+
+    def set_latency(self, seconds: float) -> None:
+        self.latency = seconds
+
+    def respond(self, responder: Callable[[list[dict[str, Any]]], str] | dict[str, str]) -> None:
+        if isinstance(responder, dict):
+            table = dict(responder)
+            self.responder = lambda messages: table.get(
+                str(messages[-1].get("content", "")), offline_reply(messages)
+            )
+        else:
+            self.responder = responder
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> LoopbackLLM:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        server.request_queue_size = 256
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _next_fault(self) -> tuple[str, int, float | None] | None:
+        with self._lock:
+            return self._faults.pop(0) if self._faults else None
+
+
+def _handler_for(llm: LoopbackLLM) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            payload = json.loads(self.rfile.read(length) or b"{}")
+            with llm._lock:
+                llm.requests.append(payload)
+                llm.paths.append(self.path)
+                llm.headers.append(dict(self.headers))
+                llm.in_flight += 1
+                llm.max_in_flight = max(llm.max_in_flight, llm.in_flight)
+            try:
+                self._answer(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout test); nothing to answer
+            finally:
+                with llm._lock:
+                    llm.in_flight -= 1
+
+        def _answer(self, payload: dict[str, Any]) -> None:
+            fault = llm._next_fault()
+            if llm.latency:
+                time.sleep(llm.latency)
+            if fault is not None:
+                kind, status, extra = fault
+                if kind == "status":
+                    headers = {"Retry-After": f"{extra:g}"} if extra is not None else {}
+                    body = json.dumps(
+                        {"error": {"message": f"injected {status}", "type": "test", "code": status}}
+                    )
+                    self._send(status, body.encode(), headers)
+                    return
+                if kind == "hang":
+                    time.sleep(extra or 5.0)
+                if kind == "malformed":
+                    self._send(200, b'{"choices": [ this is not json')
+                    return
+            if self.path.endswith("/embeddings"):
+                texts = payload.get("input") or []
+                texts = [texts] if isinstance(texts, str) else texts
+                data = [
+                    {"object": "embedding", "index": i, "embedding": offline_embedding(str(t))}
+                    for i, t in enumerate(texts)
+                ]
+                body = {
+                    "object": "list",
+                    "data": data,
+                    "model": payload.get("model"),
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                }
+                self._send(200, json.dumps(body).encode())
+                return
+            messages = payload.get("messages") or []
+            text = llm.responder(messages)
+            prompt_tokens = sum(token_count(str(m.get("content", ""))) for m in messages)
+            body = {
+                "id": f"chatcmpl-{len(llm.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": payload.get("model", "fake-model"),
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": token_count(text),
+                    "total_tokens": prompt_tokens + token_count(text),
+                },
+            }
+            self._send(200, json.dumps(body).encode())
+
+    return Handler
+
+
+@pytest.fixture
+def llm_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackLLM]:
+    with LoopbackLLM() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+        monkeypatch.setenv("OPENAI_API_BASE", server.base_url)
+        yield server
