@@ -119,6 +119,7 @@ class CallOptions:
     max_attempts: int = 5
     backoff_base: float = 0.5
     backoff_max: float = 30.0
+    retry_after_max: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ class ModelClient:
         backoff = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
         delay = random.uniform(backoff / 2, backoff)
         if failure.retry_after is not None:
-            delay = max(delay, min(failure.retry_after, self.options.backoff_max * 4))
+            delay = max(delay, min(failure.retry_after, self.options.retry_after_max))
         return delay
 
     def _kwargs(self, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:

@@ -20,40 +20,10 @@ OFFLINE_EMBEDDING_MODEL = "plg/offline-embed"
 JUDGE_MARKER = "You are grading an AI response against a rubric."
 EMBED_DIMS = 256
 _WORD = re.compile(r"[A-Za-z0-9]+")
-_STOP = {
-    "the",
-    "a",
-    "an",
-    "and",
-    "or",
-    "of",
-    "to",
-    "in",
-    "for",
-    "with",
-    "on",
-    "is",
-    "are",
-    "be",
-    "that",
-    "this",
-    "it",
-    "as",
-    "by",
-    "at",
-    "from",
-    "your",
-    "you",
-    "me",
-    "my",
-    "i",
-    "we",
-    "write",
-    "give",
-    "please",
-    "about",
-    "tell",
-}
+_STOP = set(
+    "the a an and or of to in for with on is are be that this it as by at from your you me my i we write give"
+    " please about tell mentions has have gives includes contains uses should must response answer".split()
+)
 
 
 def words(text: str) -> list[str]:
