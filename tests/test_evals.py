@@ -116,7 +116,9 @@ def test_outputs_in_every_format(cake_eval: GitRepo, llm_server: LoopbackLLM, tm
     assert suite is not None and suite.get("tests") == "8"
 
 
-def test_cache_makes_second_run_free_and_no_cache_calls_again(cake_eval: GitRepo, llm_server: LoopbackLLM) -> None:
+def test_cache_makes_second_run_free_and_no_cache_calls_again(
+    cake_eval: GitRepo, llm_server: LoopbackLLM
+) -> None:
     assert run_cli("eval", "cake").code == 0
     calls = llm_server.chat_count()
     assert run_cli("eval", "cake").code == 0
@@ -156,10 +158,22 @@ def test_record_refuses_uncommitted_prompt(cake_eval: GitRepo) -> None:
     assert result.code == 1 and "needs a committed version" in result.err
 
 
-def test_batch_writes_inputs_and_one_column_per_model(cake_eval: GitRepo, llm_server: LoopbackLLM, tmp_path: Path) -> None:
+def test_batch_writes_inputs_and_one_column_per_model(
+    cake_eval: GitRepo, llm_server: LoopbackLLM, tmp_path: Path
+) -> None:
     out = tmp_path / "batch.csv"
-    result = run_cli("batch", "cake", "--dataset", "evals/datasets/cakes.csv", "-o", str(out),
-                     "--model", "openai/fake-model", "--model", "plg/offline")
+    result = run_cli(
+        "batch",
+        "cake",
+        "--dataset",
+        "evals/datasets/cakes.csv",
+        "-o",
+        str(out),
+        "--model",
+        "openai/fake-model",
+        "--model",
+        "plg/offline",
+    )
     assert result.code == 0, result
     rows = list(csv.DictReader(out.open()))
     assert [r["cake_type"] for r in rows] == ["lemon", "carrot", "chocolate", "plum"]
@@ -174,7 +188,9 @@ def test_resume_after_sigkill_repeats_no_finished_row(cake_eval: GitRepo, tmp_pa
     with LoopbackLLM(latency=0.2) as server:
         env = {**os.environ, "OPENAI_API_KEY": "sk-test-abcdef123456", "OPENAI_API_BASE": server.base_url}
         cmd = [sys.executable, "-m", "plg.cli", "eval", "cake", "--no-cache"]
-        proc = subprocess.Popen(cmd, cwd=cake_eval.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd, cwd=cake_eval.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         runs = Path(os.environ["PLG_RUNS"])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -188,22 +204,36 @@ def test_resume_after_sigkill_repeats_no_finished_row(cake_eval: GitRepo, tmp_pa
         finished = len(run_file.read_text().splitlines()) - 1
         assert 4 <= finished < 12
         calls_before = server.chat_count()
-        resumed = subprocess.run([*cmd, "--resume", run_file.stem], cwd=cake_eval.path, env=env,
-                                 capture_output=True, text=True)
+        resumed = subprocess.run(
+            [*cmd, "--resume", run_file.stem], cwd=cake_eval.path, env=env, capture_output=True, text=True
+        )
         assert resumed.returncode == 0, resumed.stderr
         new_calls = server.chat_count() - calls_before
         assert new_calls <= 2 * (12 - finished)  # generation + judge for unfinished rows only
         assert f"{finished} reused" in resumed.stdout
-        generated = [r["messages"][-1]["content"] for r in server.requests if "grading" not in r["messages"][0]["content"]]
-        finished_prompts = [json.loads(line)["messages"][-1]["content"] for line in run_file.read_text().splitlines()[1:finished + 1]]
+        generated = [
+            r["messages"][-1]["content"]
+            for r in server.requests
+            if "grading" not in r["messages"][0]["content"]
+        ]
+        finished_prompts = [
+            json.loads(line)["messages"][-1]["content"]
+            for line in run_file.read_text().splitlines()[1 : finished + 1]
+        ]
         for prompt in finished_prompts:
             assert generated.count(prompt) == 1
 
 
 def test_completion_workflow_runs_messages_directly(repo: GitRepo, llm_server: LoopbackLLM) -> None:
-    repo.write("evals/chat.yaml", "dataset: chats.jsonl\nmodels: [openai/fake-model]\n"
-               "scorers:\n  - type: contains\n    value: '{{ topic }}'\n")
-    rows = [{"topic": t, "messages": [{"role": "user", "content": f"tell me about {t}"}]} for t in ("owls", "bees")]
+    repo.write(
+        "evals/chat.yaml",
+        "dataset: chats.jsonl\nmodels: [openai/fake-model]\n"
+        "scorers:\n  - type: contains\n    value: '{{ topic }}'\n",
+    )
+    rows = [
+        {"topic": t, "messages": [{"role": "user", "content": f"tell me about {t}"}]}
+        for t in ("owls", "bees")
+    ]
     repo.write("evals/chats.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
     result = run_cli("eval", "--pipeline", "evals/chat.yaml", "--json")
     assert result.code == 0, result

@@ -20,8 +20,14 @@ def pipeline(tmp_path: Path, scorers: str, extra: str = "") -> Path:
     return path
 
 
-def score_one(tmp_path: Path, scorers: str, output: str, values: dict, latency: float | None = None,
-              cost: float | None = None):  # type: ignore[no-untyped-def]
+def score_one(
+    tmp_path: Path,
+    scorers: str,
+    output: str,
+    values: dict,
+    latency: float | None = None,
+    cost: float | None = None,
+):  # type: ignore[no-untyped-def]
     loaded = load_pipeline(pipeline(tmp_path, scorers))
     built = build_scorers(loaded.config.scorers, loaded, "plg/offline")
     ctx = ScoreContext(model_client=ModelClient(), latency_s=latency, cost=cost, base_dir=tmp_path)
@@ -54,15 +60,23 @@ def score_one(tmp_path: Path, scorers: str, output: str, values: dict, latency: 
         ("  - type: cost\n    max_usd: 0.001\n", "x", {}, True),
     ],
 )
-def test_each_scorer_passes_and_fails(tmp_path: Path, scorer: str, output: str, values: dict, expected: bool) -> None:
+def test_each_scorer_passes_and_fails(
+    tmp_path: Path, scorer: str, output: str, values: dict, expected: bool
+) -> None:
     (score,), _ = score_one(tmp_path, scorer, output, values, latency=0.2, cost=0.0001)
     assert score.error is None, score
     assert score.passed is expected, score
 
 
 def test_latency_and_cost_limits_fail_when_exceeded(tmp_path: Path) -> None:
-    scores, _ = score_one(tmp_path, "  - type: latency\n    max_seconds: 1\n  - type: cost\n    max_usd: 0.01\n",
-                          "x", {}, latency=3.0, cost=0.5)
+    scores, _ = score_one(
+        tmp_path,
+        "  - type: latency\n    max_seconds: 1\n  - type: cost\n    max_usd: 0.01\n",
+        "x",
+        {},
+        latency=3.0,
+        cost=0.5,
+    )
     assert [s.passed for s in scores] == [False, False]
 
 
@@ -103,7 +117,9 @@ def test_python_scorer_return_shapes_and_exceptions(tmp_path: Path) -> None:
         "def as_dict(output, row):\n    return {'score': 0.9, 'reason': 'close'}\n"
         "def boom(output, row):\n    raise RuntimeError('evaluator broke')\n"
     )
-    scorers = "".join(f"  - type: python\n    function: checks.py:{n}\n" for n in ("as_bool", "as_float", "as_dict", "boom"))
+    scorers = "".join(
+        f"  - type: python\n    function: checks.py:{n}\n" for n in ("as_bool", "as_float", "as_dict", "boom")
+    )
     scores, built = score_one(tmp_path, scorers, "hello x", {"q": "x"})
     assert [s.score for s in scores[:3]] == [1.0, 0.25, 0.9]
     assert scores[1].passed is False and scores[2].reason == "close"
@@ -146,7 +162,9 @@ def test_jsonl_errors_name_the_line(tmp_path: Path) -> None:
 def test_check_columns_lists_rows(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     path.write_text("\n".join('{"a": 1}' if i % 2 else '{"a": 1, "b": 2}' for i in range(20)))
-    with pytest.raises(BadInput, match=r"column 'b' missing in rows 2, 4, 6, 8, 10 and 5 more \(needed by p\)"):
+    with pytest.raises(
+        BadInput, match=r"column 'b' missing in rows 2, 4, 6, 8, 10 and 5 more \(needed by p\)"
+    ):
         check_columns(path, {"a", "b"}, "p")
 
 

@@ -38,7 +38,10 @@ def test_history_records_every_move(repo: GitRepo) -> None:
     (production, staging) = list_labels(registry, "cake")
     assert production.label == "production" and production.version == 3
     moves = [(m.from_version, m.to_version, m.reason, m.who) for m in production.history]
-    assert moves == [(None, 1, "", "Ada Tester <ada@example.com>"), (1, 3, "ship it", "Ada Tester <ada@example.com>")]
+    assert moves == [
+        (None, 1, "", "Ada Tester <ada@example.com>"),
+        (1, 3, "ship it", "Ada Tester <ada@example.com>"),
+    ]
     assert [m.to_version for m in staging.history] == [2]
 
 
@@ -79,7 +82,10 @@ def test_concurrent_promote_processes_record_every_winner(repo: GitRepo) -> None
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "plg.cli", "promote", f"cake@{n}", "--label", "production"],
-            cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=repo.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for n in (1, 2, 3, 1, 2, 3)
     ]
@@ -95,7 +101,9 @@ def test_concurrent_promote_processes_record_every_winner(repo: GitRepo) -> None
     assert len(state.history) == len(moved) >= 1
 
 
-@pytest.mark.parametrize("label", ["12", "v3", "HEAD", "../../config", "a..b", "bad label", "x\ny", "-rf", "a@{1}"])
+@pytest.mark.parametrize(
+    "label", ["12", "v3", "HEAD", "../../config", "a..b", "bad label", "x\ny", "-rf", "a@{1}"]
+)
 def test_bad_label_names_are_refused(repo: GitRepo, label: str) -> None:
     three_versions(repo)
     with pytest.raises(InvalidName):

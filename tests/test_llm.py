@@ -115,7 +115,9 @@ def test_offline_embedding_ranks_similar_text_higher() -> None:
     from plg.evals.scorers import cosine
 
     client = ModelClient()
-    a, b, c = client.embed("plg/offline-embed", ["lemon cake with sugar", "a sugar lemon cake", "database index tuning"])
+    a, b, c = client.embed(
+        "plg/offline-embed", ["lemon cake with sugar", "a sugar lemon cake", "database index tuning"]
+    )
     assert cosine(a, b) > 0.6 > cosine(a, c)
 
 
@@ -131,7 +133,9 @@ def test_scrub_secrets() -> None:
 
 
 def test_importing_the_model_layer_does_not_import_litellm() -> None:
-    code = "import sys, plg.llm, plg.evals.runner, plg.client; assert 'litellm' not in sys.modules; print('ok')"
+    code = (
+        "import sys, plg.llm, plg.evals.runner, plg.client; assert 'litellm' not in sys.modules; print('ok')"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "ok", proc.stderr
 

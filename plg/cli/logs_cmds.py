@@ -1,0 +1,193 @@
+"""Request-log commands: logs (list), logs show, logs export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from plg.cli.common import cli, echo_json, echo_table, parse_assignments, repo_path
+
+
+def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--prompt", help="Only this prompt."),
+        click.option("--label", help="Only requests resolved through this label."),
+        click.option("--version", type=int, help="Only this prompt version."),
+        click.option("--since", help="7d, 12h, 30m, a date or an ISO time."),
+        click.option("--until", help="A date or an ISO time (exclusive)."),
+        click.option(
+            "--tag", "tags", multiple=True, help="Requests carrying this tag (repeat: all of them)."
+        ),
+        click.option(
+            "--meta", "meta", multiple=True, metavar="KEY=VALUE", help="Metadata match (repeat: all)."
+        ),
+        click.option("--search", help="Words (the last one as a prefix) in inputs, messages or output."),
+        click.option("--min-score", type=float, help="Requests with a score of at least this (0-100)."),
+        click.option(
+            "--log",
+            "log_path",
+            type=click.Path(dir_okay=False),
+            help="The log database (default .plg/requests.db).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_query(limit: int | None, **kw: Any):  # type: ignore[no-untyped-def]
+    from plg.logquery import LogQuery, parse_time
+
+    return LogQuery(
+        prompt=kw.get("prompt"),
+        label=kw.get("label"),
+        version=kw.get("version"),
+        since=parse_time(kw["since"]) if kw.get("since") else None,
+        until=parse_time(kw["until"], "--until") if kw.get("until") else None,
+        tags=tuple(kw.get("tags") or ()),
+        meta=parse_assignments(tuple(kw.get("meta") or ()), "--meta"),
+        search=kw.get("search"),
+        min_score=kw.get("min_score"),
+        limit=limit,
+    )
+
+
+def open_log(ctx: click.Context, log_path: str | None):  # type: ignore[no-untyped-def]
+    from plg import config as plg_config
+    from plg.logstore import SQLiteLogStore
+
+    if log_path:
+        return SQLiteLogStore(Path(log_path))
+    root = Path(repo_path(ctx)).resolve()
+    from plg.gitstore import _find_worktree
+
+    return SQLiteLogStore(plg_config.log_path(_find_worktree(root) or root))
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _clip(text: str | None, width: int = 48) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@cli.group(invoke_without_command=True)
+@filter_options
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def logs(ctx: click.Context, limit: int, as_json: bool, log_path: str | None, **filters: Any) -> None:
+    """List logged requests, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    query = build_query(limit, **filters)
+    store = open_log(ctx, log_path)
+    records = store.query(query)
+    if as_json:
+        from plg.history import history_line
+
+        echo_json(
+            [
+                {
+                    **history_line(r),
+                    "error": r.error,
+                    "scores": r.scores,
+                    "latency_s": r.latency_s,
+                    "cost": r.cost,
+                }
+                for r in records
+            ]
+        )
+        return
+    rows = [
+        [
+            r.id[:12],
+            _when(r.time),
+            f"{r.prompt_name or '-'}" + (f"@{r.version}" if r.version else ""),
+            r.label or "",
+            r.model or "",
+            "ERROR" if r.error else _clip(r.output),
+            " ".join(f"{k}={v:g}" for k, v in r.scores.items()),
+            ",".join(r.tags),
+        ]
+        for r in records
+    ]
+    echo_table(rows, ["id", "time (UTC)", "prompt", "label", "model", "output", "scores", "tags"])
+    total = store.count(build_query(None, **filters))
+    if total > len(records):
+        click.echo(f"({len(records)} of {total} shown; --limit for more)")
+
+
+@logs.command(name="show")
+@click.argument("request_id")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def logs_show(ctx: click.Context, request_id: str, log_path: str | None, as_json: bool) -> None:
+    """Print one request in full."""
+    from dataclasses import asdict
+
+    record = open_log(ctx, log_path).get(request_id)
+    if as_json:
+        echo_json(asdict(record))
+        return
+    click.echo(f"request {record.id}  {_when(record.time)} UTC")
+    click.echo(
+        f"prompt:   {record.prompt_name or '-'}"
+        + (f"@{record.version}" if record.version else "")
+        + (f" [{record.label}]" if record.label else "")
+        + (f" commit {record.commit[:10]}" if record.commit else "")
+    )
+    click.echo(f"model:    {record.model}  {json.dumps(record.params) if record.params else ''}".rstrip())
+    latency = f"{record.latency_s:.3f} s" if record.latency_s is not None else "-"
+    click.echo(
+        f"latency:  {latency}  tokens {record.prompt_tokens}/{record.completion_tokens}  cost {record.cost}"
+    )
+    click.echo(f"inputs:   {json.dumps(record.input_variables, ensure_ascii=False)}")
+    if record.tags:
+        click.echo(f"tags:     {', '.join(record.tags)}")
+    if record.metadata:
+        click.echo(f"metadata: {json.dumps(record.metadata, ensure_ascii=False)}")
+    if record.scores:
+        click.echo(f"scores:   {', '.join(f'{k}={v:g}' for k, v in record.scores.items())}")
+    for message in record.messages:
+        click.echo(f"\n{message.get('role')}:\n{message.get('content')}")
+    if record.error:
+        click.echo(f"\nerror:\n{record.error}")
+    else:
+        click.echo(f"\nassistant (output):\n{record.output}")
+
+
+@logs.command(name="export")
+@filter_options
+@click.option("--limit", type=click.IntRange(1))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout)."
+)
+@click.pass_context
+def logs_export(
+    ctx: click.Context, limit: int | None, output: Path | None, log_path: str | None, **filters: Any
+) -> None:
+    """Write matching requests as a history dataset (JSONL) for backtests."""
+    from plg.history import export_history
+
+    store = open_log(ctx, log_path)
+    records = store.iter_query(build_query(limit, **filters))
+    if output is None:
+        result = export_history(records, sys.stdout)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("w", encoding="utf-8") as handle:
+            result = export_history(records, handle)
+    where = f" to {output}" if output else ""
+    click.echo(
+        f"exported {result.written} request(s){where}; skipped {result.skipped} without an answer", err=True
+    )
