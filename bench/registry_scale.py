@@ -64,8 +64,12 @@ def main() -> None:
     args = parser.parse_args()
     plg = shutil.which("plg") or sys.exit("plg is not installed (pip install -e .)")
     workdir = Path(tempfile.mkdtemp(prefix="plg-bench-"))
-    env_git = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@example.com",
-               "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "b@example.com"}
+    env_git = {
+        "GIT_AUTHOR_NAME": "Bench",
+        "GIT_AUTHOR_EMAIL": "b@example.com",
+        "GIT_COMMITTER_NAME": "Bench",
+        "GIT_COMMITTER_EMAIL": "b@example.com",
+    }
     os.environ.update(env_git)
     try:
         repo = workdir / "repo"
@@ -73,13 +77,21 @@ def main() -> None:
         build_repo(repo, args.prompts, args.commits)
         print(f"built {args.prompts} prompts / {args.commits} commits in {time.perf_counter() - start:.1f} s")
         name = "prompt-007"
-        subprocess.run([plg, "promote", name, "--label", "production"], cwd=repo, check=True, stdout=subprocess.DEVNULL)
-        baseline = median_seconds(["git", "log", "--oneline", "--", f"prompts/{name}.prompt"], repo, args.runs)
+        subprocess.run(
+            [plg, "promote", name, "--label", "production"], cwd=repo, check=True, stdout=subprocess.DEVNULL
+        )
+        baseline = median_seconds(
+            ["git", "log", "--oneline", "--", f"prompts/{name}.prompt"], repo, args.runs
+        )
         figures = {
             "plg list": median_seconds([plg, "list"], repo, args.runs),
             f"plg log {name}": median_seconds([plg, "log", name], repo, args.runs),
-            f"plg show {name}@production": median_seconds([plg, "show", f"{name}@production"], repo, args.runs),
-            "python -c pass (interpreter floor)": median_seconds([sys.executable, "-c", "pass"], repo, args.runs),
+            f"plg show {name}@production": median_seconds(
+                [plg, "show", f"{name}@production"], repo, args.runs
+            ),
+            "python -c pass (interpreter floor)": median_seconds(
+                [sys.executable, "-c", "pass"], repo, args.runs
+            ),
         }
         print(f"{'git log --oneline -- FILE (baseline)':40s} {baseline * 1000:8.1f} ms")
         for label, seconds in figures.items():
@@ -87,7 +99,9 @@ def main() -> None:
         show = figures[f"plg show {name}@production"]
         log = figures[f"plg log {name}"]
         print(f"target show <= 300 ms: {'met' if show <= 0.3 else 'MISSED'} ({show * 1000:.0f} ms)")
-        print(f"target log <= 2x baseline: {'met' if log <= 2 * baseline else 'MISSED'} ({log / baseline:.2f}x)")
+        print(
+            f"target log <= 2x baseline: {'met' if log <= 2 * baseline else 'MISSED'} ({log / baseline:.2f}x)"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

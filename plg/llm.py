@@ -242,11 +242,9 @@ class ModelClient:
                 f"{model}: malformed response (no message content)", error_class="MalformedResponse"
             ) from None
         usage = getattr(response, "usage", None)
-        cost: float | None
-        try:
-            cost = float(litellm.completion_cost(completion_response=response))
-        except Exception:  # noqa: BLE001 - price unknown for this model
-            cost = None
+        hidden = getattr(response, "_hidden_params", None) or {}
+        raw_cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
+        cost = float(raw_cost) if isinstance(raw_cost, (int, float)) else None
         return Completion(
             text=text,
             model=model,
