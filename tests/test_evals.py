@@ -239,3 +239,30 @@ def test_completion_workflow_runs_messages_directly(repo: GitRepo, llm_server: L
     assert result.code == 0, result
     assert json.loads(result.out)["summary"][0]["scorers"][0]["mean"] == 1.0
     assert llm_server.chat_count() == 2
+
+
+def test_human_grades_export_import_merge(cake_eval: GitRepo, llm_server: LoopbackLLM, tmp_path: Path) -> None:
+    cake_eval.write("evals/cake.yaml", ISSUE_PIPELINE.replace(
+        "threshold:", "  - type: human\n    name: taste\n    scale: [1, 5]\nthreshold:"))
+    result = json.loads(run_cli("eval", "cake", "--json").out)
+    run_id = result["run_id"]
+    taste = next(s for s in result["summary"][0]["scorers"] if s["name"] == "taste")
+    assert taste["pending"] == 4 and taste["mean"] is None
+    sheet = tmp_path / "sheet.csv"
+    assert run_cli("runs", "grades", "export", run_id, "-o", str(sheet)).code == 0
+    lines = list(csv.DictReader(sheet.open()))
+    assert len(lines) == 4 and lines[0]["output"]
+    for i, line in enumerate(lines):
+        line["grade"] = str(1 + i)
+    with sheet.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(lines[0]))
+        writer.writeheader()
+        writer.writerows(lines)
+    imported = run_cli("runs", "grades", "import", run_id, str(sheet))
+    assert imported.code == 0 and "merged 4" in imported.out
+    listed = json.loads(run_cli("runs", "--json").out)
+    merged = next(r for r in listed if r["run"]["run_id"] == run_id)
+    taste = next(s for s in merged["summary"][0]["scorers"] if s["name"] == "taste")
+    assert taste["pending"] == 0 and taste["mean"] == pytest.approx((0 + 0.25 + 0.5 + 0.75) / 4)
+    shown = run_cli("runs", "show", run_id, "--row", "2")
+    assert "taste: 0.250" in shown.out

@@ -1,0 +1,119 @@
+"""Run commands: runs (list), runs show, runs grades export/import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from plg.cli.common import cli, echo_json, echo_table, repo_path
+
+
+def _runs_dir(ctx: click.Context) -> Path:
+    from plg import config as plg_config
+    from plg.gitstore import _find_worktree
+
+    root = Path(repo_path(ctx)).resolve()
+    return plg_config.runs_dir(_find_worktree(root) or root)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """List kept runs, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from plg.evals.runner import summarize_rows
+    from plg.evals.runs import latest_rows, list_runs
+
+    listed = []
+    for path in list_runs(_runs_dir(ctx))[:limit]:
+        header, rows = latest_rows(path)
+        summaries = summarize_rows(header.models, iter(rows.values()))
+        listed.append((header, summaries))
+    if as_json:
+        echo_json([{"run": h.to_json(), "summary": [s.to_json() for s in ss]} for h, ss in listed])
+        return
+    table = []
+    for header, summaries in listed:
+        score = " ".join("-" if s.score is None else f"{s.score:.2f}" for s in summaries)
+        target = f"{header.prompt or header.name}" + (f"@{header.version}" if header.version else "")
+        table.append([header.run_id, header.kind, target, ",".join(header.models), sum(s.rows for s in summaries),
+                      score, sum(s.errors for s in summaries), header.started])
+    echo_table(table, ["run", "kind", "prompt", "models", "rows", "score", "errors", "started"])
+
+
+@runs.command(name="show")
+@click.argument("run_id")
+@click.option("--row", type=click.IntRange(1), help="Print this row (1-based) in full.")
+@click.pass_context
+def runs_show(ctx: click.Context, run_id: str, row: int | None) -> None:
+    """Print a run's summary, or one row in full."""
+    from plg.evals.report import text_summary
+    from plg.evals.runner import summarize_rows
+    from plg.evals.runs import find_run, latest_rows
+
+    header, rows = latest_rows(find_run(_runs_dir(ctx), run_id))
+    if row is None:
+        click.echo(text_summary(header, summarize_rows(header.models, iter(rows.values())), ()))
+        return
+    matches = [r for r in rows.values() if r.row_index == row - 1]
+    if not matches:
+        raise click.BadParameter(f"run {header.run_id} has no row {row}", param_hint="--row")
+    for record in sorted(matches, key=lambda r: r.key):
+        click.echo(f"row {row} [{record.row_id}] model {record.model} repeat {record.repeat}")
+        click.echo(f"inputs: {json.dumps(record.variables, ensure_ascii=False)}")
+        for message in record.messages or []:
+            click.echo(f"\n{message['role']}:\n{message['content']}")
+        click.echo(f"\noutput:\n{record.output}" if record.error is None else f"\nerror:\n{record.error}")
+        for score in record.scores:
+            value = "pending" if score.pending else ("error" if score.error else f"{score.score:.3f}")
+            click.echo(f"  {score.name}: {value} {score.error or score.reason}".rstrip())
+        click.echo("")
+
+
+@runs.group(name="grades")
+def grades() -> None:
+    """Human grading: export a sheet, import the grades into the run."""
+
+
+@grades.command(name="export")
+@click.argument("run_id")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def grades_export(ctx: click.Context, run_id: str, output: Path) -> None:
+    """Write a CSV with one line per row awaiting a human grade."""
+    from plg.evals.grading import export_sheet
+    from plg.evals.runs import find_run
+
+    count = export_sheet(find_run(_runs_dir(ctx), run_id), output)
+    click.echo(f"wrote {count} row(s) to grade to {output}; fill the 'grade' column and run `plg runs grades import`")
+
+
+@grades.command(name="import")
+@click.argument("run_id")
+@click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def grades_import(ctx: click.Context, run_id: str, sheet: Path) -> None:
+    """Merge a filled grading sheet into the run."""
+    from plg.evals.config import HumanConfig, load_pipeline
+    from plg.evals.grading import import_sheet
+    from plg.evals.runs import find_run, read_run
+    from plg.gitstore import _find_worktree
+
+    path = find_run(_runs_dir(ctx), run_id)
+    header, _ = read_run(path)
+    root = Path(repo_path(ctx)).resolve()
+    root = _find_worktree(root) or root
+    scales: dict[str, tuple[float, float]] = {}
+    if header.pipeline:
+        loaded = load_pipeline(root / header.pipeline)
+        names = list(header.scorers)
+        for name, config in zip(names, loaded.config.scorers, strict=False):
+            if isinstance(config, HumanConfig):
+                scales[name] = config.scale
+    count = import_sheet(path, sheet, scales)
+    click.echo(f"merged {count} grade(s) into run {header.run_id}")

@@ -1,0 +1,82 @@
+"""Human grades: export a grading sheet for a run's human scorers, import the filled sheet, and merge the
+grades into the run (appended rows supersede the originals, so nothing already recorded is rewritten)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+from plg.errors import BadInput
+from plg.evals.runs import RowRecord, RunWriter, ScoreRecord, latest_rows
+
+SHEET_COLUMNS = ["row", "id", "model", "repeat", "scorer", "grade", "comment", "inputs", "output"]
+
+
+def export_sheet(run_file: Path, out: Path) -> int:
+    _, rows = latest_rows(run_file)
+    count = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SHEET_COLUMNS)
+        for row in sorted(rows.values(), key=lambda r: r.key):
+            for score in row.scores:
+                if score.pending:
+                    inputs = "; ".join(f"{k}={v}" for k, v in row.variables.items())
+                    writer.writerow([row.row_index + 1, row.row_id, row.model, row.repeat, score.name, "", "",
+                                     inputs, row.output or ""])
+                    count += 1
+    return count
+
+
+def import_sheet(run_file: Path, sheet: Path, scales: dict[str, tuple[float, float]]) -> int:
+    """`scales` maps a human scorer's name to its grading scale, from the run's pipeline."""
+    header, rows = latest_rows(run_file)
+    grades: dict[tuple[int, str, int], dict[str, tuple[float, str]]] = {}
+    with sheet.open(newline="", encoding="utf-8-sig") as handle:
+        for number, line in enumerate(csv.DictReader(handle), 2):
+            if not (line.get("grade") or "").strip():
+                continue
+            try:
+                key = (int(line["row"]) - 1, line["model"], int(line.get("repeat") or 0))
+                grade = float(line["grade"])
+            except (KeyError, ValueError):
+                raise BadInput(f"{sheet}, line {number}: needs row, model and a numeric grade") from None
+            scorer = line.get("scorer") or ""
+            if scorer not in scales:
+                raise BadInput(f"{sheet}, line {number}: '{scorer}' is not a human scorer of run {header.run_id}")
+            low, high = scales[scorer]
+            if not low <= grade <= high:
+                raise BadInput(f"{sheet}, line {number}: grade {grade:g} is outside {low:g}..{high:g}")
+            normalised = (grade - low) / (high - low) if high > low else 0.0
+            grades.setdefault(key, {})[scorer] = (normalised, line.get("comment") or "")
+    updated: list[RowRecord] = []
+    for key, by_scorer in grades.items():
+        row = rows.get(key)
+        if row is None:
+            raise BadInput(f"{sheet}: run {header.run_id} has no row {key[0] + 1} for model {key[1]}")
+        scores = tuple(
+            replace(s, score=by_scorer[s.name][0], passed=by_scorer[s.name][0] >= 0.5, pending=False,
+                    reason=by_scorer[s.name][1] or "human grade")
+            if s.name in by_scorer else s
+            for s in row.scores
+        )
+        updated.append(replace(row, scores=scores, **_row_totals(scores)))
+    writer = RunWriter(run_file, None)
+    try:
+        for row in updated:
+            writer.append(row)
+    finally:
+        writer.close()
+    return sum(len(v) for v in grades.values())
+
+
+def _row_totals(scores: tuple[ScoreRecord, ...]) -> dict[str, object]:
+    usable = [s for s in scores if s.score is not None and not s.error and not s.pending]
+    weight = sum(s.weight for s in usable)
+    judged = [s for s in scores if not s.pending]
+    return {
+        "score": sum(s.score * s.weight for s in usable) / weight if weight else None,  # type: ignore[operator]
+        "passed": all(s.passed is True and not s.error for s in judged) if judged else None,
+    }
