@@ -253,8 +253,11 @@ class GitStore:
         if not blobs:
             return {}
         proc = subprocess.run(
-            ["git", "cat-file", "--batch"], cwd=self.root, input="\n".join(blobs).encode() + b"\n",
-            capture_output=True, check=False,
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            input="\n".join(blobs).encode() + b"\n",
+            capture_output=True,
+            check=False,
         )
         data, result, pos = proc.stdout, {}, 0
         for blob in blobs:

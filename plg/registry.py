@@ -240,6 +240,9 @@ class Registry:
         resolved = self._by_commit(name, commit, label)
         return PromptVersion(**{**resolved.__dict__, "label": label})
 
+    def at_commit(self, name: str, commit: str) -> PromptVersion:
+        return self._by_commit(name, commit, commit[:10])
+
     def _by_commit(self, name: str, commit: str, ref: str) -> PromptVersion:
         history = self.versions(name)
         for version in reversed(history):

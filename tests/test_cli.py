@@ -49,12 +49,14 @@ def test_render_vars_file(cake_repo: GitRepo, tmp_path: Path) -> None:
 
 
 def test_promote_and_labels_from_cli(cake_repo: GitRepo) -> None:
-    moved = run_cli("promote", "cake@1", "--label", "production", "--reason", "first ship")
+    moved = run_cli("promote", "cake@1", "--label", "production", "--reason", "first ship", "--force")
     assert moved.code == 0 and "cake@production" in moved.out
-    assert run_cli("promote", "cake", "--label", "production").code == 0
+    assert run_cli("promote", "cake", "--label", "production", "--force", "--reason", "").code == 1
+    assert run_cli("promote", "cake", "--label", "production", "--force", "--reason", "").code == 1
+    assert run_cli("promote", "cake", "--label", "production", "--force", "--reason", "again").code == 0
     labels = json.loads(run_cli("labels", "cake", "--history", "--json").out)
     assert labels[0]["version"] == 2
-    assert [m["reason"] for m in labels[0]["history"]] == ["first ship", ""]
+    assert [m["reason"] for m in labels[0]["history"]] == ["first ship", "again"]
     assert "production" in run_cli("log", "cake").out
     assert "production" in run_cli("labels", "cake").out
     assert run_cli("show", "cake@production", "--json").out.count('"version": 2') == 1
@@ -130,8 +132,8 @@ def test_label_moved_under_promote_exits_1(cake_repo: GitRepo) -> None:
     from plg.registry import Registry
 
     registry = Registry(cake_repo.path)
-    stale = plan_move(registry, "cake", "production", registry.get("cake", version=1))
-    assert run_cli("promote", "cake@2", "--label", "production").code == 0
+    stale = plan_move(registry, "cake", "beta", registry.get("cake", version=1))
+    assert run_cli("promote", "cake@2", "--label", "beta").code == 0
     with pytest.raises(Exception) as caught:
         execute_move(registry, stale)
     assert getattr(caught.value, "exit_code", None) == 1

@@ -23,7 +23,7 @@ from tests.loopback_llm import LoopbackLLM
 def app_repo(repo: GitRepo) -> GitRepo:
     repo.write_prompt("cake", CAKE_V1)
     repo.write_prompt("cake", CAKE_V1.replace("pastry chef", "baker"))
-    promote(Registry(repo.path), "cake@1", "production")
+    promote(Registry(repo.path), "cake@1", "production", gated=False)
     return repo
 
 
@@ -101,11 +101,11 @@ def test_arun_over_http(app_repo: GitRepo, llm_server: LoopbackLLM) -> None:
 def test_label_is_re_resolved_after_promote(app_repo: GitRepo) -> None:
     client = Client(app_repo.path, label_ttl=0)
     assert client.run("cake", {"cake_type": "x"}, prompt_release_label="production")["prompt_version"] == 1
-    promote(Registry(app_repo.path), "cake@2", "production")
+    promote(Registry(app_repo.path), "cake@2", "production", gated=False)
     assert client.run("cake", {"cake_type": "x"}, prompt_release_label="production")["prompt_version"] == 2
     cached = Client(app_repo.path, label_ttl=3600)
     assert cached.run("cake", {"cake_type": "x"}, prompt_release_label="production")["prompt_version"] == 2
-    promote(Registry(app_repo.path), "cake@1", "production")
+    promote(Registry(app_repo.path), "cake@1", "production", gated=False)
     assert cached.run("cake", {"cake_type": "x"}, prompt_release_label="production")["prompt_version"] == 2
 
 

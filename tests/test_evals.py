@@ -241,9 +241,15 @@ def test_completion_workflow_runs_messages_directly(repo: GitRepo, llm_server: L
     assert llm_server.chat_count() == 2
 
 
-def test_human_grades_export_import_merge(cake_eval: GitRepo, llm_server: LoopbackLLM, tmp_path: Path) -> None:
-    cake_eval.write("evals/cake.yaml", ISSUE_PIPELINE.replace(
-        "threshold:", "  - type: human\n    name: taste\n    scale: [1, 5]\nthreshold:"))
+def test_human_grades_export_import_merge(
+    cake_eval: GitRepo, llm_server: LoopbackLLM, tmp_path: Path
+) -> None:
+    cake_eval.write(
+        "evals/cake.yaml",
+        ISSUE_PIPELINE.replace(
+            "threshold:", "  - type: human\n    name: taste\n    scale: [1, 5]\nthreshold:"
+        ),
+    )
     result = json.loads(run_cli("eval", "cake", "--json").out)
     run_id = result["run_id"]
     taste = next(s for s in result["summary"][0]["scorers"] if s["name"] == "taste")

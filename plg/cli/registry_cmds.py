@@ -197,18 +197,103 @@ def lint(ctx: click.Context, names: tuple[str, ...]) -> None:
 @click.argument("spec", metavar="NAME[@REF]")
 @click.option("--label", "-l", required=True, help="The label to move, e.g. production.")
 @click.option("--reason", default="", help="Why: recorded in the label history.")
-@click.option("--dry-run", is_flag=True, help="Say what would happen; move nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the gate's decision; move nothing.")
+@click.option(
+    "--force", is_flag=True, help="Move despite a failed gate (needs --reason; recorded as forced)."
+)
 @click.option("--push", "remote", metavar="REMOTE", help="Push the moved label to REMOTE (with a lease).")
 @click.pass_context
 def promote(
-    ctx: click.Context, spec: str, label: str, reason: str, dry_run: bool, remote: str | None
+    ctx: click.Context, spec: str, label: str, reason: str, dry_run: bool, force: bool, remote: str | None
 ) -> None:
-    """Move LABEL to the version at REF (default: the latest committed version)."""
+    """Move LABEL to the version at REF (default: the latest committed) if the label's gate passes."""
+    from plg.errors import GateFailed
     from plg.promotion import promote as do_promote
 
-    result = do_promote(open_registry(ctx), spec, label, reason=reason, dry_run=dry_run, remote=remote)
+    try:
+        result = do_promote(
+            open_registry(ctx), spec, label, reason=reason, dry_run=dry_run, remote=remote, force=force
+        )
+    except GateFailed as err:
+        for line in getattr(err, "details", ()):
+            click.echo(line)
+        raise
     for line in result.lines:
         click.echo(line)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--label", "-l", required=True)
+@click.option("--reason", default="", help="Why: recorded in the label history.")
+@click.option("--push", "remote", metavar="REMOTE", help="Push the moved label to REMOTE (with a lease).")
+@click.pass_context
+def rollback(ctx: click.Context, name: str, label: str, reason: str, remote: str | None) -> None:
+    """Move LABEL back to the version it held before its last move."""
+    from plg.promotion import rollback as do_rollback
+
+    for line in do_rollback(open_registry(ctx), name, label, reason=reason, remote=remote).lines:
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("spec", metavar="NAME[@REF]")
+@click.option(
+    "--history", type=click.Path(dir_okay=False, path_type=Path), help="Default: evals/history/NAME.jsonl"
+)
+@click.option("--against", help="Only history rows answered by this label.")
+@click.option("--embedding-model", default="plg/offline-embed", show_default=True)
+@click.option(
+    "--judge", "judge_model", help="Also ask this judge model whether each answer matches production's."
+)
+@click.option("-j", "--concurrency", type=click.IntRange(1, 1024), default=8, show_default=True)
+@click.option("--model", help="Run the candidate on this model instead of its own.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write .json or .md.")
+@click.pass_context
+def backtest(
+    ctx: click.Context,
+    spec: str,
+    history: Path | None,
+    against: str | None,
+    embedding_model: str,
+    judge_model: str | None,
+    concurrency: int,
+    model: str | None,
+    output: Path | None,
+) -> None:
+    """Replay real requests through a version and compare with what production answered."""
+    from dataclasses import asdict
+
+    from plg.backtest import render_markdown, render_text
+    from plg.errors import BadInput
+    from plg.gate import run_backtest
+    from plg.registry import split_ref
+
+    registry = open_registry(ctx)
+    name, ref = split_ref(spec)
+    candidate = registry.resolve(name, ref) if ref else registry.latest(name)
+    path = history or registry.root / "evals/history" / f"{name}.jsonl"
+    report, reused = run_backtest(
+        registry,
+        candidate,
+        path,
+        against=against,
+        embedding_model=embedding_model,
+        judge_model=judge_model,
+        concurrency=concurrency,
+        model=model,
+    )
+    click.echo(render_text(report))
+    if reused:
+        click.echo("(recorded result reused: no model called)")
+    if output:
+        if output.suffix == ".json":
+            output.write_text(json.dumps(asdict(report), indent=2, default=str))
+        elif output.suffix == ".md":
+            output.write_text(render_markdown(report))
+        else:
+            raise BadInput(f"-o {output}: use .json or .md")
+        click.echo(f"wrote {output}")
 
 
 @cli.command()

@@ -41,8 +41,18 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
     for header, summaries in listed:
         score = " ".join("-" if s.score is None else f"{s.score:.2f}" for s in summaries)
         target = f"{header.prompt or header.name}" + (f"@{header.version}" if header.version else "")
-        table.append([header.run_id, header.kind, target, ",".join(header.models), sum(s.rows for s in summaries),
-                      score, sum(s.errors for s in summaries), header.started])
+        table.append(
+            [
+                header.run_id,
+                header.kind,
+                target,
+                ",".join(header.models),
+                sum(s.rows for s in summaries),
+                score,
+                sum(s.errors for s in summaries),
+                header.started,
+            ]
+        )
     echo_table(table, ["run", "kind", "prompt", "models", "rows", "score", "errors", "started"])
 
 
@@ -90,7 +100,9 @@ def grades_export(ctx: click.Context, run_id: str, output: Path) -> None:
     from plg.evals.runs import find_run
 
     count = export_sheet(find_run(_runs_dir(ctx), run_id), output)
-    click.echo(f"wrote {count} row(s) to grade to {output}; fill the 'grade' column and run `plg runs grades import`")
+    click.echo(
+        f"wrote {count} row(s) to grade to {output}; fill the 'grade' column and run `plg runs grades import`"
+    )
 
 
 @grades.command(name="import")

@@ -24,8 +24,19 @@ def export_sheet(run_file: Path, out: Path) -> int:
             for score in row.scores:
                 if score.pending:
                     inputs = "; ".join(f"{k}={v}" for k, v in row.variables.items())
-                    writer.writerow([row.row_index + 1, row.row_id, row.model, row.repeat, score.name, "", "",
-                                     inputs, row.output or ""])
+                    writer.writerow(
+                        [
+                            row.row_index + 1,
+                            row.row_id,
+                            row.model,
+                            row.repeat,
+                            score.name,
+                            "",
+                            "",
+                            inputs,
+                            row.output or "",
+                        ]
+                    )
                     count += 1
     return count
 
@@ -45,7 +56,9 @@ def import_sheet(run_file: Path, sheet: Path, scales: dict[str, tuple[float, flo
                 raise BadInput(f"{sheet}, line {number}: needs row, model and a numeric grade") from None
             scorer = line.get("scorer") or ""
             if scorer not in scales:
-                raise BadInput(f"{sheet}, line {number}: '{scorer}' is not a human scorer of run {header.run_id}")
+                raise BadInput(
+                    f"{sheet}, line {number}: '{scorer}' is not a human scorer of run {header.run_id}"
+                )
             low, high = scales[scorer]
             if not low <= grade <= high:
                 raise BadInput(f"{sheet}, line {number}: grade {grade:g} is outside {low:g}..{high:g}")
@@ -57,9 +70,15 @@ def import_sheet(run_file: Path, sheet: Path, scales: dict[str, tuple[float, flo
         if row is None:
             raise BadInput(f"{sheet}: run {header.run_id} has no row {key[0] + 1} for model {key[1]}")
         scores = tuple(
-            replace(s, score=by_scorer[s.name][0], passed=by_scorer[s.name][0] >= 0.5, pending=False,
-                    reason=by_scorer[s.name][1] or "human grade")
-            if s.name in by_scorer else s
+            replace(
+                s,
+                score=by_scorer[s.name][0],
+                passed=by_scorer[s.name][0] >= 0.5,
+                pending=False,
+                reason=by_scorer[s.name][1] or "human grade",
+            )
+            if s.name in by_scorer
+            else s
             for s in row.scores
         )
         updated.append(replace(row, scores=scores, **_row_totals(scores)))

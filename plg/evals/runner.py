@@ -42,6 +42,8 @@ class EvalSpec:
     pipeline_path: str | None = None
     pipeline_hash: str | None = None
     base_dir: Path = field(default_factory=Path.cwd)
+    rows: Callable[[], Iterator[Row]] | None = field(default=None, compare=False)
+    identity_extra: str = ""
 
     def identity(self, model: str) -> str:
         """What makes a result this version's result: prompt blob, data, pipeline and model."""
@@ -95,6 +97,9 @@ def make_header(spec: EvalSpec, run_id: str, who: str) -> RunHeader:
 
 def iter_dataset(spec: EvalSpec) -> Iterator[Row]:
     """All datasets as one stream, with row indexes unique across files."""
+    if spec.rows is not None:
+        yield from spec.rows()
+        return
     offset = 0
     for path in spec.datasets:
         last = -1
