@@ -78,7 +78,10 @@ def main() -> None:
         print(f"built {args.prompts} prompts / {args.commits} commits in {time.perf_counter() - start:.1f} s")
         name = "prompt-007"
         subprocess.run(
-            [plg, "promote", name, "--label", "production"], cwd=repo, check=True, stdout=subprocess.DEVNULL
+            [plg, "promote", name, "--label", "production", "--force", "--reason", "bench"],
+            cwd=repo,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         baseline = median_seconds(
             ["git", "log", "--oneline", "--", f"prompts/{name}.prompt"], repo, args.runs

@@ -54,13 +54,18 @@ class GitStore:
         start = Path(path).resolve()
         if not start.exists():
             raise NotARepository(f"{start}: no such directory")
+        self.root = _find_worktree(start) or self._ask_git_for_root(start)
+
+    def _ask_git_for_root(self, start: Path) -> Path:
         try:
             out = self._raw(["rev-parse", "--show-toplevel"], cwd=start)
         except GitError:
             raise NotARepository(
                 f"{start} is not inside a git repository (run `git init` or `plg init`)"
             ) from None
-        self.root = Path(out.strip())
+        if not out.strip():
+            raise NotARepository(f"{start} is inside a bare repository: plg needs a work tree")
+        return Path(out.strip())
 
     def _raw(self, args: list[str], cwd: Path | None = None, input: str | None = None) -> str:
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
@@ -104,8 +109,8 @@ class GitStore:
         except GitError:
             return None
 
-    def file_history(self, path: str) -> list[FileChange]:
-        """First-parent commits of HEAD that changed the content at `path`, oldest first, following renames."""
+    def file_history(self, path: str, rev: str = "HEAD") -> list[FileChange]:
+        """First-parent commits of `rev` that changed the content at `path`, oldest first, following renames."""
         if not self.has_commits:
             return []
         out = self.run(
@@ -116,7 +121,7 @@ class GitStore:
             "--raw",
             "--no-color",
             "--format=%x00%H%x1f%at%x1f%an%x1f%ae%x1f%s",
-            "HEAD",
+            rev,
             "--",
             path,
         )

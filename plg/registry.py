@@ -137,9 +137,21 @@ class Registry:
     def versions(self, name: str) -> list[Version]:
         path = self.prompt_path(name)
         if path not in self._histories:
-            changes = self.store.file_history(path)
-            self._histories[path] = [Version.from_change(i, c) for i, c in enumerate(changes, 1)]
+            self._histories[path] = [Version.from_change(i, c) for i, c in enumerate(self._changes(path), 1)]
         return self._histories[path]
+
+    def _changes(self, path: str) -> list[FileChange]:
+        from plg import config, versioncache
+
+        head = self.store.ref_value("HEAD")
+        if head is None:
+            return []
+        cache_dir = config.state_dir(self.root) / "versions"
+        changes = versioncache.load(cache_dir, path, head)
+        if changes is None:
+            changes = self.store.file_history(path, head)
+            versioncache.save(cache_dir, path, head, changes)
+        return changes
 
     def parse_blob(self, blob: str, where: str) -> PromptFile:
         """Parsed files are cached by blob id: the same content is read from git and parsed once."""
