@@ -98,6 +98,20 @@ class _Resolver:
         return _Resolved(version, time.monotonic(), tag_value)
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One request between rendering and logging."""
+
+    version: PromptVersion
+    messages: list[dict[str, str]]
+    model: str
+    params: dict[str, Any]
+    variables: dict[str, Any]
+    tags: tuple[str, ...]
+    metadata: dict[str, str]
+    started: float
+
+
 class Track:
     """`client.track.*`: attach scores, metadata and prompt info to logged requests (PromptLayer's API)."""
 
@@ -185,14 +199,26 @@ class Client:
         version: int | None,
         model: str | None,
         params: Mapping[str, Any] | None,
-    ) -> tuple[PromptVersion, list[dict[str, str]], str, dict[str, Any]]:
+        tags: list[str] | None,
+        metadata: Mapping[str, str] | None,
+    ) -> _Call:
         if label is not None and version is not None:
             raise BadInput("give prompt_release_label or prompt_version, not both")
+        _check_metadata(metadata)
         pv = self.get_prompt(prompt_name, label, version)
         if pv.label is None and label is not None:
             pv = PromptVersion(**{**pv.__dict__, "label": label})
-        messages = [m.to_dict() for m in pv.render(dict(input_variables or {}))]
-        return pv, messages, model or pv.model, {**pv.params, **(params or {})}
+        variables = dict(input_variables or {})
+        return _Call(
+            version=pv,
+            messages=[m.to_dict() for m in pv.render(variables)],
+            model=model or pv.model,
+            params={**pv.params, **(params or {})},
+            variables=variables,
+            tags=tuple(tags or ()),
+            metadata=dict(metadata or {}),
+            started=time.perf_counter(),
+        )
 
     def run(
         self,
@@ -205,20 +231,15 @@ class Client:
         tags: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        pv, messages, model_name, call_params = self._prepare(
-            prompt_name, input_variables, prompt_release_label, prompt_version, model, params
+        call = self._prepare(
+            prompt_name, input_variables, prompt_release_label, prompt_version, model, params, tags, metadata
         )
-        started = time.perf_counter()
         try:
-            completion = self.models.complete(model_name, messages, call_params)
+            completion = self.models.complete(call.model, call.messages, call.params)
         except ModelCallError as err:
-            self._log_failure(
-                pv, messages, model_name, call_params, input_variables, tags, metadata, err, started
-            )
+            self._failed(call, err)
             raise
-        return self._log_success(
-            pv, messages, model_name, call_params, input_variables, tags, metadata, completion
-        )
+        return self._succeeded(call, completion)
 
     async def arun(
         self,
@@ -231,96 +252,45 @@ class Client:
         tags: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        pv, messages, model_name, call_params = self._prepare(
-            prompt_name, input_variables, prompt_release_label, prompt_version, model, params
+        call = self._prepare(
+            prompt_name, input_variables, prompt_release_label, prompt_version, model, params, tags, metadata
         )
-        started = time.perf_counter()
         try:
-            completion = await self.models.acomplete(model_name, messages, call_params)
+            completion = await self.models.acomplete(call.model, call.messages, call.params)
         except ModelCallError as err:
-            self._log_failure(
-                pv, messages, model_name, call_params, input_variables, tags, metadata, err, started
-            )
+            self._failed(call, err)
             raise
-        return self._log_success(
-            pv, messages, model_name, call_params, input_variables, tags, metadata, completion
-        )
+        return self._succeeded(call, completion)
 
-    def _record(
-        self,
-        pv: PromptVersion,
-        messages: list[dict[str, str]],
-        model: str,
-        params: dict[str, Any],
-        variables: Mapping[str, Any] | None,
-        tags: list[str] | None,
-        metadata: Mapping[str, str] | None,
-        **outcome: Any,
-    ) -> Any:
+    def _record(self, call: _Call, **outcome: Any) -> Any:
         from plg.logstore import RequestRecord
 
-        _check_metadata(metadata)
+        pv = call.version
         record = RequestRecord.new(
             prompt_name=pv.name,
             version=pv.version,
             commit=pv.commit,
             label=pv.label,
-            model=model,
-            params=params,
-            input_variables=dict(variables or {}),
-            messages=messages,
-            tags=list(tags or []),
-            metadata=dict(metadata or {}),
+            model=call.model,
+            params=call.params,
+            input_variables=call.variables,
+            messages=call.messages,
+            tags=call.tags,
+            metadata=call.metadata,
             **outcome,
         )
         self.log.insert(record)
         return record
 
-    def _log_failure(
-        self,
-        pv: PromptVersion,
-        messages: list[dict[str, str]],
-        model: str,
-        params: dict[str, Any],
-        variables: Mapping[str, Any] | None,
-        tags: list[str] | None,
-        metadata: Mapping[str, str] | None,
-        err: ModelCallError,
-        started: float,
-    ) -> None:
+    def _failed(self, call: _Call, err: ModelCallError) -> None:
         record = self._record(
-            pv,
-            messages,
-            model,
-            params,
-            variables,
-            tags,
-            metadata,
-            output=None,
-            error=err.message,
-            latency_s=time.perf_counter() - started,
+            call, output=None, error=err.message, latency_s=time.perf_counter() - call.started
         )
         err.request_id = record.id
 
-    def _log_success(
-        self,
-        pv: PromptVersion,
-        messages: list[dict[str, str]],
-        model: str,
-        params: dict[str, Any],
-        variables: Mapping[str, Any] | None,
-        tags: list[str] | None,
-        metadata: Mapping[str, str] | None,
-        completion: Any,
-    ) -> dict[str, Any]:
+    def _succeeded(self, call: _Call, completion: Any) -> dict[str, Any]:
         record = self._record(
-            pv,
-            messages,
-            model,
-            params,
-            variables,
-            tags,
-            metadata,
+            call,
             output=completion.text,
             error=None,
             latency_s=completion.latency_s,
@@ -328,7 +298,7 @@ class Client:
             completion_tokens=completion.completion_tokens,
             cost=completion.cost,
         )
-        return _response(record.id, pv, messages, model, params, completion)
+        return _response(record.id, call.version, call.messages, call.model, call.params, completion)
 
 
 def _check_metadata(metadata: Mapping[str, str] | None) -> None:

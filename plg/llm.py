@@ -188,6 +188,13 @@ class ModelClient:
         self._thread_slots = threading.BoundedSemaphore(self.max_in_flight)
         self._async_slots: dict[int, asyncio.Semaphore] = {}
 
+    def _wait_before_retry(self, model: str, err: BaseException, attempt: int) -> float:
+        """Seconds to wait before the next attempt, or the final ModelCallError when there is none."""
+        failure = _classify(err)
+        if not failure.retryable or attempt >= self.options.max_attempts:
+            raise self._final(model, failure, attempt) from None
+        return self._delay(attempt, failure)
+
     def _delay(self, attempt: int, failure: _Failure) -> float:
         backoff = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
         delay = random.uniform(backoff / 2, backoff)
@@ -295,11 +302,8 @@ class ModelClient:
                 break
             except ModelCallError:
                 raise
-            except Exception as err:  # noqa: BLE001 - classified below
-                failure = _classify(err)
-                if not failure.retryable or attempt >= self.options.max_attempts:
-                    raise self._final(model, failure, attempt) from None
-                time.sleep(self._delay(attempt, failure))
+            except Exception as err:  # noqa: BLE001 - classified by _wait_before_retry
+                time.sleep(self._wait_before_retry(model, err, attempt))
         self._store(key, completion)
         return completion
 
@@ -332,11 +336,8 @@ class ModelClient:
                 break
             except ModelCallError:
                 raise
-            except Exception as err:  # noqa: BLE001 - classified below
-                failure = _classify(err)
-                if not failure.retryable or attempt >= self.options.max_attempts:
-                    raise self._final(model, failure, attempt) from None
-                await asyncio.sleep(self._delay(attempt, failure))
+            except Exception as err:  # noqa: BLE001 - classified by _wait_before_retry
+                await asyncio.sleep(self._wait_before_retry(model, err, attempt))
         self._store(key, completion)
         return completion
 
@@ -381,11 +382,8 @@ class ModelClient:
                         model=model, input=texts, timeout=self.options.timeout, **self._embed_base(model)
                     )
                 return [list(item["embedding"]) for item in response.data]
-            except Exception as err:  # noqa: BLE001
-                failure = _classify(err)
-                if not failure.retryable or attempt >= self.options.max_attempts:
-                    raise self._final(model, failure, attempt) from None
-                await asyncio.sleep(self._delay(attempt, failure))
+            except Exception as err:  # noqa: BLE001 - classified by _wait_before_retry
+                await asyncio.sleep(self._wait_before_retry(model, err, attempt))
 
     @staticmethod
     def _embed_base(model: str) -> dict[str, Any]:

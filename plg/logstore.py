@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -144,80 +145,78 @@ class SQLiteLogStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
 
-    def _migrate(self) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE): a deferred one that
+        reads first fails at once with SQLITE_BUSY when another process writes, whatever busy_timeout says."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied REAL NOT NULL)"
-                )
-                done = {v for (v,) in self._conn.execute("SELECT version FROM schema_migrations")}
-                for version, sql in MIGRATIONS:
-                    if version in done:
-                        continue
-                    for statement in (s.strip() for s in sql.split(";")):
-                        if statement:
-                            self._conn.execute(statement)
-                    self._conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
+                yield self._conn
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    def _migrate(self) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied REAL NOT NULL)"
+            )
+            done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+            for version, sql in MIGRATIONS:
+                if version in done:
+                    continue
+                for statement in (part.strip() for part in sql.split(";")):
+                    if statement:
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
 
     def schema_version(self) -> int:
         return max(v for (v,) in self._conn.execute("SELECT version FROM schema_migrations"))
 
     # -- writes ---------------------------------------------------------------------------------
     def _write(self, records: list[RequestRecord]) -> None:
-        conn = self._conn
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for r in records:
-                    seq = conn.execute(
-                        "INSERT INTO requests (id, time, prompt, version, commit_sha, label, model, params, "
-                        "input_variables, messages, output, error, latency_s, prompt_tokens, completion_tokens, cost) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            r.id,
-                            r.time,
-                            r.prompt_name,
-                            r.version,
-                            r.commit,
-                            r.label,
-                            r.model,
-                            _dumps(r.params),
-                            _dumps(r.input_variables),
-                            _dumps(r.messages),
-                            r.output,
-                            r.error,
-                            r.latency_s,
-                            r.prompt_tokens,
-                            r.completion_tokens,
-                            r.cost,
-                        ),
-                    ).lastrowid
-                    if r.tags:
-                        conn.executemany(
-                            "INSERT OR IGNORE INTO request_tags VALUES (?, ?)", [(seq, t) for t in r.tags]
-                        )
-                    if r.metadata:
-                        conn.executemany(
-                            "INSERT INTO request_metadata VALUES (?, ?, ?)",
-                            [(seq, k, v) for k, v in r.metadata.items()],
-                        )
-                    if r.scores:
-                        conn.executemany(
-                            "INSERT INTO request_scores VALUES (?, ?, ?)",
-                            [(seq, k, v) for k, v in r.scores.items()],
-                        )
-                    conn.execute(
-                        "INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", (seq, r.search_text())
+        with self._transaction() as conn:
+            for r in records:
+                seq = conn.execute(
+                    "INSERT INTO requests (id, time, prompt, version, commit_sha, label, model, params, "
+                    "input_variables, messages, output, error, latency_s, prompt_tokens, completion_tokens, cost) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        r.id,
+                        r.time,
+                        r.prompt_name,
+                        r.version,
+                        r.commit,
+                        r.label,
+                        r.model,
+                        _dumps(r.params),
+                        _dumps(r.input_variables),
+                        _dumps(r.messages),
+                        r.output,
+                        r.error,
+                        r.latency_s,
+                        r.prompt_tokens,
+                        r.completion_tokens,
+                        r.cost,
+                    ),
+                ).lastrowid
+                if r.tags:
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO request_tags VALUES (?, ?)", [(seq, t) for t in r.tags]
                     )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                if r.metadata:
+                    conn.executemany(
+                        "INSERT INTO request_metadata VALUES (?, ?, ?)",
+                        [(seq, k, v) for k, v in r.metadata.items()],
+                    )
+                if r.scores:
+                    conn.executemany(
+                        "INSERT INTO request_scores VALUES (?, ?, ?)",
+                        [(seq, k, v) for k, v in r.scores.items()],
+                    )
+                conn.execute("INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", (seq, r.search_text()))
 
     def insert(self, record: RequestRecord) -> None:
         self._write([record])
@@ -271,14 +270,8 @@ class SQLiteLogStore:
         )
 
     def _update(self, request_id: str, sql: str, rows: Any) -> None:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(sql, rows(self._seq(request_id)))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany(sql, rows(self._seq(request_id)))
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, request_id: str) -> RequestRecord:

@@ -138,26 +138,8 @@ async def _run_one(spec: EvalSpec, client: Any, row: Row, model: str, repeat: in
         "variables": variables,
         "expected_output": None if expected is None else str(expected),
     }
-    try:
-        messages = messages_for(spec, row)
-    except PlgError as err:
-        return RowRecord(
-            **base,
-            messages=None,
-            output=None,
-            error=err.message,
-            latency_s=None,
-            prompt_tokens=None,
-            completion_tokens=None,
-            cost=None,
-            cached=False,
-            attempts=0,
-        )
-    try:
-        completion = await client.acomplete(
-            model, messages, dict(spec.params), **({"variant": repeat} if repeat else {})
-        )
-    except PlgError as err:
+
+    def failed(messages: list[dict[str, str]] | None, err: PlgError, attempts: int) -> RowRecord:
         return RowRecord(
             **base,
             messages=messages,
@@ -168,8 +150,19 @@ async def _run_one(spec: EvalSpec, client: Any, row: Row, model: str, repeat: in
             completion_tokens=None,
             cost=None,
             cached=False,
-            attempts=getattr(err, "attempts", 1),
+            attempts=attempts,
         )
+
+    try:
+        messages = messages_for(spec, row)
+    except PlgError as err:
+        return failed(None, err, 0)
+    try:
+        completion = await client.acomplete(
+            model, messages, dict(spec.params), **({"variant": repeat} if repeat else {})
+        )
+    except PlgError as err:
+        return failed(messages, err, getattr(err, "attempts", 1))
     ctx = ScoreContext(
         model_client=client, latency_s=completion.latency_s, cost=completion.cost, base_dir=spec.base_dir
     )

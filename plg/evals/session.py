@@ -86,7 +86,7 @@ def run_eval(
         if not options.force and options.resume is None:
             reused = recorded_for(registry, planned)
             if reused is not None:
-                checks = _checks_from_recorded(planned, reused)
+                checks = check_threshold(reused, planned.min_score, planned.min_pass_rate)
                 return EvalOutcome(planned, None, tuple(reused), checks, ())
     if on_start:
         on_start(planned)
@@ -153,39 +153,3 @@ def _to_recorded(
             )
         )
     return out
-
-
-def _checks_from_recorded(planned: PlannedEval, recorded: list[RecordedScore]) -> tuple[ThresholdCheck, ...]:
-    checks = []
-    for score in recorded:
-        if planned.min_score is not None:
-            value = (
-                None
-                if score.score is None
-                else score.score * (score.rows - score.errors) / max(score.rows, 1)
-            )
-            checks.append(
-                ThresholdCheck(
-                    score.model,
-                    "min_score",
-                    value,
-                    planned.min_score,
-                    value is not None and value >= planned.min_score,
-                )
-            )
-        if planned.min_pass_rate is not None:
-            value = (
-                None
-                if score.pass_rate is None
-                else score.pass_rate * (score.rows - score.errors) / max(score.rows, 1)
-            )
-            checks.append(
-                ThresholdCheck(
-                    score.model,
-                    "min_pass_rate",
-                    value,
-                    planned.min_pass_rate,
-                    value is not None and value >= planned.min_pass_rate,
-                )
-            )
-    return tuple(checks)

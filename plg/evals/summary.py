@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from plg.evals.runs import RowRecord
 
@@ -149,8 +150,16 @@ class Aggregator:
         )
 
 
+class Scored(Protocol):
+    model: str
+    rows: int
+    errors: int
+    score: float | None
+    pass_rate: float | None
+
+
 def check_threshold(
-    summaries: tuple[ModelSummary, ...], min_score: float | None, min_pass_rate: float | None
+    summaries: Sequence[Scored], min_score: float | None, min_pass_rate: float | None
 ) -> tuple[ThresholdCheck, ...]:
     """A row that errored counts as failed and scores 0: a run cannot pass by erroring out."""
     checks = []
