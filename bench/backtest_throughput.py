@@ -59,6 +59,12 @@ def main() -> None:
         os.environ["OPENAI_API_KEY"] = API_KEY
         os.environ["OPENAI_API_BASE"] = server.base_url
         litellm_module()
+        from plg.llm import ModelClient
+
+        warm = time.perf_counter()
+        ModelClient().complete("openai/fake-model", [{"role": "user", "content": "warm up"}])
+        print(f"first call (litellm's lazy provider imports, session set-up): {time.perf_counter() - warm:.2f} s")
+        server.reset()
         registry = Registry(repo)
         candidate = registry.latest("topic")
         start = time.perf_counter()
