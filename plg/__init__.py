@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Client", "Registry", "PromptVersion", "PlgError"]
+__all__ = ["Client", "Registry", "PromptVersion", "PlgError", "evaluate"]
 
 _LAZY = {
+    "evaluate": "plg.evals.api",
     "Client": "plg.client",
     "Registry": "plg.registry",
     "PromptVersion": "plg.registry",

@@ -29,6 +29,11 @@ from plg.errors import ThresholdFailed
 @click.option("--record", is_flag=True, help="Record the version's score in git notes (refs/notes/plg).")
 @click.option("--force", is_flag=True, help="With --record: run even if this exact eval is recorded.")
 @click.option("--timeout", type=float, help="Seconds per model call.")
+@click.option(
+    "--outputs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Score these outputs (JSONL: id or variables, and output) instead of calling a model.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def eval_cmd(
@@ -44,6 +49,7 @@ def eval_cmd(
     record: bool,
     force: bool,
     timeout: float | None,
+    outputs: Path | None,
     as_json: bool,
 ) -> None:
     """Run a prompt's eval pipeline, score every output and check the threshold (exit 1 below it)."""
@@ -55,7 +61,7 @@ def eval_cmd(
 
     registry = open_registry(ctx)
     request = EvalRequest(
-        spec=spec, pipeline=pipeline, models=models, concurrency=concurrency, repeats=repeats
+        spec=spec, pipeline=pipeline, models=models, concurrency=concurrency, repeats=repeats, outputs=outputs
     )
     options = RunOptions(use_cache=not no_cache, resume=resume, record=record, force=force, timeout=timeout)
     progress: Progress | None = None

@@ -85,6 +85,61 @@ def runs_show(ctx: click.Context, run_id: str, row: int | None) -> None:
         click.echo("")
 
 
+@runs.command(name="diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--all", "show_all", is_flag=True, help="List every row, not only the ones that changed.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def runs_diff(ctx: click.Context, run_a: str, run_b: str, show_all: bool, as_json: bool) -> None:
+    """Compare two runs row by row: score deltas, changed outputs, rows that flipped pass/fail."""
+    from plg.evals.compare import diff_runs
+    from plg.evals.runs import find_run
+
+    runs_dir = _runs_dir(ctx)
+    diff = diff_runs(find_run(runs_dir, run_a), find_run(runs_dir, run_b))
+    flipped = [r for r in diff.rows if r.flipped]
+    changed = [r for r in diff.rows if r.output_changed]
+    if as_json:
+        echo_json(
+            {
+                "a": diff.a.run_id,
+                "b": diff.b.run_id,
+                "mean_delta": diff.mean_delta,
+                "paired": len(diff.rows),
+                "changed_outputs": len(changed),
+                "flipped": len(flipped),
+                "only_in_a": diff.only_in_a,
+                "only_in_b": diff.only_in_b,
+                "rows": [{**r.__dict__, "delta": r.delta} for r in diff.rows],
+            }
+        )
+        return
+    mean = "-" if diff.mean_delta is None else f"{diff.mean_delta:+.3f}"
+    click.echo(
+        f"{diff.a.run_id} -> {diff.b.run_id}: {len(diff.rows)} rows paired, mean score delta {mean}, "
+        f"{len(changed)} outputs changed, {len(flipped)} flipped"
+    )
+    shown = (
+        diff.rows if show_all else [r for r in diff.rows if r.flipped or r.output_changed or (r.delta or 0)]
+    )
+    table = [
+        [
+            r.row,
+            r.row_id,
+            "-" if r.score_a is None else f"{r.score_a:.2f}",
+            "-" if r.score_b is None else f"{r.score_b:.2f}",
+            "-" if r.delta is None else f"{r.delta:+.2f}",
+            "yes" if r.output_changed else "",
+            r.flipped or "",
+        ]
+        for r in shown
+    ]
+    echo_table(table, ["row", "id", "score A", "score B", "delta", "output changed", "flipped"])
+    if diff.only_in_a or diff.only_in_b:
+        click.echo(f"unpaired rows: {diff.only_in_a} only in A, {diff.only_in_b} only in B")
+
+
 @runs.group(name="grades")
 def grades() -> None:
     """Human grading: export a sheet, import the grades into the run."""

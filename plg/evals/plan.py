@@ -18,6 +18,7 @@ class EvalRequest:
     models: tuple[str, ...] = ()
     concurrency: int | None = None
     repeats: int | None = None
+    outputs: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,20 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
     for dataset in datasets:
         if not dataset.is_file():
             raise BadInput(f"{path}: dataset {dataset} does not exist")
-        needed = required_columns(prompt) if prompt is not None else {"messages"}
-        check_columns(dataset, needed, prompt.name if prompt else str(path))
+        if request.outputs is None:
+            needed = required_columns(prompt) if prompt is not None else {"messages"}
+            check_columns(dataset, needed, prompt.name if prompt else str(path))
+    outputs = None
+    if request.outputs is not None:
+        from plg.evals.outputs import load_outputs
+
+        outputs = load_outputs(request.outputs)
+        models = (f"outputs:{request.outputs.name}",)
     params = {**(prompt.params if prompt else {}), **(config.params or {})}
     scorers = tuple(build_scorers(config.scorers, loaded, models[0]))
     spec = EvalSpec(
         name=prompt.name if prompt else path.stem,
-        kind="eval" if prompt else "completion",
+        kind="custom" if request.outputs is not None else ("eval" if prompt else "completion"),
         prompt=prompt,
         datasets=datasets,
         dataset_hashes=tuple(dataset_hash(d) for d in datasets),
@@ -83,6 +91,8 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
         pipeline_path=_relative(registry.root, path),
         pipeline_hash=loaded.content_hash,
         base_dir=loaded.base_dir,
+        outputs=outputs,
+        identity_extra=dataset_hash(request.outputs) if request.outputs is not None else "",
     )
     threshold = config.threshold
     return PlannedEval(

@@ -44,6 +44,7 @@ class EvalSpec:
     base_dir: Path = field(default_factory=Path.cwd)
     rows: Callable[[], Iterator[Row]] | None = field(default=None, compare=False)
     identity_extra: str = ""
+    outputs: Any | None = field(default=None, compare=False)
 
     def identity(self, model: str) -> str:
         """What makes a result this version's result: prompt blob, data, pipeline and model."""
@@ -59,6 +60,19 @@ class EvalSpec:
 
     def run_identity(self) -> str:
         return hashlib.sha256("".join(self.identity(m) for m in self.models).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _GivenOutput:
+    """An output the user's own code produced: scored like a completion, with nothing measured."""
+
+    text: str
+    latency_s: float | None = None
+    cost: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached: bool = False
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,16 +167,25 @@ async def _run_one(spec: EvalSpec, client: Any, row: Row, model: str, repeat: in
             attempts=attempts,
         )
 
-    try:
-        messages = messages_for(spec, row)
-    except PlgError as err:
-        return failed(None, err, 0)
-    try:
-        completion = await client.acomplete(
-            model, messages, dict(spec.params), **({"variant": repeat} if repeat else {})
-        )
-    except PlgError as err:
-        return failed(messages, err, getattr(err, "attempts", 1))
+    if spec.outputs is not None:
+        given = spec.outputs.lookup(row)
+        if given is None:
+            return failed(
+                None, PlgError(f"no output for row {row.index + 1} (id {row.id}) in {spec.outputs.source}"), 0
+            )
+        messages = None
+        completion: Any = _GivenOutput(given)
+    else:
+        try:
+            messages = messages_for(spec, row)
+        except PlgError as err:
+            return failed(None, err, 0)
+        try:
+            completion = await client.acomplete(
+                model, messages, dict(spec.params), **({"variant": repeat} if repeat else {})
+            )
+        except PlgError as err:
+            return failed(messages, err, getattr(err, "attempts", 1))
     ctx = ScoreContext(
         model_client=client, latency_s=completion.latency_s, cost=completion.cost, base_dir=spec.base_dir
     )

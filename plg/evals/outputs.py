@@ -1,0 +1,69 @@
+"""Custom workflows: outputs produced by the user's own code, scored by a pipeline without model calls.
+
+An outputs file is JSONL, one object a row: the row's `id` (or its variables, either as an
+`input_variables` object or as top-level keys) and `output`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plg.errors import BadInput
+from plg.evals.datasets import Row
+
+
+def _key(variables: dict[str, Any], keys: tuple[str, ...]) -> str:
+    return json.dumps({k: str(variables.get(k, "")) for k in keys}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    by_id: dict[str, str]
+    by_variables: dict[tuple[str, ...], dict[str, str]]
+    source: str
+
+    def lookup(self, row: Row) -> str | None:
+        if row.id in self.by_id:
+            return self.by_id[row.id]
+        for keys, table in self.by_variables.items():
+            found = table.get(_key(row.values, keys))
+            if found is not None:
+                return found
+        return None
+
+    @classmethod
+    def from_records(cls, records: list[dict[str, Any]], source: str) -> Outputs:
+        by_id: dict[str, str] = {}
+        by_variables: dict[tuple[str, ...], dict[str, str]] = {}
+        for number, record in enumerate(records, 1):
+            if not isinstance(record, dict) or not isinstance(record.get("output"), str):
+                raise BadInput(f"{source}, line {number}: each line needs a string 'output'")
+            if "id" in record:
+                by_id[str(record["id"])] = record["output"]
+                continue
+            variables = record.get("input_variables")
+            if not isinstance(variables, dict):
+                variables = {k: v for k, v in record.items() if k != "output"}
+            if not variables:
+                raise BadInput(f"{source}, line {number}: needs the row's 'id' or its variables")
+            keys = tuple(sorted(variables))
+            by_variables.setdefault(keys, {})[_key(variables, keys)] = record["output"]
+        return cls(by_id, by_variables, source)
+
+
+def load_outputs(path: Path) -> Outputs:
+    records = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise BadInput(f"{path}: {err.strerror}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError as err:
+            raise BadInput(f"{path}, line {number}: not valid JSON ({err})") from None
+    return Outputs.from_records(records, str(path))
