@@ -59,8 +59,9 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 @runs.command(name="show")
 @click.argument("run_id")
 @click.option("--row", type=click.IntRange(1), help="Print this row (1-based) in full.")
+@click.option("--trace", is_flag=True, help="With --row: draw the row's span tree with timings.")
 @click.pass_context
-def runs_show(ctx: click.Context, run_id: str, row: int | None) -> None:
+def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool) -> None:
     """Print a run's summary, or one row in full."""
     from plg.evals.report import text_summary
     from plg.evals.runner import summarize_rows
@@ -68,6 +69,8 @@ def runs_show(ctx: click.Context, run_id: str, row: int | None) -> None:
 
     header, rows = latest_rows(find_run(_runs_dir(ctx), run_id))
     if row is None:
+        if trace:
+            raise click.UsageError("--trace needs --row N")
         click.echo(text_summary(header, summarize_rows(header.models, iter(rows.values())), ()))
         return
     matches = [r for r in rows.values() if r.row_index == row - 1]
@@ -75,6 +78,13 @@ def runs_show(ctx: click.Context, run_id: str, row: int | None) -> None:
         raise click.BadParameter(f"run {header.run_id} has no row {row}", param_hint="--row")
     for record in sorted(matches, key=lambda r: r.key):
         click.echo(f"row {row} [{record.row_id}] model {record.model} repeat {record.repeat}")
+        if trace:
+            from plg.tracing import draw_tree
+
+            lines = draw_tree(record.trace())
+            click.echo("\n".join(lines) if lines else "(no spans: the run was made before plg kept traces)")
+            click.echo("")
+            continue
         click.echo(f"inputs: {json.dumps(record.variables, ensure_ascii=False)}")
         for message in record.messages or []:
             click.echo(f"\n{message['role']}:\n{message['content']}")
@@ -138,6 +148,35 @@ def runs_diff(ctx: click.Context, run_a: str, run_b: str, show_all: bool, as_jso
     echo_table(table, ["row", "id", "score A", "score B", "delta", "output changed", "flipped"])
     if diff.only_in_a or diff.only_in_b:
         click.echo(f"unpaired rows: {diff.only_in_a} only in A, {diff.only_in_b} only in B")
+
+
+@runs.command(name="export")
+@click.argument("run_id")
+@click.option(
+    "--otlp",
+    "otlp_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the rows' span trees as OTLP/JSON (ExportTraceServiceRequest) to this file.",
+)
+@click.option("--endpoint", help="Send them to this OTLP/HTTP endpoint (needs the otel extra).")
+@click.pass_context
+def runs_export(ctx: click.Context, run_id: str, otlp_file: Path | None, endpoint: str | None) -> None:
+    """Export a run's traces as OpenTelemetry spans: one trace per row."""
+    from plg.evals.runs import find_run, latest_rows
+    from plg.otlp import send_otlp, to_otlp, write_otlp
+
+    if otlp_file is None and endpoint is None:
+        raise click.UsageError("give --otlp FILE.json and/or --endpoint URL")
+    header, rows = latest_rows(find_run(_runs_dir(ctx), run_id))
+    spans = [span for record in rows.values() for span in record.trace()]
+    payload = to_otlp(spans, resource={"plg.run_id": header.run_id, "plg.run.kind": header.kind})
+    traces = len({s.trace_id for s in spans})
+    if otlp_file is not None:
+        write_otlp(payload, otlp_file)
+        click.echo(f"wrote {len(spans)} span(s) in {traces} trace(s) to {otlp_file}")
+    if endpoint is not None:
+        url = send_otlp(payload, endpoint)
+        click.echo(f"sent {len(spans)} span(s) in {traces} trace(s) to {url}")
 
 
 @runs.group(name="grades")

@@ -12,15 +12,17 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from plg import tracing
 from plg.errors import BadInput, PlgError
 from plg.evals.datasets import Row, iter_rows
 from plg.evals.runs import RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
 from plg.evals.summary import Aggregator, ModelSummary
+from plg.tracing import Span
 
 ProgressCallback = Callable[[int], None]
 
@@ -139,7 +141,58 @@ def messages_for(spec: EvalSpec, row: Row) -> list[dict[str, str]]:
     return [{"role": str(m["role"]), "content": str(m.get("content", ""))} for m in messages]
 
 
+def workflow_name(spec: EvalSpec) -> str:
+    if spec.outputs is not None:
+        return "workflow.custom"
+    return "workflow.prompt" if spec.prompt is not None else "workflow.completion"
+
+
 async def _run_one(spec: EvalSpec, client: Any, row: Row, model: str, repeat: int) -> RowRecord:
+    """One row as a span tree: the workflow root, then rendering, the model call and each evaluator."""
+    collected: list[Span] = []
+    attributes = {"row": row.index + 1, "row_id": row.id, "model": model, "repeat": repeat}
+    if spec.prompt is not None:
+        attributes.update(prompt=spec.prompt.name, version=spec.prompt.version)
+    with tracing.span(workflow_name(spec), collected.append, attributes, new_trace=True) as root:
+        record = await _run_row(spec, client, row, model, repeat, collected.append)
+        if record.error is not None:
+            root.set_status("error", record.error)
+        elif record.score is not None:
+            root.set_attributes({"score": round(record.score, 6), "passed": record.passed})
+    return replace(record, spans=tuple(s.to_json() for s in collected))
+
+
+async def _scored(scorer: Any, output: str, row: Row, ctx: Any, sink: tracing.SpanSink) -> Any:
+    with tracing.span(f"evaluator.{scorer.name}", sink, {"weight": scorer.weight}) as active:
+        result = await scorer.score(output, row, ctx)
+        active.set_attributes(
+            {
+                "score": result.score,
+                "passed": result.passed,
+                "reason": result.reason,
+                "pending": result.pending or None,
+            }
+        )
+        if result.error:
+            active.set_status("error", result.error)
+    return result
+
+
+def _llm_attributes(completion: Any) -> dict[str, Any]:
+    return {
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "cost_usd": completion.cost,
+        "latency_ms": None if completion.latency_s is None else round(completion.latency_s * 1000, 3),
+        "attempts": completion.attempts,
+        "retries": max(completion.attempts - 1, 0),
+        "cached": completion.cached,
+    }
+
+
+async def _run_row(
+    spec: EvalSpec, client: Any, row: Row, model: str, repeat: int, sink: tracing.SpanSink
+) -> RowRecord:
     from plg.evals.scorers import ScoreContext, row_passed, weighted_score
 
     variables = {k: v for k, v in row.values.items() if k != "messages"}
@@ -177,19 +230,27 @@ async def _run_one(spec: EvalSpec, client: Any, row: Row, model: str, repeat: in
         completion: Any = _GivenOutput(given)
     else:
         try:
-            messages = messages_for(spec, row)
+            with tracing.span("prompt.render" if spec.prompt else "messages.load", sink) as step:
+                messages = messages_for(spec, row)
+                step.set_attribute("messages", len(messages))
         except PlgError as err:
             return failed(None, err, 0)
         try:
-            completion = await client.acomplete(
-                model, messages, dict(spec.params), **({"variant": repeat} if repeat else {})
-            )
+            with tracing.span("llm.call", sink, {"model": model}, kind="client") as call:
+                try:
+                    completion = await client.acomplete(
+                        model, messages, dict(spec.params), **({"variant": repeat} if repeat else {})
+                    )
+                except PlgError as err:
+                    call.set_attribute("attempts", getattr(err, "attempts", 1))
+                    raise
+                call.set_attributes(_llm_attributes(completion))
         except PlgError as err:
             return failed(messages, err, getattr(err, "attempts", 1))
     ctx = ScoreContext(
         model_client=client, latency_s=completion.latency_s, cost=completion.cost, base_dir=spec.base_dir
     )
-    scores = await asyncio.gather(*(s.score(completion.text, row, ctx) for s in spec.scorers))
+    scores = await asyncio.gather(*(_scored(s, completion.text, row, ctx, sink) for s in spec.scorers))
     records = tuple(
         ScoreRecord(
             name=s.name,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from plg.errors import BadInput, NotFound
+from plg.tracing import Span
 
 RUN_FORMAT = 1
 
@@ -88,6 +89,10 @@ class RowRecord:
     @property
     def key(self) -> tuple[int, str, int]:
         return (self.row_index, self.model, self.repeat)
+
+    def trace(self) -> list[Span]:
+        """The row's span tree (empty for rows written before runs kept spans)."""
+        return [Span.from_json(s) for s in self.spans]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
