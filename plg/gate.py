@@ -12,7 +12,7 @@ from typing import Any
 from plg import config as plg_config
 from plg.backtest import BacktestReport, backtest_spec, report_from_run
 from plg.errors import BadInput, Refused
-from plg.evals.config import LabelGate, find_pipeline, load_pipeline
+from plg.evals.config import BacktestGate, LabelGate, find_pipeline, load_pipeline
 from plg.evals.plan import EvalRequest
 from plg.evals.runner import execute
 from plg.evals.runs import find_run, new_run_id
@@ -182,20 +182,8 @@ def decide(
             )
     if gate.backtest is not None:
         bt = gate.backtest
-        history = (
-            (registry.root / bt.history)
-            if bt.history
-            else registry.root / "evals/history" / f"{candidate.name}.jsonl"
-        )
-        judge = bt.judge if isinstance(bt.judge, str) else (candidate.model if bt.judge else None)
-        report, _ = run_backtest(
-            registry,
-            candidate,
-            history,
-            embedding_model=bt.embedding_model or "plg/offline-embed",
-            judge_model=judge,
-            use_cache=use_cache,
-        )
+        history, backtest_args = backtest_inputs(registry, candidate, bt)
+        report, _ = run_backtest(registry, candidate, history, use_cache=use_cache, **backtest_args)
         if bt.min_similarity is not None:
             checks.append(_at_least("backtest similarity", report.similarity_mean, bt.min_similarity))
         if bt.max_changed is not None:
@@ -213,6 +201,20 @@ def decide(
         if report.errors:
             checks.append(Check("backtest errors", float(report.errors), "0", False, "rows failed to run"))
     return Decision(candidate, label, tuple(checks), gated=True)
+
+
+def backtest_inputs(
+    registry: Registry, candidate: PromptVersion, bt: BacktestGate | None
+) -> tuple[Path, dict[str, Any]]:
+    """The history file and backtest arguments a gate uses; CI asks the same so the gate reuses its run."""
+    if bt is not None and bt.history:
+        history = registry.root / bt.history
+    else:
+        history = registry.root / "evals/history" / f"{candidate.name}.jsonl"
+    if bt is None:
+        return history, {}
+    judge = bt.judge if isinstance(bt.judge, str) else (candidate.model if bt.judge else None)
+    return history, {"embedding_model": bt.embedding_model or "plg/offline-embed", "judge_model": judge}
 
 
 def _at_least(name: str, value: float | None, bound: float) -> Check:

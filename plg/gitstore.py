@@ -40,6 +40,15 @@ class RefInfo:
     commit: str
 
 
+@dataclass(frozen=True)
+class PathChange:
+    """One path in a diff: status A/M/D/R/C/T, the path after, and the path before a rename or copy."""
+
+    status: str
+    path: str
+    old_path: str | None
+
+
 class GitError(BadInput):
     pass
 
@@ -279,6 +288,59 @@ class GitStore:
     def write_note(self, notes_ref: str, commit: str, text: str) -> None:
         self.run("notes", f"--ref={notes_ref}", "add", "-f", "-F", "-", commit, input=text)
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        try:
+            return self.run("merge-base", "--end-of-options", a, b).strip() or None
+        except GitError:
+            return None
+
+    def changed_paths(self, base: str, head: str = "HEAD") -> list[PathChange]:
+        """Paths that differ between two commits, renames detected, both sides of a rename reported."""
+        out = self.run("diff", "--name-status", "-M", "-z", "--no-color", base, head, "--")
+        fields = out.split("\0")
+        changes: list[PathChange] = []
+        i = 0
+        while i < len(fields) - 1:
+            status = fields[i]
+            if status.startswith(("R", "C")):
+                changes.append(PathChange(status[0], fields[i + 2], fields[i + 1]))
+                i += 3
+            else:
+                changes.append(PathChange(status[:1], fields[i + 1], None))
+                i += 2
+        return changes
+
+    def fetch_notes(self, remote: str, notes_ref: str) -> bool:
+        """Bring the remote's notes in and merge them with ours (notes are not fetched by a clone).
+
+        Returns False when the remote has no such notes ref yet."""
+        tracking = _remote_notes_ref(remote, notes_ref)
+        try:
+            self.run("fetch", "--quiet", "--no-tags", remote, f"+{notes_ref}:{tracking}")
+        except GitError as err:
+            if "couldn't find remote ref" in err.message:
+                return False
+            raise PushRejected(f"cannot fetch {notes_ref} from {remote}: {err.message}") from None
+        if self.ref_value(notes_ref) is None:
+            self.run("update-ref", notes_ref, tracking)
+        else:
+            short = notes_ref.removeprefix("refs/notes/")
+            self.run("notes", f"--ref={short}", "merge", "--quiet", "-s", "cat_sort_uniq", tracking)
+        return True
+
+    def push_notes(self, remote: str, notes_ref: str, attempts: int = 4) -> None:
+        """Push notes, merging what others pushed meanwhile: concurrent CI jobs each add notes, and a
+        plain push of the loser is rejected ("fetch first")."""
+        last = ""
+        for _ in range(attempts):
+            try:
+                self.run("push", "--quiet", "--porcelain", remote, f"{notes_ref}:{notes_ref}")
+                return
+            except GitError as err:
+                last = err.message
+            self.fetch_notes(remote, notes_ref)
+        raise PushRejected(f"{remote} refused {notes_ref} after {attempts} tries: {last}")
+
     def diff_blobs(self, a: str, b: str, label_a: str, label_b: str) -> str:
         proc = subprocess.run(
             ["git", "diff", "--no-color", f"--src-prefix={label_a}:", f"--dst-prefix={label_b}:", a, b],
@@ -334,6 +396,11 @@ def _parse_raw_log(out: str) -> list[FileChange]:
             break
     changes.reverse()
     return changes
+
+
+def _remote_notes_ref(remote: str, notes_ref: str) -> str:
+    safe_remote = re.sub(r"[^A-Za-z0-9._-]", "_", remote)
+    return f"refs/notes/remotes/{safe_remote}/{notes_ref.removeprefix('refs/notes/')}"
 
 
 def is_sha(text: str) -> bool:

@@ -11,7 +11,7 @@ from plg.errors import BadInput
 from plg.prompt import NEW_PROMPT_TEMPLATE, parse_prompt
 from plg.registry import PROMPTS_DIR, SUFFIX, Registry, validate_name
 
-GITIGNORE_LINES = [".plg/"]
+GITIGNORE_LINES = [".plg/", "plg-report/"]
 
 
 def _template(name: str) -> str:
@@ -27,6 +27,8 @@ def init_project(directory: Path) -> list[str]:
     files = {
         "prompts/hello.prompt": NEW_PROMPT_TEMPLATE.format(description=json.dumps("A first prompt: edit me")),
         ".github/workflows/plg.yml": _template("workflow.yml"),
+        ".github/workflows/plg-comment.yml": _template("workflow-comment.yml"),
+        ".github/workflows/plg-promote.yml": _template("workflow-promote.yml"),
     }
     for folder in ("prompts", "evals/datasets", "evals/history"):
         (directory / folder).mkdir(parents=True, exist_ok=True)

@@ -123,4 +123,5 @@ Write a recipe for a {{ cake_type }} cake for {{ serving_size }} people.
 """
 
 
+from tests.loopback_github import github_api  # noqa: E402, F401  (fixture)
 from tests.loopback_llm import llm_server  # noqa: E402, F401  (fixture)

@@ -1,0 +1,186 @@
+"""CI commands: `plg ci` (evaluate what changed, report, comment, gate) and `plg notes fetch/push`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from plg.cli.common import cli, echo_table, open_registry
+from plg.errors import GateFailed, PlgError, ThresholdFailed
+
+
+@cli.command()
+@click.option("--base", metavar="REV", help="Compare with REV (default: from the GitHub event, else HEAD^).")
+@click.option("--all", "every_prompt", is_flag=True, help="Evaluate every prompt, changed or not.")
+@click.option(
+    "--gate",
+    "gate_label",
+    default="production",
+    show_default=True,
+    metavar="LABEL",
+    help="Report this label's promotion gate for each changed prompt.",
+)
+@click.option("--no-gate", is_flag=True, help="Skip the backtest and the gate.")
+@click.option("--strict-gate", is_flag=True, help="Exit 1 when a changed prompt would fail the gate.")
+@click.option("--model", "models", multiple=True, help="Model(s) to run instead of each pipeline's.")
+@click.option("--no-cache", is_flag=True, help="Call models even when a response is cached.")
+@click.option("--no-comment", is_flag=True, help="Do not post or update the PR comment.")
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write report.json and report.md here (default in GitHub Actions: plg-report/).",
+)
+@click.option(
+    "--remote", default="origin", show_default=True, help="Where notes are fetched from and pushed to."
+)
+@click.option(
+    "--notes/--no-notes",
+    "sync_notes",
+    default=None,
+    help="Fetch recorded scores first and, on a default-branch push, push the new ones "
+    "(default: on in GitHub Actions).",
+)
+@click.option(
+    "--post-artifact",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Only post the report in DIR to its pull request (the workflow_run job for forks).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def ci(
+    ctx: click.Context,
+    base: str | None,
+    every_prompt: bool,
+    gate_label: str,
+    no_gate: bool,
+    strict_gate: bool,
+    models: tuple[str, ...],
+    no_cache: bool,
+    no_comment: bool,
+    report_dir: Path | None,
+    remote: str,
+    sync_notes: bool | None,
+    post_artifact: Path | None,
+    as_json: bool,
+) -> None:
+    """Evaluate the prompts a push or pull request changed, beside the base; exit 1 if one fails its threshold."""
+    from plg.ci import CiOptions, run_ci
+    from plg.cipublish import annotations, publish
+    from plg.cipublish import post_artifact as do_post
+    from plg.github import GitHubAPI, annotation, read_event
+    from plg.scores import NOTES_REF
+
+    event = read_event()
+    if post_artifact is not None:
+        click.echo(do_post(post_artifact, event, GitHubAPI.from_env()))
+        return
+    registry = open_registry(ctx)
+    store = registry.store
+    if sync_notes is None:
+        sync_notes = event is not None
+    if sync_notes:
+        try:
+            fetched = store.fetch_notes(remote, NOTES_REF)
+            click.echo(
+                f"fetched recorded scores from {remote}"
+                if fetched
+                else f"{remote} has no recorded scores yet"
+            )
+        except PlgError as err:
+            click.echo(annotation("warning", f"recorded scores not fetched: {err.message}"))
+    options = CiOptions(
+        base=base,
+        every_prompt=every_prompt,
+        gate_label=None if no_gate else gate_label,
+        models=models,
+        use_cache=not no_cache,
+        backtest=not no_gate,
+    )
+    report, chosen = run_ci(
+        registry,
+        event,
+        options,
+        on_prompt=lambda p: click.echo(f"evaluating {p.name} ({p.status})", err=True),
+    )
+    published = publish(report, event, comment=not no_comment, artifact_dir=report_dir)
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        _print_text(report, chosen.how)
+    for line in annotations(report):
+        click.echo(line)
+    for line in published.lines:
+        click.echo(line)
+    if sync_notes and event is not None and event.is_default_branch_push:
+        store.push_notes(remote, NOTES_REF)
+        click.echo(f"pushed recorded scores ({NOTES_REF}) to {remote}")
+    failed = [p.name for p in report.prompts if not p.passed]
+    if failed:
+        raise ThresholdFailed(f"{len(failed)} changed prompt(s) failed: {', '.join(failed)}")
+    if strict_gate:
+        refused = [p.name for p in report.prompts if p.gate_passed is False]
+        if refused:
+            raise GateFailed(f"would not pass the {gate_label} gate: {', '.join(refused)}")
+
+
+def _print_text(report, how: str) -> None:  # type: ignore[no-untyped-def]
+    base = report.base_sha[:10] if report.base_sha else "none"
+    click.echo(f"base {base} ({how}); {len(report.prompts)} changed, {report.unchanged} unchanged")
+    rows = []
+    for prompt in report.prompts:
+        if prompt.error is not None or not prompt.head:
+            rows.append([prompt.name, prompt.status, "", "", "", "", prompt.error or ""])
+            continue
+        base_by_model = {f.model: f for f in prompt.base}
+        for fig in prompt.head:
+            before = base_by_model.get(fig.model)
+            failed = [c for c in prompt.thresholds if c.model == fig.model and not c.passed]
+            rows.append(
+                [
+                    prompt.name,
+                    prompt.status,
+                    fig.model,
+                    _f(before.score if before else None),
+                    _f(fig.score) + (" (recorded)" if fig.reused else ""),
+                    "FAIL" if failed else "pass",
+                    ""
+                    if prompt.gate_passed is None
+                    else f"{prompt.gate_label} gate: " + ("pass" if prompt.gate_passed else "FAIL"),
+                ]
+            )
+    echo_table(rows, ["prompt", "change", "model", "base", "head", "threshold", ""])
+
+
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@cli.group()
+def notes() -> None:
+    """Share recorded scores (refs/notes/plg): git does not fetch or push notes by itself."""
+
+
+@notes.command(name="fetch")
+@click.argument("remote", default="origin")
+@click.pass_context
+def notes_fetch(ctx: click.Context, remote: str) -> None:
+    """Fetch REMOTE's recorded scores and merge them into yours."""
+    from plg.scores import NOTES_REF
+
+    fetched = open_registry(ctx).store.fetch_notes(remote, NOTES_REF)
+    click.echo(f"merged {NOTES_REF} from {remote}" if fetched else f"{remote} has no {NOTES_REF}")
+
+
+@notes.command(name="push")
+@click.argument("remote", default="origin")
+@click.pass_context
+def notes_push(ctx: click.Context, remote: str) -> None:
+    """Push your recorded scores to REMOTE, merging what others pushed meanwhile."""
+    from plg.scores import NOTES_REF
+
+    open_registry(ctx).store.push_notes(remote, NOTES_REF)
+    click.echo(f"pushed {NOTES_REF} to {remote}")
+
+
+__all__ = ["ci", "notes"]
