@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Client", "Registry", "PromptVersion", "PlgError", "evaluate"]
+__all__ = ["Client", "Registry", "PromptVersion", "PlgError", "evaluate", "current_span"]
 
 _LAZY = {
     "evaluate": "plg.evals.api",
@@ -15,6 +15,7 @@ _LAZY = {
     "Registry": "plg.registry",
     "PromptVersion": "plg.registry",
     "PlgError": "plg.errors",
+    "current_span": "plg.tracing",
 }
 
 

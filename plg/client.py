@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from plg import config as plg_config
+from plg import tracing
 from plg.errors import BadInput, ModelCallError, PlgError
 from plg.registry import PromptVersion, Registry
 
@@ -110,6 +111,7 @@ class _Call:
     tags: tuple[str, ...]
     metadata: dict[str, str]
     started: float
+    span: tracing.ActiveSpan | None = None
 
 
 class Track:
@@ -149,8 +151,10 @@ class Client:
         timeout: float | None = None,
         max_attempts: int | None = None,
         use_cache: bool = False,
+        enable_tracing: bool = False,
     ) -> None:
         self._resolver = _Resolver(repo, label_ttl)
+        self._tracer = tracing.Tracer(self._write_span, enabled=enable_tracing)
         self._log_arg = log
         self._log: Any = None
         self._model_client: Any = None
@@ -186,6 +190,22 @@ class Client:
             self._model_client = make_client(self.root, 16, options, None)
         return self._model_client
 
+    @property
+    def traceable(self) -> Any:
+        """`@client.traceable` / `@client.traceable(name=..., attributes=..., metadata=...)`."""
+        return self._tracer.traceable
+
+    def span(self, name: str, attributes: Mapping[str, Any] | None = None) -> Any:
+        """`with client.span("step") as span:` for a block; yields None when tracing is off."""
+        return self._tracer.span(name, attributes)
+
+    def _write_span(self, span: tracing.Span) -> None:
+        """Tracing must not break the application: a span that cannot be written is logged and dropped."""
+        try:
+            self.log.insert_spans([span])
+        except Exception as err:  # noqa: BLE001
+            logger.warning("plg: cannot write span %s: %s", span.name, err)
+
     def get_prompt(
         self, prompt_name: str, label: str | None = None, version: int | None = None
     ) -> PromptVersion:
@@ -201,23 +221,31 @@ class Client:
         params: Mapping[str, Any] | None,
         tags: list[str] | None,
         metadata: Mapping[str, str] | None,
+        request_span: tracing.ActiveSpan | None,
     ) -> _Call:
         if label is not None and version is not None:
             raise BadInput("give prompt_release_label or prompt_version, not both")
         _check_metadata(metadata)
-        pv = self.get_prompt(prompt_name, label, version)
-        if pv.label is None and label is not None:
-            pv = PromptVersion(**{**pv.__dict__, "label": label})
-        variables = dict(input_variables or {})
+        started = time.perf_counter()
+        with tracing.child_span("prompt.render") as step:
+            pv = self.get_prompt(prompt_name, label, version)
+            if pv.label is None and label is not None:
+                pv = PromptVersion(**{**pv.__dict__, "label": label})
+            variables = dict(input_variables or {})
+            messages = [m.to_dict() for m in pv.render(variables)]
+            if step is not None:
+                step.set_attributes({"version": pv.version, "label": pv.label, "messages": len(messages)})
+        inherited = request_span.inherited_attributes() if request_span is not None else {}
         return _Call(
             version=pv,
-            messages=[m.to_dict() for m in pv.render(variables)],
+            messages=messages,
             model=model or pv.model,
             params={**pv.params, **(params or {})},
             variables=variables,
             tags=tuple(tags or ()),
-            metadata=dict(metadata or {}),
-            started=time.perf_counter(),
+            metadata={**tracing.metadata_from_attributes(inherited), **(metadata or {})},
+            started=started,
+            span=request_span,
         )
 
     def run(
@@ -231,15 +259,24 @@ class Client:
         tags: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        call = self._prepare(
-            prompt_name, input_variables, prompt_release_label, prompt_version, model, params, tags, metadata
-        )
-        try:
-            completion = self.models.complete(call.model, call.messages, call.params)
-        except ModelCallError as err:
-            self._failed(call, err)
-            raise
-        return self._succeeded(call, completion)
+        with self._tracer.span("plg.run", {"prompt": prompt_name}, kind="client") as active:
+            call = self._prepare(
+                prompt_name,
+                input_variables,
+                prompt_release_label,
+                prompt_version,
+                model,
+                params,
+                tags,
+                metadata,
+                active,
+            )
+            try:
+                completion = self.models.complete(call.model, call.messages, call.params)
+            except ModelCallError as err:
+                self._failed(call, err)
+                raise
+            return self._succeeded(call, completion)
 
     async def arun(
         self,
@@ -252,15 +289,24 @@ class Client:
         tags: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        call = self._prepare(
-            prompt_name, input_variables, prompt_release_label, prompt_version, model, params, tags, metadata
-        )
-        try:
-            completion = await self.models.acomplete(call.model, call.messages, call.params)
-        except ModelCallError as err:
-            self._failed(call, err)
-            raise
-        return self._succeeded(call, completion)
+        with self._tracer.span("plg.run", {"prompt": prompt_name}, kind="client") as active:
+            call = self._prepare(
+                prompt_name,
+                input_variables,
+                prompt_release_label,
+                prompt_version,
+                model,
+                params,
+                tags,
+                metadata,
+                active,
+            )
+            try:
+                completion = await self.models.acomplete(call.model, call.messages, call.params)
+            except ModelCallError as err:
+                self._failed(call, err)
+                raise
+            return self._succeeded(call, completion)
 
     def _record(self, call: _Call, **outcome: Any) -> Any:
         from plg.logstore import RequestRecord
@@ -277,9 +323,15 @@ class Client:
             messages=call.messages,
             tags=call.tags,
             metadata=call.metadata,
+            trace_id=call.span.trace_id if call.span else None,
+            span_id=call.span.span_id if call.span else None,
             **outcome,
         )
         self.log.insert(record)
+        if call.span is not None:
+            call.span.set_attributes(
+                {"plg.request_id": record.id, "version": record.version, "label": record.label}
+            )
         return record
 
     def _failed(self, call: _Call, err: ModelCallError) -> None:

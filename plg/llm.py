@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from plg import tracing
 from plg.cache import CachedAnswer, ResponseCache, cache_key
 from plg.errors import ModelCallError
 from plg.offline import OFFLINE_EMBEDDING_MODEL, OFFLINE_MODEL, offline_embedding, offline_reply, token_count
@@ -280,6 +281,26 @@ class ModelClient:
         params: dict[str, Any] | None = None,
         variant: int = 0,
     ) -> Completion:
+        with tracing.model_call_span(model) as note:
+            return note(self._complete(model, messages, params, variant))
+
+    async def acomplete(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None = None,
+        variant: int = 0,
+    ) -> Completion:
+        with tracing.model_call_span(model) as note:
+            return note(await self._acomplete(model, messages, params, variant))
+
+    def _complete(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any] | None = None,
+        variant: int = 0,
+    ) -> Completion:
         offline = self._offline(model, messages)
         if offline is not None:
             return offline
@@ -307,7 +328,7 @@ class ModelClient:
         self._store(key, completion)
         return completion
 
-    async def acomplete(
+    async def _acomplete(
         self,
         model: str,
         messages: list[dict[str, Any]],

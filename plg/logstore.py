@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from plg.errors import BadInput, NotFound
 from plg.logquery import LogQuery
+from plg.tracing import Span
 
 DEFAULT_SCORE_NAME = "default"
 
@@ -48,6 +49,8 @@ class RequestRecord:
     tags: tuple[str, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    trace_id: str | None = None
+    span_id: str | None = None
 
     @classmethod
     def new(cls, **fields: Any) -> RequestRecord:
@@ -57,7 +60,18 @@ class RequestRecord:
         for key in ("params", "input_variables", "metadata", "scores"):
             fields[key] = dict(fields.get(key) or {})
         fields["messages"] = list(fields.get("messages") or [])
-        for key in ("prompt_name", "version", "commit", "label", "model", "output", "error", "latency_s"):
+        for key in (
+            "prompt_name",
+            "version",
+            "commit",
+            "label",
+            "model",
+            "output",
+            "error",
+            "latency_s",
+            "trace_id",
+            "span_id",
+        ):
             fields.setdefault(key, None)
         return cls(**fields)
 
@@ -89,6 +103,9 @@ class LogStore(Protocol):
         version: int | None = None,
         label: str | None = None,
     ) -> None: ...
+    def insert_spans(self, spans: list[Span]) -> None: ...
+    def trace(self, trace_id: str) -> list[Span]: ...
+    def traces_of(self, q: LogQuery) -> list[Span]: ...
     def close(self) -> None: ...
 
 
@@ -124,11 +141,28 @@ MIGRATIONS: list[tuple[int, str]] = [
                    || char(10) || coalesce(error, '') FROM requests;
     """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE spans (
+            span_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL,
+            start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, kind TEXT NOT NULL,
+            status TEXT NOT NULL, status_message TEXT, attributes TEXT NOT NULL DEFAULT '{}'
+        ) WITHOUT ROWID;
+        CREATE INDEX spans_trace ON spans(trace_id, start_ns);
+        ALTER TABLE requests ADD COLUMN trace_id TEXT;
+        ALTER TABLE requests ADD COLUMN span_id TEXT;
+        CREATE INDEX requests_trace ON requests(trace_id) WHERE trace_id IS NOT NULL;
+    """,
+    ),
 ]
 
 _COLUMNS = (
     "seq, id, time, prompt, version, commit_sha, label, model, params, input_variables, messages, output, "
-    "error, latency_s, prompt_tokens, completion_tokens, cost"
+    "error, latency_s, prompt_tokens, completion_tokens, cost, trace_id, span_id"
+)
+_SPAN_COLUMNS = (
+    "span_id, trace_id, parent_id, name, start_ns, end_ns, kind, status, status_message, attributes"
 )
 
 
@@ -181,8 +215,8 @@ class SQLiteLogStore:
             for r in records:
                 seq = conn.execute(
                     "INSERT INTO requests (id, time, prompt, version, commit_sha, label, model, params, "
-                    "input_variables, messages, output, error, latency_s, prompt_tokens, completion_tokens, cost) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "input_variables, messages, output, error, latency_s, prompt_tokens, completion_tokens, cost, "
+                    "trace_id, span_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         r.id,
                         r.time,
@@ -200,6 +234,8 @@ class SQLiteLogStore:
                         r.prompt_tokens,
                         r.completion_tokens,
                         r.cost,
+                        r.trace_id,
+                        r.span_id,
                     ),
                 ).lastrowid
                 if r.tags:
@@ -223,6 +259,17 @@ class SQLiteLogStore:
 
     def insert_many(self, records: list[RequestRecord]) -> None:
         self._write(records)
+
+    def insert_spans(self, spans: list[Span]) -> None:
+        with self._transaction() as conn:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO spans ({_SPAN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (s.span_id, s.trace_id, s.parent_id, s.name, s.start_ns, s.end_ns, s.kind, s.status)
+                    + (s.status_message, _dumps(s.attributes))
+                    for s in spans
+                ],
+            )
 
     def _seq(self, request_id: str) -> int:
         row = self._conn.execute("SELECT seq FROM requests WHERE id = ?", (request_id,)).fetchone()
@@ -294,6 +341,23 @@ class SQLiteLogStore:
                 return
             yield from self._hydrate(batch)
 
+    def trace(self, trace_id: str) -> list[Span]:
+        rows = self._conn.execute(
+            f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns", (trace_id,)
+        ).fetchall()
+        return [_span(r) for r in rows]
+
+    def traces_of(self, q: LogQuery) -> list[Span]:
+        """Every span of every trace that holds a request matching `q`."""
+        where, args = q.where_sql()
+        limit = f" LIMIT {int(q.limit)}" if q.limit else ""
+        rows = self._conn.execute(
+            f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id IN (SELECT trace_id FROM requests "
+            f"WHERE trace_id IS NOT NULL AND {where} ORDER BY time DESC{limit}) ORDER BY trace_id, start_ns",
+            args,
+        ).fetchall()
+        return [_span(r) for r in rows]
+
     def count(self, q: LogQuery) -> int:
         where, args = q.where_sql()
         return int(self._conn.execute(f"SELECT count(*) FROM requests WHERE {where}", args).fetchone()[0])
@@ -335,6 +399,8 @@ class SQLiteLogStore:
                 tags=tuple(sorted(tags.get(r[0], []))),
                 metadata=meta.get(r[0], {}),
                 scores=scores.get(r[0], {}),
+                trace_id=r[17],
+                span_id=r[18],
             )
             for r in rows
         ]
@@ -342,6 +408,13 @@ class SQLiteLogStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _span(row: tuple[Any, ...]) -> Span:
+    names = _SPAN_COLUMNS.split(", ")
+    data = dict(zip(names, row, strict=True))
+    data["attributes"] = json.loads(data["attributes"])
+    return Span.from_json(data)
 
 
 def _dumps(value: Any) -> str:

@@ -9,6 +9,8 @@ that anchor, so a child can never start before or end after its parent because t
 from __future__ import annotations
 
 import contextvars
+import functools
+import inspect
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -211,6 +213,53 @@ def span(
         active.end()
 
 
+@contextmanager
+def child_span(
+    name: str, attributes: Mapping[str, Any] | None = None, kind: str = "internal"
+) -> Iterator[ActiveSpan | None]:
+    """A span only when something is being traced: library code (the model layer) marks its steps
+    without knowing who records them; with no current span it costs nothing and yields None."""
+    parent = _current.get()
+    if parent is None:
+        yield None
+        return
+    with span(name, parent._sink, attributes, kind) as active:
+        yield active
+
+
+def completion_attributes(completion: Any) -> dict[str, Any]:
+    """What an `llm.call` span says about a finished model call."""
+    latency = completion.latency_s
+    return {
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "cost_usd": completion.cost,
+        "latency_ms": None if latency is None else round(latency * 1000, 3),
+        "attempts": completion.attempts,
+        "retries": max(completion.attempts - 1, 0),
+        "cached": completion.cached,
+    }
+
+
+@contextmanager
+def model_call_span(model: str) -> Iterator[Callable[[Any], Any]]:
+    """`llm.call` around a model call, when traced; yields `note(completion)` to record its figures."""
+    with child_span("llm.call", {"model": model}, kind="client") as active:
+
+        def note(completion: Any) -> Any:
+            if active is not None:
+                active.set_attributes(completion_attributes(completion))
+            return completion
+
+        try:
+            yield note
+        except BaseException as err:
+            if active is not None:
+                attempts = getattr(err, "attempts", 1)
+                active.set_attributes({"attempts": attempts, "retries": max(attempts - 1, 0)})
+            raise
+
+
 def metadata_from_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
     """`user.id`, `gen_ai.conversation.id` and `plg.metadata.<key>` span attributes as request metadata."""
     metadata: dict[str, str] = {}
@@ -222,9 +271,10 @@ def metadata_from_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
     return metadata
 
 
-def draw_tree(spans: Iterable[Span], attribute_width: int = 40) -> list[str]:
-    """One line per span, children under parents in start order, with offset, duration and attributes.
-    Spans whose parent is missing (another process's part of the trace) are drawn as roots."""
+def draw_tree(spans: Iterable[Span], attribute_width: int = 40, mark: str | None = None) -> list[str]:
+    """One line per span, children under parents in start order, with offset, duration and attributes;
+    the span `mark` names gets an arrow. Spans whose parent is missing (another process's part of the
+    trace) are drawn as roots."""
     spans = list(spans)
     if not spans:
         return []
@@ -242,8 +292,9 @@ def draw_tree(spans: Iterable[Span], attribute_width: int = 40) -> list[str]:
         offset = (node.start_ns - origin) / 1e6
         status = "" if node.status != "error" else f"  ERROR {node.status_message or ''}".rstrip()
         attrs = "  ".join(f"{k}={_clip(v, attribute_width)}" for k, v in node.attributes.items() if v != "")
+        arrow = "  <-" if node.span_id == mark else ""
         lines.append(
-            f"{lead}{branch}{node.name}  {node.duration_ms:.1f} ms  (+{offset:.1f} ms){status}"
+            f"{lead}{branch}{node.name}{arrow}  {node.duration_ms:.1f} ms  (+{offset:.1f} ms){status}"
             + (f"  {attrs}" if attrs else "")
         )
         kids = children.get(node.span_id, [])
@@ -261,3 +312,55 @@ def _clip(value: AttrValue, width: int) -> str:
         return str(value).lower()
     text = f"{value:.4g}" if isinstance(value, float) else " ".join(str(value).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class Tracer:
+    """Spans around application code, written to `sink` as each one ends. Disabled, it records nothing,
+    so decorated code can stay in place when tracing is switched off."""
+
+    def __init__(self, sink: SpanSink, enabled: bool = True) -> None:
+        self.sink = sink
+        self.enabled = enabled
+
+    @contextmanager
+    def span(
+        self, name: str, attributes: Mapping[str, Any] | None = None, kind: str = "internal"
+    ) -> Iterator[ActiveSpan | None]:
+        if not self.enabled:
+            yield None
+            return
+        with span(name, self.sink, attributes, kind) as active:
+            yield active
+
+    def traceable(
+        self,
+        func: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """`@tracer.traceable` or `@tracer.traceable(name=..., attributes=..., metadata=...)`, on sync or
+        async functions. `metadata` becomes `plg.metadata.<key>` attributes, which requests made inside
+        the span inherit as metadata."""
+        attrs = {**(attributes or {}), **{METADATA_PREFIX + k: v for k, v in (metadata or {}).items()}}
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            span_name = name or fn.__qualname__
+            if inspect.iscoroutinefunction(fn):
+
+                @functools.wraps(fn)
+                async def run_async(*args: Any, **kwargs: Any) -> Any:
+                    with self.span(span_name, attrs):
+                        return await fn(*args, **kwargs)
+
+                return run_async
+
+            @functools.wraps(fn)
+            def run(*args: Any, **kwargs: Any) -> Any:
+                with self.span(span_name, attrs):
+                    return fn(*args, **kwargs)
+
+            return run
+
+        return decorate(func) if func is not None else decorate

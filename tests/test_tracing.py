@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from plg import Client, current_span
+from plg.errors import ModelCallError
 from plg.evals.runs import find_run, latest_rows
+from plg.logstore import SQLiteLogStore
 from plg.tracing import Span
 from tests.conftest import CAKE_V1, GitRepo, run_cli
 from tests.loopback_llm import LoopbackLLM
@@ -75,7 +80,9 @@ def test_eval_rows_are_span_trees_with_measured_timings(cake_eval: GitRepo, llm_
         assert call.attributes["prompt_tokens"] > 0 and call.attributes["completion_tokens"] > 0
         assert call.attributes["cached"] is False
         judge = next(s for s in spans if s.name == "evaluator.sections")
-        assert judge.duration_ms >= 50 and 0 <= judge.attributes["score"] <= 1  # its own judge call
+        assert judge.duration_ms >= 50 and 0 <= judge.attributes["score"] <= 1
+        (judge_call,) = children_of(spans, judge)  # the judge's own model call
+        assert judge_call.name == "llm.call" and judge_call.duration_ms >= 50
         render = next(s for s in spans if s.name == "prompt.render")
         assert render.end_ns <= call.start_ns
     shown = run_cli("runs", "show", run_id, "--row", "1", "--trace")
@@ -139,3 +146,156 @@ def test_completion_workflow_root(repo: GitRepo) -> None:
     root = assert_nested(spans)
     assert root.name == "workflow.completion"
     assert [s.name for s in children_of(spans, root)] == ["messages.load", "llm.call", "evaluator.contains"]
+
+
+# -- SDK tracing ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_repo(repo: GitRepo) -> GitRepo:
+    repo.write_prompt("cake", CAKE_V1)
+    return repo
+
+
+def log_store() -> SQLiteLogStore:
+    return SQLiteLogStore(Path(os.environ["PLG_LOG"]))
+
+
+def test_traced_function_calling_run_twice_is_one_trace(app_repo: GitRepo, llm_server: LoopbackLLM) -> None:
+    llm_server.set_latency(0.03)
+    client = Client(app_repo.path, enable_tracing=True)
+
+    @client.traceable
+    def plan_party(kinds: list[str]) -> list[str]:
+        return [client.run("cake", {"cake_type": k}, model="openai/fake-model")["request_id"] for k in kinds]
+
+    first, second = plan_party(["lemon", "plum"])
+    store = log_store()
+    a, b = store.get(first), store.get(second)
+    assert a.trace_id is not None and a.trace_id == b.trace_id and a.span_id != b.span_id
+    spans = store.trace(a.trace_id)
+    root = assert_nested(spans)
+    assert root.name.endswith("plan_party") and root.status == "unset"
+    runs = children_of(spans, root)
+    assert [s.name for s in runs] == ["plg.run", "plg.run"]
+    assert [s.attributes["plg.request_id"] for s in runs] == [first, second]
+    assert [s.span_id for s in runs] == [a.span_id, b.span_id]
+    for run in runs:
+        assert [s.name for s in children_of(spans, run)] == ["prompt.render", "llm.call"]
+        call = children_of(spans, run)[1]
+        assert call.duration_ms >= 30 and call.attributes["model"] == "openai/fake-model"
+        assert call.kind == "client" and call.attributes["completion_tokens"] > 0
+    assert runs[0].end_ns <= runs[1].start_ns
+
+    shown = run_cli("logs", "show", second[:10], "--trace")
+    assert shown.code == 0, shown
+    lines = shown.out.splitlines()
+    assert lines[0].startswith(f"trace {a.trace_id}  request {second}")
+    assert lines[1].startswith("test_traced_function_calling_run_twice_is_one_trace.<locals>.plan_party  ")
+    assert lines[2].startswith("├─ plg.run  ") and lines[5].startswith("└─ plg.run  <-  ")
+    assert lines[3].startswith("│  ├─ prompt.render  ") and lines[7].startswith("   └─ llm.call  ")
+    as_json = json.loads(run_cli("logs", "show", first, "--trace", "--json").out)
+    assert len(as_json) == 7
+
+
+def test_async_tasks_keep_their_own_traces_and_nesting(app_repo: GitRepo) -> None:
+    client = Client(app_repo.path, enable_tracing=True)
+
+    @client.traceable(name="lookup")
+    async def lookup(kind: str) -> str:
+        await asyncio.sleep(0.02)
+        return kind
+
+    @client.traceable(name="handle", attributes={"kind": "x"})
+    async def handle(kind: str) -> str:
+        found = await lookup(kind)
+        await asyncio.sleep(0.01)
+        return (await client.arun("cake", {"cake_type": found}))["request_id"]
+
+    async def main() -> list[str]:
+        return await asyncio.gather(handle("lemon"), handle("plum"), handle("fig"))
+
+    ids = asyncio.run(main())
+    store = log_store()
+    records = [store.get(i) for i in ids]
+    assert len({r.trace_id for r in records}) == 3
+    for record in records:
+        spans = store.trace(record.trace_id)
+        root = assert_nested(spans)
+        assert root.name == "handle" and root.duration_ms >= 30
+        assert [s.name for s in children_of(spans, root)] == ["lookup", "plg.run"]
+        run = children_of(spans, root)[1]
+        assert run.attributes["plg.request_id"] == record.id
+        assert len(spans) == 5  # handle, lookup, plg.run, prompt.render, llm.call: nothing from the others
+
+
+def test_exception_marks_span_error_scrubbed_and_reraises(app_repo: GitRepo, llm_server: LoopbackLLM) -> None:
+    client = Client(app_repo.path, enable_tracing=True)
+
+    @client.traceable(name="charge")
+    def charge() -> None:
+        raise ValueError("card declined for key sk-live-abcdefghijklmnop")
+
+    with pytest.raises(ValueError, match="card declined"):
+        charge()
+    (span,) = log_store()._conn.execute("SELECT trace_id FROM spans WHERE name = 'charge'").fetchall()
+    (charged,) = log_store().trace(span[0])
+    assert charged.status == "error" and charged.attributes["exception.type"] == "ValueError"
+    assert charged.status_message == "ValueError: card declined for key [REDACTED]"
+
+    llm_server.fail_next(400)
+
+    @client.traceable(name="ask")
+    def ask() -> None:
+        client.run("cake", {"cake_type": "x"}, model="openai/fake-model")
+
+    with pytest.raises(ModelCallError) as raised:
+        ask()
+    record = log_store().get(raised.value.request_id or "")
+    spans = log_store().trace(record.trace_id or "")
+    by_name = {s.name: s for s in spans}
+    assert by_name["prompt.render"].status == "unset"
+    assert by_name["ask"].status == by_name["plg.run"].status == by_name["llm.call"].status == "error"
+    assert by_name["plg.run"].attributes["plg.request_id"] == record.id
+    assert "ERROR" in run_cli("logs", "show", record.id, "--trace").out
+
+
+def test_span_attributes_become_request_metadata(app_repo: GitRepo) -> None:
+    client = Client(app_repo.path, enable_tracing=True)
+
+    @client.traceable(
+        attributes={"user.id": "u-7", "gen_ai.conversation.id": "conv-1"}, metadata={"tenant": "acme"}
+    )
+    def conversation() -> str:
+        return turn()
+
+    @client.traceable
+    def turn() -> str:
+        span = current_span()
+        assert span is not None
+        span.set_attribute("plg.metadata.plan", "pro")
+        return client.run("cake", {"cake_type": "x"}, metadata={"tenant": "override"})["request_id"]
+
+    record = log_store().get(conversation())
+    assert record.metadata == {
+        "user_id": "u-7",
+        "conversation_id": "conv-1",
+        "plan": "pro",
+        "tenant": "override",
+    }
+    listed = run_cli("logs", "--meta", "user_id=u-7", "--meta", "conversation_id=conv-1", "--json")
+    assert [r["request_id"] for r in json.loads(listed.out)] == [record.id]
+
+
+def test_tracing_off_by_default(app_repo: GitRepo) -> None:
+    client = Client(app_repo.path)
+
+    @client.traceable(name="quiet")
+    def quiet() -> str:
+        assert current_span() is None
+        return client.run("cake", {"cake_type": "x"})["request_id"]
+
+    record = log_store().get(quiet())
+    assert record.trace_id is None and record.span_id is None
+    assert log_store()._conn.execute("SELECT count(*) FROM spans").fetchone() == (0,)
+    assert "was not traced" in run_cli("logs", "show", record.id, "--trace").out

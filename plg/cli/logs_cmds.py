@@ -130,12 +130,17 @@ def logs(ctx: click.Context, limit: int, as_json: bool, log_path: str | None, **
 @click.argument("request_id")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--trace", is_flag=True, help="Draw the trace the request belongs to, with timings.")
 @click.pass_context
-def logs_show(ctx: click.Context, request_id: str, log_path: str | None, as_json: bool) -> None:
+def logs_show(ctx: click.Context, request_id: str, log_path: str | None, as_json: bool, trace: bool) -> None:
     """Print one request in full."""
     from dataclasses import asdict
 
-    record = open_log(ctx, log_path).get(request_id)
+    store = open_log(ctx, log_path)
+    record = store.get(request_id)
+    if trace:
+        _show_trace(store, record, as_json)
+        return
     if as_json:
         echo_json(asdict(record))
         return
@@ -164,6 +169,55 @@ def logs_show(ctx: click.Context, request_id: str, log_path: str | None, as_json
         click.echo(f"\nerror:\n{record.error}")
     else:
         click.echo(f"\nassistant (output):\n{record.output}")
+
+
+def _show_trace(store: Any, record: Any, as_json: bool) -> None:
+    from plg.tracing import draw_tree
+
+    spans = store.trace(record.trace_id) if record.trace_id else []
+    if as_json:
+        echo_json([s.to_json() for s in spans])
+        return
+    if not spans:
+        click.echo(f"request {record.id} was not traced (tracing is on with Client(enable_tracing=True))")
+        return
+    click.echo(f"trace {record.trace_id}  request {record.id}  {_when(record.time)} UTC")
+    click.echo("\n".join(draw_tree(spans, mark=record.span_id)))
+
+
+@logs.command(name="export-traces")
+@filter_options
+@click.option("--limit", type=click.IntRange(1), help="At most the traces of this many (newest) requests.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write OTLP/JSON (ExportTraceServiceRequest) to this file.",
+)
+@click.option("--endpoint", help="Send to this OTLP/HTTP endpoint (needs the otel extra).")
+@click.pass_context
+def logs_export_traces(
+    ctx: click.Context,
+    limit: int | None,
+    output: Path | None,
+    endpoint: str | None,
+    log_path: str | None,
+    **filters: Any,
+) -> None:
+    """Export the traces that hold matching requests as OpenTelemetry spans."""
+    from plg.otlp import send_otlp, to_otlp, write_otlp
+
+    if output is None and endpoint is None:
+        raise click.UsageError("give -o FILE.json and/or --endpoint URL")
+    spans = open_log(ctx, log_path).traces_of(build_query(limit, **filters))
+    payload = to_otlp(spans)
+    traces = len({s.trace_id for s in spans})
+    if output is not None:
+        write_otlp(payload, output)
+        click.echo(f"wrote {len(spans)} span(s) in {traces} trace(s) to {output}")
+    if endpoint is not None:
+        url = send_otlp(payload, endpoint)
+        click.echo(f"sent {len(spans)} span(s) in {traces} trace(s) to {url}")
 
 
 @logs.command(name="export")

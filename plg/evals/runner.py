@@ -178,18 +178,6 @@ async def _scored(scorer: Any, output: str, row: Row, ctx: Any, sink: tracing.Sp
     return result
 
 
-def _llm_attributes(completion: Any) -> dict[str, Any]:
-    return {
-        "prompt_tokens": completion.prompt_tokens,
-        "completion_tokens": completion.completion_tokens,
-        "cost_usd": completion.cost,
-        "latency_ms": None if completion.latency_s is None else round(completion.latency_s * 1000, 3),
-        "attempts": completion.attempts,
-        "retries": max(completion.attempts - 1, 0),
-        "cached": completion.cached,
-    }
-
-
 async def _run_row(
     spec: EvalSpec, client: Any, row: Row, model: str, repeat: int, sink: tracing.SpanSink
 ) -> RowRecord:
@@ -236,15 +224,9 @@ async def _run_row(
         except PlgError as err:
             return failed(None, err, 0)
         try:
-            with tracing.span("llm.call", sink, {"model": model}, kind="client") as call:
-                try:
-                    completion = await client.acomplete(
-                        model, messages, dict(spec.params), **({"variant": repeat} if repeat else {})
-                    )
-                except PlgError as err:
-                    call.set_attribute("attempts", getattr(err, "attempts", 1))
-                    raise
-                call.set_attributes(_llm_attributes(completion))
+            completion = await client.acomplete(
+                model, messages, dict(spec.params), **({"variant": repeat} if repeat else {})
+            )
         except PlgError as err:
             return failed(messages, err, getattr(err, "attempts", 1))
     ctx = ScoreContext(
