@@ -11,6 +11,7 @@ from plg.errors import BadInput, NotFound
 from plg.history import export_history, load_history
 from plg.logquery import LogQuery, parse_time
 from plg.logstore import MIGRATIONS, RequestRecord, SQLiteLogStore
+from plg.tracing import Span
 
 
 def record(**fields) -> RequestRecord:  # type: ignore[no-untyped-def]
@@ -191,3 +192,34 @@ def test_malformed_history_line_is_named(tmp_path: Path) -> None:
 def test_since_accepts_dates_and_relative_times() -> None:
     assert parse_time("2026-11-01") == datetime(2026, 11, 1, tzinfo=timezone.utc)
     assert datetime.now(timezone.utc) - parse_time("12h") - timedelta(hours=12) < timedelta(seconds=5)
+
+
+def test_version_2_database_gains_spans_through_migration_3(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied REAL NOT NULL)")
+    for version, sql in MIGRATIONS[:2]:
+        conn.executescript(sql)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
+    conn.execute(
+        "INSERT INTO requests (id, time, prompt, messages, output) VALUES ('v2old', 1, 'cake', '[]', 'x')"
+    )
+    conn.commit()
+    conn.close()
+    store = SQLiteLogStore(path)
+    assert store.schema_version() == 3
+    old = store.get("v2old")
+    assert (old.trace_id, old.span_id) == (None, None)
+    span = Span(
+        "a" * 32, "b" * 16, None, "app", 10, 20, {"user.id": "u", "n": 2, "ok": True}, "error", "boom"
+    )
+    store.insert_spans([span])
+    traced = record(trace_id="a" * 32, span_id="b" * 16)
+    store.insert(traced)
+    assert store.get(traced.id).trace_id == "a" * 32
+    assert store.trace("a" * 32) == [span]
+    assert store.traces_of(LogQuery(prompt="cake")) == [span]
+    reopened = SQLiteLogStore(path)
+    assert reopened.schema_version() == 3 and reopened.trace("a" * 32) == [span]
+    with pytest.raises(BadInput, match="32 and span id 16 hex"):
+        Span.from_json({**span.to_json(), "span_id": "xyz"})
