@@ -45,10 +45,10 @@ def answer(messages: list[dict]) -> str:  # type: ignore[type-arg]
     return "It is food." if "TERSE" in system else f"All about {subject}: lovely."
 
 
-def write_prompt(repo: GitRepo, name: str, style: str, min_score: float = 0.5) -> None:
+def write_prompt(repo: GitRepo, name: str, style: str, min_score: float = 0.5, gate: str = "") -> None:
     var = f"{name}_kind"
     repo.write(f"prompts/{name}.prompt", PROMPT.format(var=var, style=style))
-    repo.write(f"evals/{name}.yaml", PIPELINE.format(name=name, var=var, min_score=min_score))
+    repo.write(f"evals/{name}.yaml", PIPELINE.format(name=name, var=var, min_score=min_score) + gate)
     repo.write(f"evals/datasets/{name}.csv", f"{var}\n" + "\n".join(TOPICS[name]) + "\n")
 
 
@@ -63,12 +63,12 @@ def project(repo: GitRepo, llm_server: LoopbackLLM) -> GitRepo:
 
 
 def pull_request(
-    repo: GitRepo, style: str = "Be warm and helpful.", min_score: float = 0.5
+    repo: GitRepo, style: str = "Be warm and helpful.", min_score: float = 0.5, gate: str = ""
 ) -> tuple[str, str]:
     """A feature branch changing `cake`, and the merge commit GitHub checks out for the PR."""
     base = repo.git("rev-parse", "main")
     repo.git("checkout", "-q", "-b", "feature")
-    write_prompt(repo, "cake", style, min_score)
+    write_prompt(repo, "cake", style, min_score, gate)
     head = repo.commit("change cake")
     repo.git("checkout", "-q", "--detach", "main")
     repo.git("merge", "-q", "--no-ff", "-m", "Merge feature into main", "feature")
@@ -293,3 +293,30 @@ def test_bad_base_and_broken_prompt_are_one_line_errors(project: GitRepo) -> Non
     broken = run_cli("ci", "--base", base)
     assert broken.code == 1, broken
     assert "::error file=prompts/cake.prompt,title=plg%3A cannot evaluate::cake" in broken.out
+
+
+def test_the_production_gate_is_reported_and_strict_gate_enforces_it(
+    project: GitRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    gate = "gate:\n  production:\n    min_score: 0.0\n    backtest: {min_similarity: 0.9, max_changed: 0.1}\n"
+    write_prompt(project, "cake", "Be helpful.", 0.0, gate)
+    history = [
+        json.dumps({"input_variables": {"cake_kind": k}, "output": f"All about {k}: lovely."})
+        for k in TOPICS["cake"]
+    ]
+    project.write("evals/history/cake.jsonl", "\n".join(history) + "\n")
+    project.commit("gate cake")
+    base, head = pull_request(project, style="TERSE.", min_score=0.0, gate=gate)
+    files = github_env(monkeypatch, tmp_path, "pull_request", base_sha=base, head_sha=head)
+    lenient = run_cli("ci", "--no-notes", "--no-comment")
+    assert lenient.code == 0, lenient
+    assert (
+        "::warning file=prompts/cake.prompt,title=plg%3A production gate::cake would not pass" in lenient.out
+    )
+    assert "backtest similarity" in lenient.out
+    summary = files["summary"].read_text()
+    assert (
+        "**`production` gate**: would FAIL" in summary and "**Backtest** on real traffic: 3 rows" in summary
+    )
+    strict = run_cli("ci", "--no-notes", "--no-comment", "--strict-gate")
+    assert strict.code == 1 and "would not pass the production gate: cake" in strict.err
