@@ -18,7 +18,10 @@ def _template(name: str) -> str:
     return resources.files("plg.templates").joinpath(name).read_text()
 
 
-def init_project(directory: Path) -> list[str]:
+PLG_REQUIREMENT = "plg"
+
+
+def init_project(directory: Path, install: str = PLG_REQUIREMENT) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     said = []
     if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=directory, capture_output=True).returncode != 0:
@@ -29,6 +32,10 @@ def init_project(directory: Path) -> list[str]:
         ".github/workflows/plg.yml": _template("workflow.yml"),
         ".github/workflows/plg-comment.yml": _template("workflow-comment.yml"),
         ".github/workflows/plg-promote.yml": _template("workflow-promote.yml"),
+        ".github/plg-requirements.txt": (
+            "# What the plg workflows install (a pip requirement): pin a version or a git tag here.\n"
+            f"{install}\n"
+        ),
     }
     for folder in ("prompts", "evals/datasets", "evals/history"):
         (directory / folder).mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,8 @@ PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
 def workflow_files(tmp_path: Path) -> list[Path]:
     target = tmp_path / "fresh"
-    assert run_cli("init", str(target)).code == 0
+    assert run_cli("init", str(target), "--install", "plg==0.1.0").code == 0
+    assert (target / ".github" / "plg-requirements.txt").read_text().splitlines()[-1] == "plg==0.1.0"
     written = sorted((target / ".github" / "workflows").glob("*.yml"))
     assert [p.name for p in written] == ["plg-comment.yml", "plg-promote.yml", "plg.yml"]
     return sorted((ROOT / ".github" / "workflows").glob("*.yml")) + written

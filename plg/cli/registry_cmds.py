@@ -17,11 +17,20 @@ def _short(commit: str | None) -> str:
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
-def init(directory: str) -> None:
-    """Set up prompts/, evals/, a CI workflow and .gitignore in DIRECTORY (a git repository is created if needed)."""
+@click.option(
+    "--install",
+    default="plg",
+    show_default=True,
+    metavar="REQUIREMENT",
+    help="The pip requirement the CI workflows install (e.g. git+https://github.com/OWNER/plg@v1).",
+)
+def init(directory: str, install: str) -> None:
+    """Set up prompts/, evals/, CI workflows and .gitignore in DIRECTORY (a git repository is created if needed)."""
     from plg.scaffold import init_project
 
-    for line in init_project(Path(directory)):
+    if not install.strip() or "\n" in install:
+        raise BadInput("--install must be one pip requirement on one line")
+    for line in init_project(Path(directory), install.strip()):
         click.echo(line)
 
 
