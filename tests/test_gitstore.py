@@ -57,3 +57,18 @@ def test_changed_paths_report_renames_with_both_sides(repo: GitRepo) -> None:
     repo.commit("move")
     changes = {(c.status, c.path, c.old_path) for c in GitStore(repo.path).changed_paths(base)}
     assert changes == {("R", "b.txt", "a.txt"), ("A", "c.txt", None)}
+
+
+def test_notes_are_written_on_a_runner_with_no_git_identity(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commit = repo.commit("one")
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    repo.git("config", "user.useConfigOnly", "true")  # what makes a fresh runner refuse to guess
+    store = GitStore(repo.path)
+    store.write_note(NOTES, commit, '{"identity":"x"}\n')
+    assert store.read_note(NOTES, commit) == '{"identity":"x"}\n'
+    author = repo.git("log", "-1", "--format=%an <%ae>", NOTES)
+    assert author.startswith("github-actions[bot] <")
