@@ -1,7 +1,8 @@
 """Runtime SDK overhead.
 
 1. `client.run` overhead beyond the model call itself: offline model, label resolution cached; median per call
-   of run() minus the median of the bare model call measured in the same run (target <= 2 ms).
+   of run() minus the median of the bare model call measured in the same run (target <= 2 ms); again with
+   `Client(enable_tracing=True)`, each call inside a `@client.traceable` function (spans written to the log).
 2. Logging throughput from one process: single committed inserts per second (target >= 2,000/s).
 3. `plg logs --search` over N logged requests, whole process (target <= 1 s at 1,000,000).
 
@@ -45,9 +46,6 @@ def git(repo: Path, *args: str) -> None:
 
 
 def bench_run_overhead(workdir: Path, calls: int) -> None:
-    from plg import Client
-    from plg.llm import ModelClient
-
     repo = workdir / "app"
     (repo / "prompts").mkdir(parents=True)
     (repo / "prompts/cake.prompt").write_text(PROMPT)
@@ -59,9 +57,28 @@ def bench_run_overhead(workdir: Path, calls: int) -> None:
     from plg.promotion import promote
     from plg.registry import Registry
 
-    promote(Registry(repo), "cake", "production")
-    client = Client(repo, log=workdir / "requests.db", label_ttl=60)
+    promote(Registry(repo), "cake", "production", gated=False)
+    for tracing in (False, True):
+        measure_run(repo, workdir / f"requests-{tracing}.db", calls, tracing)
+
+
+def measure_run(repo: Path, log: Path, calls: int, tracing: bool) -> None:
+    from plg import Client
+    from plg.llm import ModelClient
+
+    client = Client(repo, log=log, label_ttl=60, enable_tracing=tracing)
     model = ModelClient()
+
+    @client.traceable(name="handler")
+    def handler(i: int) -> None:
+        client.run(
+            "cake",
+            {"cake_type": f"k{i}"},
+            prompt_release_label="production",
+            tags=["bench"],
+            metadata={"i": str(i)},
+        )
+
     messages = [
         {"role": "system", "content": "You are a pastry chef."},
         {"role": "user", "content": "A recipe."},
@@ -70,13 +87,16 @@ def bench_run_overhead(workdir: Path, calls: int) -> None:
     run_times, bare_times = [], []
     for i in range(calls):
         start = time.perf_counter()
-        client.run(
-            "cake",
-            {"cake_type": f"k{i}"},
-            prompt_release_label="production",
-            tags=["bench"],
-            metadata={"i": str(i)},
-        )
+        if tracing:
+            handler(i)
+        else:
+            client.run(
+                "cake",
+                {"cake_type": f"k{i}"},
+                prompt_release_label="production",
+                tags=["bench"],
+                metadata={"i": str(i)},
+            )
         run_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         model.complete(
@@ -86,7 +106,7 @@ def bench_run_overhead(workdir: Path, calls: int) -> None:
     run_ms, bare_ms = statistics.median(run_times) * 1000, statistics.median(bare_times) * 1000
     overhead = run_ms - bare_ms
     print(
-        f"client.run median {run_ms:.3f} ms, bare offline model call {bare_ms:.3f} ms -> overhead {overhead:.3f} ms "
+        f"{'traced ' if tracing else ''}client.run median {run_ms:.3f} ms, bare offline model call {bare_ms:.3f} ms -> overhead {overhead:.3f} ms "
         f"(target <= 2 ms: {'met' if overhead <= 2 else 'MISSED'}); p95 run {sorted(run_times)[int(calls * 0.95)] * 1000:.3f} ms"
     )
 

@@ -154,7 +154,7 @@ class Client:
         enable_tracing: bool = False,
     ) -> None:
         self._resolver = _Resolver(repo, label_ttl)
-        self._tracer = tracing.Tracer(self._write_span, enabled=enable_tracing)
+        self._tracer = tracing.Tracer(tracing.TraceBuffer(self._write_spans), enabled=enable_tracing)
         self._log_arg = log
         self._log: Any = None
         self._model_client: Any = None
@@ -199,12 +199,12 @@ class Client:
         """`with client.span("step") as span:` for a block; yields None when tracing is off."""
         return self._tracer.span(name, attributes)
 
-    def _write_span(self, span: tracing.Span) -> None:
-        """Tracing must not break the application: a span that cannot be written is logged and dropped."""
+    def _write_spans(self, spans: list[tracing.Span]) -> None:
+        """Tracing must not break the application: spans that cannot be written are logged and dropped."""
         try:
-            self.log.insert_spans([span])
+            self.log.insert_spans(spans)
         except Exception as err:  # noqa: BLE001
-            logger.warning("plg: cannot write span %s: %s", span.name, err)
+            logger.warning("plg: cannot write %d span(s): %s", len(spans), err)
 
     def get_prompt(
         self, prompt_name: str, label: str | None = None, version: int | None = None

@@ -12,6 +12,7 @@ import contextvars
 import functools
 import inspect
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -312,6 +313,26 @@ def _clip(value: AttrValue, width: int) -> str:
         return str(value).lower()
     text = f"{value:.4g}" if isinstance(value, float) else " ".join(str(value).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class TraceBuffer:
+    """A sink that writes a trace's spans in one batch when its root ends (or every `limit` spans, so a
+    long-lived root does not hold them all): one write per trace instead of one per span."""
+
+    def __init__(self, write: Callable[[list[Span]], None], limit: int = 64) -> None:
+        self._write = write
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[Span]] = {}
+
+    def __call__(self, span: Span) -> None:
+        with self._lock:
+            batch = self._pending.setdefault(span.trace_id, [])
+            batch.append(span)
+            if span.parent_id is not None and len(batch) < self._limit:
+                return
+            del self._pending[span.trace_id]
+        self._write(batch)
 
 
 class Tracer:

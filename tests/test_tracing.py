@@ -299,3 +299,21 @@ def test_tracing_off_by_default(app_repo: GitRepo) -> None:
     assert record.trace_id is None and record.span_id is None
     assert log_store()._conn.execute("SELECT count(*) FROM spans").fetchone() == (0,)
     assert "was not traced" in run_cli("logs", "show", record.id, "--trace").out
+
+
+def test_spans_reach_the_log_when_the_root_ends_or_in_batches(app_repo: GitRepo) -> None:
+    client = Client(app_repo.path, enable_tracing=True)
+
+    def stored() -> int:
+        return int(log_store()._conn.execute("SELECT count(*) FROM spans").fetchone()[0])
+
+    with client.span("worker", {"queue": "cakes"}) as worker:
+        assert worker is not None and current_span() is worker
+        for i in range(70):
+            with client.span("job", {"i": i}):
+                pass
+        assert stored() == 64  # a long-lived root does not hold every span until it ends
+    assert stored() == 71 and current_span() is None
+    spans = log_store().trace(worker.trace_id)
+    root = assert_nested(spans)
+    assert root.name == "worker" and [s.attributes["i"] for s in children_of(spans, root)] == list(range(70))
