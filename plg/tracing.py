@@ -82,9 +82,9 @@ class Span:
                 name=str(data["name"]),
                 start_ns=int(data["start_ns"]),
                 end_ns=int(data["end_ns"]),
-                attributes=dict(data.get("attributes") or {}),
+                attributes={str(k): _attr(v) for k, v in dict(data.get("attributes") or {}).items()},
                 status=str(data.get("status") or "unset"),
-                status_message=data.get("status_message"),
+                status_message=None if data.get("status_message") is None else str(data["status_message"]),
                 kind=str(data.get("kind") or "internal"),
             )
         except (KeyError, TypeError, ValueError) as err:

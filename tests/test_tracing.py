@@ -194,6 +194,7 @@ def test_traced_function_calling_run_twice_is_one_trace(app_repo: GitRepo, llm_s
     assert lines[1].startswith("test_traced_function_calling_run_twice_is_one_trace.<locals>.plan_party  ")
     assert lines[2].startswith("├─ plg.run  ") and lines[5].startswith("└─ plg.run  <-  ")
     assert lines[3].startswith("│  ├─ prompt.render  ") and lines[7].startswith("   └─ llm.call  ")
+    assert f"trace:    {a.trace_id} span {a.span_id}" in run_cli("logs", "show", first).out
     as_json = json.loads(run_cli("logs", "show", first, "--trace", "--json").out)
     assert len(as_json) == 7
 
@@ -299,6 +300,7 @@ def test_tracing_off_by_default(app_repo: GitRepo) -> None:
     assert record.trace_id is None and record.span_id is None
     assert log_store()._conn.execute("SELECT count(*) FROM spans").fetchone() == (0,)
     assert "was not traced" in run_cli("logs", "show", record.id, "--trace").out
+    assert "trace:" not in run_cli("logs", "show", record.id).out
 
 
 def test_spans_reach_the_log_when_the_root_ends_or_in_batches(app_repo: GitRepo) -> None:

@@ -102,6 +102,8 @@ def logs(ctx: click.Context, limit: int, as_json: bool, log_path: str | None, **
                     "scores": r.scores,
                     "latency_s": r.latency_s,
                     "cost": r.cost,
+                    "trace_id": r.trace_id,
+                    "span_id": r.span_id,
                 }
                 for r in records
             ]
@@ -163,6 +165,8 @@ def logs_show(ctx: click.Context, request_id: str, log_path: str | None, as_json
         click.echo(f"metadata: {json.dumps(record.metadata, ensure_ascii=False)}")
     if record.scores:
         click.echo(f"scores:   {', '.join(f'{k}={v:g}' for k, v in record.scores.items())}")
+    if record.trace_id:
+        click.echo(f"trace:    {record.trace_id} span {record.span_id} (--trace to draw it)")
     for message in record.messages:
         click.echo(f"\n{message.get('role')}:\n{message.get('content')}")
     if record.error:
