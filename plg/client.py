@@ -196,8 +196,8 @@ class Client:
         return self._tracer.traceable
 
     def span(self, name: str, attributes: Mapping[str, Any] | None = None) -> Any:
-        """`with client.span("step") as span:` for a block; yields None when tracing is off."""
-        return self._tracer.span(name, attributes)
+        """`with client.span("step") as span:` for a block of code (recorded only with tracing on)."""
+        return self._tracer.block(name, attributes)
 
     def _write_spans(self, spans: list[tracing.Span]) -> None:
         """Tracing must not break the application: spans that cannot be written are logged and dropped."""

@@ -335,6 +335,10 @@ class TraceBuffer:
         self._write(batch)
 
 
+def _discard(span: Span) -> None:
+    pass
+
+
 class Tracer:
     """Spans around application code, written to `sink` as each one ends. Disabled, it records nothing,
     so decorated code can stay in place when tracing is switched off."""
@@ -351,6 +355,16 @@ class Tracer:
             yield None
             return
         with span(name, self.sink, attributes, kind) as active:
+            yield active
+
+    @contextmanager
+    def block(self, name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[ActiveSpan]:
+        """A span around a block of user code. Disabled, it yields a span that is never recorded, so
+        `span.set_attribute(...)` in the block works either way."""
+        if not self.enabled:
+            yield ActiveSpan(name, _discard, None, attributes)
+            return
+        with span(name, self.sink, attributes) as active:
             yield active
 
     def traceable(
@@ -372,14 +386,18 @@ class Tracer:
 
                 @functools.wraps(fn)
                 async def run_async(*args: Any, **kwargs: Any) -> Any:
-                    with self.span(span_name, attrs):
+                    if not self.enabled:
+                        return await fn(*args, **kwargs)
+                    with span(span_name, self.sink, attrs):
                         return await fn(*args, **kwargs)
 
                 return run_async
 
             @functools.wraps(fn)
             def run(*args: Any, **kwargs: Any) -> Any:
-                with self.span(span_name, attrs):
+                if not self.enabled:
+                    return fn(*args, **kwargs)
+                with span(span_name, self.sink, attrs):
                     return fn(*args, **kwargs)
 
             return run

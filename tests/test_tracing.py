@@ -319,3 +319,6 @@ def test_spans_reach_the_log_when_the_root_ends_or_in_batches(app_repo: GitRepo)
     spans = log_store().trace(worker.trace_id)
     root = assert_nested(spans)
     assert root.name == "worker" and [s.attributes["i"] for s in children_of(spans, root)] == list(range(70))
+    with Client(app_repo.path).span("off") as off:
+        off.set_attribute("still", "fine")
+        assert current_span() is None
