@@ -226,7 +226,6 @@ class Client:
         if label is not None and version is not None:
             raise BadInput("give prompt_release_label or prompt_version, not both")
         _check_metadata(metadata)
-        started = time.perf_counter()
         with tracing.child_span("prompt.render") as step:
             pv = self.get_prompt(prompt_name, label, version)
             if pv.label is None and label is not None:
@@ -244,7 +243,7 @@ class Client:
             variables=variables,
             tags=tuple(tags or ()),
             metadata={**tracing.metadata_from_attributes(inherited), **(metadata or {})},
-            started=started,
+            started=time.perf_counter(),
             span=request_span,
         )
 
