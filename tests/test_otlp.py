@@ -76,7 +76,7 @@ def collector() -> Iterator[dict[str, Any]]:
             self.wfile.write(b"{}")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     seen["url"] = f"http://127.0.0.1:{server.server_address[1]}"
     yield seen
     server.shutdown()
