@@ -1,13 +1,14 @@
 """Spans as OpenTelemetry: the OTLP/JSON `ExportTraceServiceRequest` shape, to a file or an OTLP/HTTP endpoint.
 
 A file needs nothing beyond plg, so traces can be handed to any OTLP-speaking backend or collector.
-Sending to an endpoint is part of the `otel` extra, which brings the OpenTelemetry exporter whose
-conventions (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`) the sender follows.
+Sending follows the OpenTelemetry exporters' conventions (`OTEL_EXPORTER_OTLP_ENDPOINT`, `_HEADERS`,
+`_PROTOCOL`). It speaks OTLP/HTTP JSON out of the box, which the collector accepts; with the `otel` extra
+it sends protobuf, which every OTLP backend accepts, encoded by OpenTelemetry's own message classes.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import base64
 import json
 import os
 import urllib.error
@@ -97,11 +98,43 @@ def write_otlp(payload: Mapping[str, Any], path: Path) -> None:
     path.write_text(json.dumps(payload, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def exporter_installed() -> bool:
+def _protobuf_request() -> Any | None:
     try:
-        return importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is not None
-    except ModuleNotFoundError:
-        return False
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    except ImportError:
+        return None
+    return ExportTraceServiceRequest
+
+
+def _hex_ids_to_base64(value: Any) -> Any:
+    """OTLP/JSON writes ids as hex, where protobuf's JSON mapping expects base64 bytes."""
+    if isinstance(value, list):
+        return [_hex_ids_to_base64(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key in ("traceId", "spanId", "parentSpanId") and isinstance(item, str):
+            out[key] = base64.b64encode(bytes.fromhex(item)).decode()
+        else:
+            out[key] = _hex_ids_to_base64(item)
+    return out
+
+
+def encode(payload: Mapping[str, Any], protocol: str | None = None) -> tuple[bytes, str]:
+    """The request body and its content type, by `OTEL_EXPORTER_OTLP_PROTOCOL` or what is installed."""
+    protocol = protocol or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
+    if protocol not in ("", "http/json", "http/protobuf"):
+        raise BadInput(f"OTLP protocol '{protocol}' is not supported here: use http/protobuf or http/json")
+    message_class = None if protocol == "http/json" else _protobuf_request()
+    if message_class is None:
+        if protocol == "http/protobuf":
+            raise BadInput("sending OTLP as http/protobuf needs the otel extra: pip install 'plg[otel]'")
+        return json.dumps(payload).encode(), "application/json"
+    from google.protobuf.json_format import ParseDict
+
+    message = ParseDict(_hex_ids_to_base64(payload), message_class())
+    return message.SerializeToString(), "application/x-protobuf"
 
 
 def traces_url(endpoint: str | None) -> str:
@@ -125,15 +158,11 @@ def _env_headers() -> dict[str, str]:
 
 
 def send_otlp(payload: Mapping[str, Any], endpoint: str | None = None, timeout: float = 10.0) -> str:
-    """POST the payload as OTLP/HTTP JSON; returns the URL it went to."""
-    if not exporter_installed():
-        raise BadInput("sending to an OTLP endpoint needs the otel extra: pip install 'plg[otel]'")
+    """POST the payload to the OTLP/HTTP traces endpoint; returns the URL it went to."""
     url = traces_url(endpoint)
+    body, content_type = encode(payload)
     request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={**_env_headers(), "Content-Type": "application/json"},
-        method="POST",
+        url, data=body, headers={**_env_headers(), "Content-Type": content_type}, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import base64
 import json
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,7 +71,11 @@ def collector() -> Iterator[dict[str, Any]]:
 
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            seen["requests"].append((self.path, self.headers, json.loads(body)))
+            if self.headers["Content-Type"] == "application/x-protobuf":
+                body = protobuf_as_otlp_json(body)
+            else:
+                body = json.loads(body)
+            seen["requests"].append((self.path, self.headers, body))
             self.send_response(seen["status"])
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -143,31 +149,68 @@ def test_logs_export_traces(repo: GitRepo, tmp_path: Path) -> None:
     assert all(HEX32.match(s["attrs"]["plg.request_id"]) for s in request_spans)
 
 
-def test_sending_needs_the_otel_extra(
-    offline_run: str, collector: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+def protobuf_as_otlp_json(body: bytes) -> dict[str, Any]:
+    """Decode with OpenTelemetry's own message class, ids back to OTLP/JSON's hex."""
+    from google.protobuf.json_format import MessageToDict
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    decoded = MessageToDict(ExportTraceServiceRequest.FromString(body), use_integers_for_enums=True)
+    for resource in decoded["resourceSpans"]:
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+    return decoded
+
+
+def test_protobuf_needs_the_otel_extra_and_json_does_not(
+    offline_run: str, collector: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("plg.otlp.exporter_installed", lambda: False)
+    monkeypatch.setitem(sys.modules, "opentelemetry.proto.collector.trace.v1.trace_service_pb2", None)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     result = run_cli("runs", "export", offline_run, "--endpoint", collector["url"])
     assert result.code == 2
     assert result.err.strip() == (
-        "plg: error: sending to an OTLP endpoint needs the otel extra: pip install 'plg[otel]'"
+        "plg: error: sending OTLP as http/protobuf needs the otel extra: pip install 'plg[otel]'"
     )
     assert collector["requests"] == []
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+    out = tmp_path / "run.json"
+    sent = run_cli("runs", "export", offline_run, "--otlp", str(out), "--endpoint", collector["url"])
+    assert sent.code == 0, sent
+    ((path, headers, body),) = collector["requests"]
+    assert headers["Content-Type"] == "application/json" and body == json.loads(out.read_text())
 
 
-def test_send_posts_otlp_json_to_v1_traces(
+def test_send_posts_otlp_to_v1_traces(
     offline_run: str, collector: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("plg.otlp.exporter_installed", lambda: True)
+    pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-team=evals,authorization=Bearer%20t0k")
     out = tmp_path / "run.json"
     result = run_cli("runs", "export", offline_run, "--otlp", str(out), "--endpoint", collector["url"])
     assert result.code == 0, result
     assert f"sent 15 span(s) in 3 trace(s) to {collector['url']}/v1/traces" in result.out
     ((path, headers, body),) = collector["requests"]
-    assert path == "/v1/traces" and headers["Content-Type"] == "application/json"
+    assert path == "/v1/traces" and headers["Content-Type"] == "application/x-protobuf"
     assert headers["x-team"] == "evals" and headers["authorization"] == "Bearer t0k"
-    assert body == json.loads(out.read_text())
+    written = check_otlp(json.loads(out.read_text()))
+    sent = [span for r in body["resourceSpans"] for scope in r["scopeSpans"] for span in scope["spans"]]
+    assert len(sent) == len(written) == 15
+    by_id = {span["spanId"]: span for span in sent}
+    for span in written:
+        twin = by_id[span["spanId"]]
+        for key in ("traceId", "parentSpanId", "name", "kind", "startTimeUnixNano", "endTimeUnixNano"):
+            assert twin.get(key) == span.get(key), key
+        assert {a["key"]: a["value"] for a in twin["attributes"]} == {
+            a["key"]: a["value"] for a in span["attributes"]
+        }
+        assert twin.get("status", {}).get("code", 0) == span["status"]["code"]
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    assert run_cli("runs", "export", offline_run, "--endpoint", collector["url"]).code == 0
+    assert collector["requests"][-1][1]["Content-Type"] == "application/json"
 
     collector["status"] = 503
     failed = run_cli("runs", "export", offline_run, "--endpoint", collector["url"] + "/v1/traces")
