@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from plg.errors import BadInput, PlgError
+from plg.errors import BadInput, NoPipeline, PlgError
 from plg.gitstore import PathChange
 from plg.registry import PROMPTS_DIR, SUFFIX, Registry
 
@@ -50,6 +50,8 @@ def dependencies(registry: Registry, name: str) -> Dependencies:
         front = registry.resolve(name, None).front
         pipeline_path = find_pipeline(root, name, front.eval, None)
         loaded = load_pipeline(pipeline_path)
+    except NoPipeline:
+        return Dependencies(prompt, None, frozenset({prompt}))
     except PlgError as err:
         return Dependencies(prompt, None, frozenset({prompt}), problem=err.message)
     config = loaded.config

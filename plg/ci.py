@@ -13,7 +13,7 @@ from typing import Any
 
 from plg.changes import ChangedPrompt, all_prompts, changed_prompts, resolve_base
 from plg.cireport import Backtest, Check, CiReport, Figures, PromptResult
-from plg.errors import NotFound, PlgError
+from plg.errors import NoPipeline, NotFound, PlgError
 from plg.evals.plan import EvalRequest
 from plg.evals.session import EvalOutcome, RunOptions, run_eval
 from plg.github import Event
@@ -29,6 +29,7 @@ class CiOptions:
     models: tuple[str, ...] = ()
     use_cache: bool = True
     backtest: bool = True
+    require_eval: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,11 @@ def evaluate_changed(
     try:
         head = registry.resolve(changed.name, "HEAD")
         outcome = _evaluate(registry, head, options)
+    except NoPipeline:
+        note = f"not evaluated: no eval pipeline (add evals/{changed.name}.yaml)"
+        if options.require_eval:
+            return PromptResult(**fields, error=note)
+        return PromptResult(**fields, not_evaluated=note)
     except PlgError as err:
         return PromptResult(**fields, error=err.message)
     fields["head"] = _figures(head, outcome)

@@ -36,6 +36,9 @@ def annotations(report: CiReport) -> list[str]:
         if prompt.error is not None:
             out.append(annotation("error", f"{prompt.name}: {prompt.error}", where, "plg: cannot evaluate"))
             continue
+        if prompt.not_evaluated:
+            out.append(annotation("warning", f"{prompt.name}: {prompt.not_evaluated}", where, "plg: no eval"))
+            continue
         for check in prompt.thresholds:
             if not check.passed:
                 value = "no score" if check.value is None else f"{check.value:.3f}"

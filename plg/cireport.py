@@ -72,6 +72,7 @@ class PromptResult(_Frozen):
     gate: list[Check] = Field(default_factory=list, max_length=50)
     gate_note: Long = ""
     error: Long | None = None
+    not_evaluated: Long | None = None
 
     @property
     def passed(self) -> bool:
@@ -157,7 +158,7 @@ def _version(fig: Figures) -> str:
 
 
 def _verdict(prompt: PromptResult) -> str:
-    if prompt.status == "removed":
+    if prompt.status == "removed" or prompt.not_evaluated:
         return "➖"
     return "✅" if prompt.passed else "❌"
 
@@ -196,6 +197,8 @@ def _summary_rows(prompt: PromptResult) -> list[str]:
         return [f"| ❌ | {name} | {prompt.status} | | | | | | | | {md(prompt.error)} |"]
     if prompt.status == "removed":
         return [f"| ➖ | {name} | removed | | | | | | | | |"]
+    if prompt.not_evaluated:
+        return [f"| ➖ | {name} | {prompt.status} | | | | | | | | {md(prompt.not_evaluated)} |"]
     rows = []
     base_by_model = {f.model: f for f in prompt.base}
     for fig in prompt.head:
@@ -219,7 +222,7 @@ def _summary_rows(prompt: PromptResult) -> list[str]:
 
 
 def _details(prompt: PromptResult) -> list[str]:
-    if prompt.error is not None or prompt.status == "removed":
+    if prompt.error is not None or prompt.status == "removed" or prompt.not_evaluated:
         return []
     lines = ["", "<details>", f"<summary><b>{md(prompt.name)}</b>: scorers, backtest, gate</summary>", ""]
     lines.append(f"Changed: {', '.join(f'`{md(p)}`' for p in prompt.changed) or '–'}")

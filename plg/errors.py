@@ -38,6 +38,10 @@ class NotFound(BadInput):
     """Unknown prompt, version, label or ref."""
 
 
+class NoPipeline(NotFound):
+    """A prompt with no eval pipeline: CI reports it unevaluated instead of failing it."""
+
+
 class InvalidName(BadInput):
     """A prompt or label name that git would refuse, or that would be ambiguous."""
 

@@ -320,3 +320,14 @@ def test_the_production_gate_is_reported_and_strict_gate_enforces_it(
     )
     strict = run_cli("ci", "--no-notes", "--no-comment", "--strict-gate")
     assert strict.code == 1 and "would not pass the production gate: cake" in strict.err
+
+
+def test_a_prompt_without_a_pipeline_is_reported_not_failed_unless_required(project: GitRepo) -> None:
+    base = project.git("rev-parse", "HEAD")
+    project.write("prompts/draft.prompt", "Say hello.\n")
+    project.commit("draft prompt, no eval yet")
+    result = run_cli("ci", "--base", base)
+    assert result.code == 0, result
+    assert "::warning file=prompts/draft.prompt,title=plg%3A no eval::draft: not evaluated" in result.out
+    required = run_cli("ci", "--base", base, "--require-eval")
+    assert required.code == 1 and "failed: draft" in required.err

@@ -23,6 +23,7 @@ from plg.errors import GateFailed, PlgError, ThresholdFailed
 )
 @click.option("--no-gate", is_flag=True, help="Skip the backtest and the gate.")
 @click.option("--strict-gate", is_flag=True, help="Exit 1 when a changed prompt would fail the gate.")
+@click.option("--require-eval", is_flag=True, help="Exit 1 when a changed prompt has no eval pipeline.")
 @click.option("--model", "models", multiple=True, help="Model(s) to run instead of each pipeline's.")
 @click.option("--no-cache", is_flag=True, help="Call models even when a response is cached.")
 @click.option("--no-comment", is_flag=True, help="Do not post or update the PR comment.")
@@ -55,6 +56,7 @@ def ci(
     gate_label: str,
     no_gate: bool,
     strict_gate: bool,
+    require_eval: bool,
     models: tuple[str, ...],
     no_cache: bool,
     no_comment: bool,
@@ -96,6 +98,7 @@ def ci(
         models=models,
         use_cache=not no_cache,
         backtest=not no_gate,
+        require_eval=require_eval,
     )
     report, chosen = run_ci(
         registry,
@@ -130,7 +133,9 @@ def _print_text(report, how: str) -> None:  # type: ignore[no-untyped-def]
     rows = []
     for prompt in report.prompts:
         if prompt.error is not None or not prompt.head:
-            rows.append([prompt.name, prompt.status, "", "", "", "", prompt.error or ""])
+            rows.append(
+                [prompt.name, prompt.status, "", "", "", "", prompt.error or prompt.not_evaluated or ""]
+            )
             continue
         base_by_model = {f.model: f for f in prompt.base}
         for fig in prompt.head:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from plg.errors import BadInput
+from plg.errors import BadInput, NoPipeline
 
 
 class _Strict(BaseModel):
@@ -270,6 +270,6 @@ def find_pipeline(root: Path, prompt_name: str, eval_key: str | None, explicit: 
         if candidate.is_file():
             return candidate
         tried.append(candidate_name)
-    raise BadInput(
+    raise NoPipeline(
         f"no eval pipeline for '{prompt_name}' (looked for {', '.join(tried)}); pass --pipeline FILE"
     )
