@@ -128,6 +128,10 @@ def main() -> None:
             server.reset()
             reused = timed([plg, "ci", "--base", base, "--no-notes", "--no-gate"], repo, env)
             reused_calls = server.chat_count()
+            subprocess.run(["git", "update-ref", "-d", "refs/notes/plg"], cwd=repo, check=False)
+            offline = timed(
+                [plg, "ci", "--base", base, "--no-notes", "--no-gate", "--model", "plg/offline"], repo, env
+            )
         wall = statistics.median(samples)
         versions = 2  # the head version and the base version are both evaluated
         ideal_calls = versions * math.ceil(args.rows / args.concurrency) * args.latency
@@ -147,6 +151,9 @@ def main() -> None:
         print(f"  overhead without litellm's import:       {overhead - litellm_import:6.2f} s")
         print(f"  interpreter floor (python -c pass):      {floor:6.2f} s")
         print(f"re-run with both versions recorded:        {reused:6.2f} s, {reused_calls} model calls")
+        print(
+            f"same change on the built-in offline model: {offline:6.2f} s (plg's own cost: no litellm, no HTTP)"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
