@@ -190,6 +190,33 @@ def report_from_run(candidate: PromptVersion, history: Path, result: RunResult |
     )
 
 
+def report_from_figures(
+    candidate: PromptVersion, history: Path, figures: dict[str, Any], run_id: str | None
+) -> BacktestReport:
+    """A recorded backtest whose run file is not on this machine (a fresh CI clone): the figures from
+    the note, without the changed rows that only the run file holds."""
+
+    def number(key: str) -> float | None:
+        value = figures.get(key)
+        return float(value) if isinstance(value, (int, float)) else None
+
+    return BacktestReport(
+        prompt=candidate.name,
+        version=candidate.version,
+        history=str(history),
+        rows=int(figures.get("rows") or 0),
+        errors=int(figures.get("errors") or 0),
+        exact_rate=number("exact_rate"),
+        similarity_mean=number("similarity_mean"),
+        similarity_p10=number("similarity_p10"),
+        similarity_p50=number("similarity_p50"),
+        changed_fraction=number("changed_fraction"),
+        judge_mean=number("judge_mean"),
+        top_changed=(),
+        run_id=run_id,
+    )
+
+
 def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 

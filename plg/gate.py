@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from plg import config as plg_config
-from plg.backtest import BacktestReport, backtest_spec, report_from_run
+from plg.backtest import BacktestReport, backtest_spec, report_from_figures, report_from_run
 from plg.errors import BadInput, Refused
 from plg.evals.config import BacktestGate, LabelGate, find_pipeline, load_pipeline
 from plg.evals.plan import EvalRequest
@@ -97,7 +97,8 @@ def run_backtest(
             try:
                 return report_from_run(candidate, history, find_run(runs_dir, found.run_id)), True
             except (BadInput, OSError):
-                pass
+                if found.details and "rows" in found.details:
+                    return report_from_figures(candidate, history, found.details, found.run_id), True
     client = make_client(registry.root, concurrency, RunOptions(use_cache=use_cache), None)
     try:
         result = execute(spec, client, runs_dir, new_run_id(), registry.store.identity())

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -155,6 +156,18 @@ def test_recorded_promote_makes_no_model_call(gated: GitRepo, llm_server: Loopba
     assert calls > 0
     assert promote("cake", "--label", "production").code == 0
     assert llm_server.count == calls
+
+
+def test_recorded_figures_are_reused_on_a_machine_without_the_run_files(
+    gated: GitRepo, llm_server: LoopbackLLM, plg_state_in_tmp: Path
+) -> None:
+    assert promote("cake", "--label", "production", "--dry-run").code == 0
+    shutil.rmtree(plg_state_in_tmp)  # a fresh CI clone: notes fetched, no .plg/ runs or cache
+    calls = llm_server.count
+    result = promote("cake", "--label", "production")
+    assert result.code == 0, result
+    assert llm_server.count == calls
+    assert "backtest similarity" in result.out
 
 
 def test_rollback_moves_back_and_records(gated: GitRepo) -> None:
