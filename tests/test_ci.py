@@ -331,3 +331,26 @@ def test_a_prompt_without_a_pipeline_is_reported_not_failed_unless_required(proj
     assert "::warning file=prompts/draft.prompt,title=plg%3A no eval::draft: not evaluated" in result.out
     required = run_cli("ci", "--base", base, "--require-eval")
     assert required.code == 1 and "failed: draft" in required.err
+
+
+def test_an_edited_code_evaluator_is_evaluated_again_not_reused(
+    project: GitRepo, llm_server: LoopbackLLM
+) -> None:
+    project.write("evals/checks/polite.py", "def score(output, row):\n    return 1.0\n")
+    pipeline = PIPELINE.format(name="tea", var="tea_kind", min_score=0.5).replace(
+        "scorers:\n", "scorers:\n  - type: python\n    function: checks/polite.py:score\n"
+    )
+    project.write("evals/tea.yaml", pipeline)
+    base = project.commit("tea gets a code evaluator")
+    assert run_cli("ci", "--base", f"{base}^").code == 0
+    project.write("evals/checks/polite.py", "def score(output, row):\n    return 0.0\n")
+    project.commit("stricter evaluator")
+    llm_server.reset()
+    result = run_cli("ci", "--base", base, "--json")
+    assert result.code == 0, result
+    (tea,) = json.loads(result.out[: result.out.rindex("}") + 1])["prompts"]
+    assert tea["status"] == "inputs" and tea["changed"] == ["evals/checks/polite.py"]
+    assert not tea["head"][0]["reused"] and tea["head"][0]["scorers"]["python"] == 0.0
+    assert (
+        llm_server.chat_count() == 0
+    )  # the model's answers come from the response cache; only scoring reran

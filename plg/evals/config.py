@@ -216,12 +216,26 @@ def load_pipeline(path: Path) -> LoadedPipeline:
     except ValidationError as err:
         raise BadInput(f"{path}: {_describe(err)}") from None
     canonical = json.dumps(config.model_dump(mode="json", by_alias=True), sort_keys=True)
-    return LoadedPipeline(
-        path=path,
-        base_dir=path.resolve().parent,
-        config=config,
-        content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
-    )
+    digest = hashlib.sha256(canonical.encode())
+    base_dir = path.resolve().parent
+    for referenced in _code_and_schema_files(config):
+        try:
+            digest.update(b"\0" + referenced.encode() + b"\0" + (base_dir / referenced).read_bytes())
+        except OSError:
+            digest.update(b"\0" + referenced.encode() + b"\0missing")
+    return LoadedPipeline(path=path, base_dir=base_dir, config=config, content_hash=digest.hexdigest())
+
+
+def _code_and_schema_files(config: Pipeline) -> list[str]:
+    """Files whose content decides scores as much as the pipeline's own text: editing an evaluator
+    must make a new eval identity, or CI would reuse a score the old code gave."""
+    files = set()
+    for scorer in config.scorers:
+        if isinstance(scorer, PythonConfig):
+            files.add(scorer.function.rpartition(":")[0])
+        elif isinstance(scorer, JsonConfig) and scorer.schema_file:
+            files.add(scorer.schema_file)
+    return sorted(files)
 
 
 def _describe(err: ValidationError) -> str:
