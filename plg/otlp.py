@@ -175,3 +175,21 @@ def send_otlp(payload: Mapping[str, Any], endpoint: str | None = None, timeout: 
         reason = getattr(err, "reason", err)
         raise OutsideFailure(scrub_secrets(f"cannot reach OTLP endpoint {url}: {reason}")) from None
     return url
+
+
+def export_spans(
+    spans: list[Span],
+    path: Path | None,
+    endpoint: str | None,
+    resource: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Write and/or send spans as one OTLP request; the lines say what went where."""
+    payload = to_otlp(spans, resource=resource)
+    count = f"{len(spans)} span(s) in {len({s.trace_id for s in spans})} trace(s)"
+    said = []
+    if path is not None:
+        write_otlp(payload, path)
+        said.append(f"wrote {count} to {path}")
+    if endpoint is not None:
+        said.append(f"sent {count} to {send_otlp(payload, endpoint)}")
+    return said

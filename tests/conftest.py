@@ -123,5 +123,18 @@ Write a recipe for a {{ cake_type }} cake for {{ serving_size }} people.
 """
 
 
+
+@pytest.fixture
+def cake_eval(repo: GitRepo) -> GitRepo:
+    """The cake prompt committed with the issue's example pipeline and a dataset."""
+    from tests.test_evals import ISSUE_PIPELINE, write_cakes
+
+    repo.write("prompts/cake.prompt", CAKE_V1)
+    repo.write("evals/cake.yaml", ISSUE_PIPELINE)
+    write_cakes(repo)
+    repo.commit("cake with eval")
+    return repo
+
+
 from tests.loopback_github import github_api  # noqa: E402, F401  (fixture)
 from tests.loopback_llm import llm_server  # noqa: E402, F401  (fixture)

@@ -41,14 +41,6 @@ def write_cakes(repo: GitRepo, rows: int = 4) -> None:
     repo.write("evals/datasets/cakes.csv", "\n".join(lines) + "\n")
 
 
-@pytest.fixture
-def cake_eval(repo: GitRepo) -> GitRepo:
-    repo.write("prompts/cake.prompt", CAKE_V1)
-    repo.write("evals/cake.yaml", ISSUE_PIPELINE)
-    write_cakes(repo)
-    repo.commit("cake with eval")
-    return repo
-
 
 def test_issue_pipeline_runs_against_the_endpoint(cake_eval: GitRepo, llm_server: LoopbackLLM) -> None:
     result = run_cli("eval", "cake", "--json")

@@ -14,18 +14,9 @@ from plg.logstore import SQLiteLogStore
 from plg.tracing import Span
 from tests.conftest import CAKE_V1, GitRepo, run_cli
 from tests.loopback_llm import LoopbackLLM
-from tests.test_evals import ISSUE_PIPELINE, write_cakes
+from tests.test_evals import ISSUE_PIPELINE
 
 NO_JUDGE = ISSUE_PIPELINE.split("  - type: llm_judge")[0] + "threshold:\n  min_score: 0.0\n"
-
-
-@pytest.fixture
-def cake_eval(repo: GitRepo) -> GitRepo:
-    repo.write("prompts/cake.prompt", CAKE_V1)
-    repo.write("evals/cake.yaml", ISSUE_PIPELINE)
-    write_cakes(repo)
-    repo.commit("cake with eval")
-    return repo
 
 
 def run_traces(run_id: str) -> list[list[Span]]:

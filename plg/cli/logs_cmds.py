@@ -198,7 +198,7 @@ def _show_trace(store: Any, record: Any, as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write OTLP/JSON (ExportTraceServiceRequest) to this file.",
 )
-@click.option("--endpoint", help="Send to this OTLP/HTTP endpoint (needs the otel extra).")
+@click.option("--endpoint", help="Send to this OTLP/HTTP endpoint (protobuf with the otel extra, else JSON).")
 @click.pass_context
 def logs_export_traces(
     ctx: click.Context,
@@ -209,19 +209,13 @@ def logs_export_traces(
     **filters: Any,
 ) -> None:
     """Export the traces that hold matching requests as OpenTelemetry spans."""
-    from plg.otlp import send_otlp, to_otlp, write_otlp
+    from plg.otlp import export_spans
 
     if output is None and endpoint is None:
         raise click.UsageError("give -o FILE.json and/or --endpoint URL")
     spans = open_log(ctx, log_path).traces_of(build_query(limit, **filters))
-    payload = to_otlp(spans)
-    traces = len({s.trace_id for s in spans})
-    if output is not None:
-        write_otlp(payload, output)
-        click.echo(f"wrote {len(spans)} span(s) in {traces} trace(s) to {output}")
-    if endpoint is not None:
-        url = send_otlp(payload, endpoint)
-        click.echo(f"sent {len(spans)} span(s) in {traces} trace(s) to {url}")
+    for line in export_spans(spans, output, endpoint):
+        click.echo(line)
 
 
 @logs.command(name="export")

@@ -158,25 +158,22 @@ def runs_diff(ctx: click.Context, run_a: str, run_b: str, show_all: bool, as_jso
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the rows' span trees as OTLP/JSON (ExportTraceServiceRequest) to this file.",
 )
-@click.option("--endpoint", help="Send them to this OTLP/HTTP endpoint (needs the otel extra).")
+@click.option(
+    "--endpoint", help="Send them to this OTLP/HTTP endpoint (protobuf with the otel extra, else JSON)."
+)
 @click.pass_context
 def runs_export(ctx: click.Context, run_id: str, otlp_file: Path | None, endpoint: str | None) -> None:
     """Export a run's traces as OpenTelemetry spans: one trace per row."""
     from plg.evals.runs import find_run, latest_rows
-    from plg.otlp import send_otlp, to_otlp, write_otlp
+    from plg.otlp import export_spans
 
     if otlp_file is None and endpoint is None:
         raise click.UsageError("give --otlp FILE.json and/or --endpoint URL")
     header, rows = latest_rows(find_run(_runs_dir(ctx), run_id))
     spans = [span for record in rows.values() for span in record.trace()]
-    payload = to_otlp(spans, resource={"plg.run_id": header.run_id, "plg.run.kind": header.kind})
-    traces = len({s.trace_id for s in spans})
-    if otlp_file is not None:
-        write_otlp(payload, otlp_file)
-        click.echo(f"wrote {len(spans)} span(s) in {traces} trace(s) to {otlp_file}")
-    if endpoint is not None:
-        url = send_otlp(payload, endpoint)
-        click.echo(f"sent {len(spans)} span(s) in {traces} trace(s) to {url}")
+    resource = {"plg.run_id": header.run_id, "plg.run.kind": header.kind}
+    for line in export_spans(spans, otlp_file, endpoint, resource):
+        click.echo(line)
 
 
 @runs.group(name="grades")
