@@ -106,6 +106,11 @@ def run_ci(
     return report, base
 
 
+def clip(text: str, limit: int = 2000) -> str:
+    """Report texts are bounded (the report also travels as an untrusted artifact)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def evaluate_changed(
     registry: Registry, changed: ChangedPrompt, base_sha: str | None, options: CiOptions
 ) -> PromptResult:
@@ -113,12 +118,12 @@ def evaluate_changed(
         "name": changed.name,
         "status": changed.status,
         "file": changed.prompt_path,
-        "changed": list(changed.paths),
+        "changed": list(changed.paths)[:50],
     }
     if changed.status == "removed":
         return PromptResult(**fields)
     if changed.problem:
-        return PromptResult(**fields, error=changed.problem)
+        return PromptResult(**fields, error=clip(changed.problem))
     try:
         head = registry.resolve(changed.name, "HEAD")
         outcome = _evaluate(registry, head, options)
@@ -128,7 +133,7 @@ def evaluate_changed(
             return PromptResult(**fields, error=note)
         return PromptResult(**fields, not_evaluated=note)
     except PlgError as err:
-        return PromptResult(**fields, error=err.message)
+        return PromptResult(**fields, error=clip(err.message))
     fields["head"] = _figures(head, outcome)
     fields["thresholds"] = [
         Check(name=c.check, model=c.model, value=c.value, bound=f">= {c.bound:g}", passed=c.passed)
@@ -200,7 +205,7 @@ def _base_figures(
     try:
         outcome = _evaluate(registry, base, options)
     except PlgError as err:
-        return [], f"the base version could not be evaluated with this pipeline: {err.message}"
+        return [], clip(f"the base version could not be evaluated with this pipeline: {err.message}")
     return _figures(base, outcome), ""
 
 
@@ -244,7 +249,7 @@ def _gate(registry: Registry, head: PromptVersion, options: CiOptions) -> dict[s
         holder = registry.get(head.name, label=label) if label in registry.labels(head.name) else None
         decision = decide(registry, head, label, holder, use_cache=options.use_cache)
     except PlgError as err:
-        out["gate_note"] = f"could not be checked: {err.message}"
+        out["gate_note"] = clip(f"could not be checked: {err.message}")
         return out
     out["gate"] = [
         Check(name=c.name, value=c.value, bound=c.bound, passed=c.passed, detail=c.detail)

@@ -93,7 +93,7 @@ class CiReport(_Frozen):
     head_sha: Sha
     pr_head_sha: Sha | None = None
     base_sha: Sha | None = None
-    prompts: list[PromptResult] = Field(default_factory=list, max_length=1000)
+    prompts: list[PromptResult] = Field(default_factory=list, max_length=20_000)
     unchanged: int = 0
     seconds: float = 0.0
 

@@ -21,6 +21,7 @@ from plg.errors import BadInput, OutsideFailure
 
 COMMENT_MARKER = "<!-- plg-ci-report -->"
 MAX_COMMENT_CHARS = 65_000
+MAX_SUMMARY_CHARS = 1_000_000  # GitHub refuses a step summary over 1 MiB
 _API_TIMEOUT = 20.0
 
 
@@ -147,7 +148,7 @@ def append_summary(markdown: str, environ: dict[str, str] | None = None) -> bool
     if not path:
         return False
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(markdown.rstrip("\n") + "\n")
+        handle.write(clip(markdown, MAX_SUMMARY_CHARS).rstrip("\n") + "\n")
     return True
 
 
@@ -264,4 +265,4 @@ class GitHubAPI:
 def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
-    return text[: limit - 80].rstrip() + "\n\n… (report cut to fit GitHub's comment size limit)\n"
+    return text[: limit - 80].rstrip() + "\n\n… (report cut to fit GitHub's size limit)\n"
