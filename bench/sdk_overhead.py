@@ -69,8 +69,7 @@ def measure_run(repo: Path, log: Path, calls: int, tracing: bool) -> None:
     client = Client(repo, log=log, label_ttl=60, enable_tracing=tracing)
     model = ModelClient()
 
-    @client.traceable(name="handler")
-    def handler(i: int) -> None:
+    def call(i: int) -> None:
         client.run(
             "cake",
             {"cake_type": f"k{i}"},
@@ -78,6 +77,8 @@ def measure_run(repo: Path, log: Path, calls: int, tracing: bool) -> None:
             tags=["bench"],
             metadata={"i": str(i)},
         )
+
+    request = client.traceable(name="handler")(call) if tracing else call
 
     messages = [
         {"role": "system", "content": "You are a pastry chef."},
@@ -87,16 +88,7 @@ def measure_run(repo: Path, log: Path, calls: int, tracing: bool) -> None:
     run_times, bare_times = [], []
     for i in range(calls):
         start = time.perf_counter()
-        if tracing:
-            handler(i)
-        else:
-            client.run(
-                "cake",
-                {"cake_type": f"k{i}"},
-                prompt_release_label="production",
-                tags=["bench"],
-                metadata={"i": str(i)},
-            )
+        request(i)
         run_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         model.complete(

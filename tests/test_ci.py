@@ -118,6 +118,11 @@ def outputs(path: Path) -> dict[str, str]:
     return values
 
 
+def printed_report(out: str) -> dict:  # type: ignore[type-arg]
+    """The `--json` report, without the annotation lines printed after it."""
+    return json.loads(out[: out.rindex("}") + 1])
+
+
 def cake_calls(server: LoopbackLLM) -> tuple[int, int]:
     """(calls about cakes, calls about anything else)."""
     cakes = sum(1 for r in server.requests if any(k in json.dumps(r) for k in TOPICS["cake"]))
@@ -275,7 +280,7 @@ def test_changed_inputs_count_and_unrelated_changes_cost_nothing(
     project.commit("more soup")
     result = run_cli("ci", "--base", base, "--json")
     assert result.code == 0, result
-    report = json.loads(result.out[: result.out.rindex("}") + 1])
+    report = printed_report(result.out)
     (soup,) = report["prompts"]
     assert soup["name"] == "soup" and soup["status"] == "inputs"
     assert soup["changed"] == ["evals/datasets/soup.csv"]
@@ -348,7 +353,7 @@ def test_an_edited_code_evaluator_is_evaluated_again_not_reused(
     llm_server.reset()
     result = run_cli("ci", "--base", base, "--json")
     assert result.code == 0, result
-    (tea,) = json.loads(result.out[: result.out.rindex("}") + 1])["prompts"]
+    (tea,) = printed_report(result.out)["prompts"]
     assert tea["status"] == "inputs" and tea["changed"] == ["evals/checks/polite.py"]
     assert not tea["head"][0]["reused"] and tea["head"][0]["scorers"]["python"] == 0.0
     assert (
