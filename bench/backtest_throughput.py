@@ -49,9 +49,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    from plg.gate import run_backtest
-    from plg.llm import litellm_module
-    from plg.registry import Registry
+    from plg.gate.decision import run_backtest
+    from plg.llm.provider import litellm_module
+    from plg.registry.versions import Registry
 
     repo = make_repo(args.rows)
     ideal = args.rows * args.latency / args.concurrency
@@ -59,7 +59,7 @@ def main() -> None:
         os.environ["OPENAI_API_KEY"] = API_KEY
         os.environ["OPENAI_API_BASE"] = server.base_url
         litellm_module()
-        from plg.llm import ModelClient
+        from plg.llm.provider import ModelClient
 
         warm = time.perf_counter()
         ModelClient().complete("openai/fake-model", [{"role": "user", "content": "warm up"}])

@@ -57,7 +57,7 @@ def make_repo(rows: int, model: str, concurrency: int) -> Path:
 def run_engine(repo: Path, concurrency: int) -> float:
     from plg.evals.plan import EvalRequest
     from plg.evals.session import RunOptions, run_eval
-    from plg.registry import Registry
+    from plg.registry.versions import Registry
 
     os.environ["PLG_DIR"] = str(repo / ".plg")
     os.environ["PLG_RUNS"] = str(repo / ".plg/runs")
@@ -72,7 +72,7 @@ def run_engine(repo: Path, concurrency: int) -> float:
 
 
 def naive_loop(rows: int, concurrency: int) -> float:
-    from plg.llm import litellm_module
+    from plg.llm.provider import litellm_module
 
     litellm = litellm_module()
 
@@ -106,7 +106,7 @@ def main() -> None:
     with LoopbackLLM(latency=args.latency) as server:
         os.environ["OPENAI_API_KEY"] = API_KEY
         os.environ["OPENAI_API_BASE"] = server.base_url
-        from plg.llm import litellm_module
+        from plg.llm.provider import litellm_module
 
         litellm_module()  # import cost is not throughput
         naive = naive_loop(args.rows, args.concurrency)

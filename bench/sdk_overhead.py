@@ -54,8 +54,8 @@ def bench_run_overhead(workdir: Path, calls: int) -> None:
     git(repo, "commit", "-qm", "v1")
     os.environ["GIT_COMMITTER_NAME"] = os.environ["GIT_AUTHOR_NAME"] = "b"
     os.environ["GIT_COMMITTER_EMAIL"] = os.environ["GIT_AUTHOR_EMAIL"] = "b@x"
-    from plg.promotion import promote
-    from plg.registry import Registry
+    from plg.gate.promotion import promote
+    from plg.registry.versions import Registry
 
     promote(Registry(repo), "cake", "production", gated=False)
     for tracing in (False, True):
@@ -64,7 +64,7 @@ def bench_run_overhead(workdir: Path, calls: int) -> None:
 
 def measure_run(repo: Path, log: Path, calls: int, tracing: bool) -> None:
     from plg import Client
-    from plg.llm import ModelClient
+    from plg.llm.provider import ModelClient
 
     client = Client(repo, log=log, label_ttl=60, enable_tracing=tracing)
     model = ModelClient()
@@ -104,7 +104,7 @@ def measure_run(repo: Path, log: Path, calls: int, tracing: bool) -> None:
 
 
 def bench_inserts(workdir: Path, count: int) -> None:
-    from plg.logstore import RequestRecord, SQLiteLogStore
+    from plg.runtime.logstore import RequestRecord, SQLiteLogStore
 
     store = SQLiteLogStore(workdir / "inserts.db")
     records = [fake_record(i) for i in range(count)]
@@ -120,7 +120,7 @@ def bench_inserts(workdir: Path, count: int) -> None:
 
 
 def fake_record(i: int, rng: random.Random | None = None):  # type: ignore[no-untyped-def]
-    from plg.logstore import RequestRecord
+    from plg.runtime.logstore import RequestRecord
 
     rng = rng or random.Random(i)
     text = " ".join(rng.choice(WORDS) for _ in range(60))
@@ -139,7 +139,7 @@ def fake_record(i: int, rng: random.Random | None = None):  # type: ignore[no-un
 
 
 def bench_search(workdir: Path, rows: int) -> None:
-    from plg.logstore import SQLiteLogStore
+    from plg.runtime.logstore import SQLiteLogStore
 
     path = workdir / "big.db"
     store = SQLiteLogStore(path)

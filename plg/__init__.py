@@ -11,11 +11,11 @@ __all__ = ["Client", "Registry", "PromptVersion", "PlgError", "evaluate", "curre
 
 _LAZY = {
     "evaluate": "plg.evals.api",
-    "Client": "plg.client",
-    "Registry": "plg.registry",
-    "PromptVersion": "plg.registry",
+    "Client": "plg.runtime.client",
+    "Registry": "plg.registry.versions",
+    "PromptVersion": "plg.registry.versions",
     "PlgError": "plg.errors",
-    "current_span": "plg.tracing",
+    "current_span": "plg.tracing.spans",
 }
 
 

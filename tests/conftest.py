@@ -127,7 +127,7 @@ Write a recipe for a {{ cake_type }} cake for {{ serving_size }} people.
 @pytest.fixture
 def cake_eval(repo: GitRepo) -> GitRepo:
     """The cake prompt committed with the issue's example pipeline and a dataset."""
-    from tests.test_evals import ISSUE_PIPELINE, write_cakes
+    from tests.evals.test_engine import ISSUE_PIPELINE, write_cakes
 
     repo.write("prompts/cake.prompt", CAKE_V1)
     repo.write("evals/cake.yaml", ISSUE_PIPELINE)

@@ -11,12 +11,13 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from plg.offline import offline_embedding, offline_reply, token_count
+from plg.llm.offline import offline_embedding, offline_reply, token_count
 
 API_KEY = "sk-test-loopback-0123456789abcdef"
 
@@ -26,7 +27,7 @@ class LoopbackLLM:
         self.latency = latency
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
-        self.headers: list[dict[str, str]] = []
+        self.headers: list[Message] = []
         self._lock = threading.Lock()
         self._faults: list[tuple[str, int, float | None]] = []
         self.in_flight = 0
@@ -128,7 +129,7 @@ def _handler_for(llm: LoopbackLLM) -> type[BaseHTTPRequestHandler]:
             with llm._lock:
                 llm.requests.append(payload)
                 llm.paths.append(self.path)
-                llm.headers.append(dict(self.headers))
+                llm.headers.append(self.headers)  # an email.message.Message: case-insensitive, as HTTP headers are
                 llm.in_flight += 1
                 llm.max_in_flight = max(llm.max_in_flight, llm.in_flight)
             try:

@@ -67,11 +67,11 @@ def ci(
     as_json: bool,
 ) -> None:
     """Evaluate the prompts a push or pull request changed, beside the base; exit 1 if one fails its threshold."""
-    from plg.ci import CiOptions, run_ci
-    from plg.cipublish import annotations, publish
-    from plg.cipublish import post_artifact as do_post
-    from plg.github import GitHubAPI, annotation, read_event
-    from plg.scores import NOTES_REF
+    from plg.ci.github import GitHubAPI, annotation, read_event
+    from plg.ci.job import CiOptions, run_ci
+    from plg.ci.publish import annotations, publish
+    from plg.ci.publish import post_artifact as do_post
+    from plg.registry.scores import NOTES_REF
 
     event = read_event()
     if post_artifact is not None:
@@ -171,7 +171,7 @@ def notes() -> None:
 @click.pass_context
 def notes_fetch(ctx: click.Context, remote: str) -> None:
     """Fetch REMOTE's recorded scores and merge them into yours."""
-    from plg.scores import NOTES_REF
+    from plg.registry.scores import NOTES_REF
 
     fetched = open_registry(ctx).store.fetch_notes(remote, NOTES_REF)
     click.echo(f"merged {NOTES_REF} from {remote}" if fetched else f"{remote} has no {NOTES_REF}")
@@ -182,7 +182,7 @@ def notes_fetch(ctx: click.Context, remote: str) -> None:
 @click.pass_context
 def notes_push(ctx: click.Context, remote: str) -> None:
     """Push your recorded scores to REMOTE, merging what others pushed meanwhile."""
-    from plg.scores import NOTES_REF
+    from plg.registry.scores import NOTES_REF
 
     open_registry(ctx).store.push_notes(remote, NOTES_REF)
     click.echo(f"pushed {NOTES_REF} to {remote}")

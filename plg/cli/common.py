@@ -26,7 +26,7 @@ def repo_path(ctx: click.Context) -> str:
 
 
 def open_registry(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from plg.registry import Registry
+    from plg.registry.versions import Registry
 
     return Registry(repo_path(ctx))
 

@@ -197,8 +197,8 @@ def scores(ctx: click.Context, spec: str, as_json: bool) -> None:
     """Show the recorded scores of a version (default: the latest committed)."""
     from dataclasses import asdict
 
-    from plg.registry import split_ref
-    from plg.scores import read_scores
+    from plg.registry.scores import read_scores
+    from plg.registry.versions import split_ref
 
     registry = open_registry(ctx)
     name, ref = split_ref(spec)

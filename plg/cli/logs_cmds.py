@@ -42,7 +42,7 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_query(limit: int | None, **kw: Any):  # type: ignore[no-untyped-def]
-    from plg.logquery import LogQuery, parse_time
+    from plg.runtime.logquery import LogQuery, parse_time
 
     return LogQuery(
         prompt=kw.get("prompt"),
@@ -60,12 +60,12 @@ def build_query(limit: int | None, **kw: Any):  # type: ignore[no-untyped-def]
 
 def open_log(ctx: click.Context, log_path: str | None):  # type: ignore[no-untyped-def]
     from plg import config as plg_config
-    from plg.logstore import SQLiteLogStore
+    from plg.runtime.logstore import SQLiteLogStore
 
     if log_path:
         return SQLiteLogStore(Path(log_path))
     root = Path(repo_path(ctx)).resolve()
-    from plg.gitstore import _find_worktree
+    from plg.registry.gitstore import _find_worktree
 
     return SQLiteLogStore(plg_config.log_path(_find_worktree(root) or root))
 
@@ -92,7 +92,7 @@ def logs(ctx: click.Context, limit: int, as_json: bool, log_path: str | None, **
     store = open_log(ctx, log_path)
     records = store.query(query)
     if as_json:
-        from plg.history import history_line
+        from plg.runtime.history import history_line
 
         echo_json(
             [
@@ -176,7 +176,7 @@ def logs_show(ctx: click.Context, request_id: str, log_path: str | None, as_json
 
 
 def _show_trace(store: Any, record: Any, as_json: bool) -> None:
-    from plg.tracing import draw_tree
+    from plg.tracing.spans import draw_tree
 
     spans = store.trace(record.trace_id) if record.trace_id else []
     if as_json:
@@ -209,7 +209,7 @@ def logs_export_traces(
     **filters: Any,
 ) -> None:
     """Export the traces that hold matching requests as OpenTelemetry spans."""
-    from plg.otlp import export_spans
+    from plg.tracing.otlp import export_spans
 
     if output is None and endpoint is None:
         raise click.UsageError("give -o FILE.json and/or --endpoint URL")
@@ -229,7 +229,7 @@ def logs_export(
     ctx: click.Context, limit: int | None, output: Path | None, log_path: str | None, **filters: Any
 ) -> None:
     """Write matching requests as a history dataset (JSONL) for backtests."""
-    from plg.history import export_history
+    from plg.runtime.history import export_history
 
     store = open_log(ctx, log_path)
     records = store.iter_query(build_query(limit, **filters))

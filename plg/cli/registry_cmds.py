@@ -26,7 +26,7 @@ def _short(commit: str | None) -> str:
 )
 def init(directory: str, install: str) -> None:
     """Set up prompts/, evals/, CI workflows and .gitignore in DIRECTORY (a git repository is created if needed)."""
-    from plg.scaffold import init_project
+    from plg.ci.scaffold import init_project
 
     if not install.strip() or "\n" in install:
         raise BadInput("--install must be one pip requirement on one line")
@@ -40,7 +40,7 @@ def init(directory: str, install: str) -> None:
 @click.pass_context
 def new(ctx: click.Context, name: str, description: str) -> None:
     """Create prompts/NAME.prompt from a starter template."""
-    from plg.scaffold import new_prompt
+    from plg.ci.scaffold import new_prompt
 
     path = new_prompt(open_registry(ctx), name, description)
     click.echo(f"created {path}")
@@ -51,7 +51,7 @@ def new(ctx: click.Context, name: str, description: str) -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """List prompts with their latest version and labels."""
-    from plg.catalog import catalog
+    from plg.registry.catalog import catalog
 
     entries = catalog(open_registry(ctx))
     if as_json:
@@ -77,7 +77,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, spec: str, as_json: bool) -> None:
     """Show one version of a prompt: where it comes from, its model, inputs and template."""
-    from plg.registry import split_ref
+    from plg.registry.versions import split_ref
 
     registry = open_registry(ctx)
     name, ref = split_ref(spec)
@@ -123,7 +123,7 @@ def render(
     ctx: click.Context, spec: str, pairs: tuple[str, ...], vars_file: str | None, as_json: bool
 ) -> None:
     """Render a prompt version with input variables into chat messages."""
-    from plg.registry import split_ref
+    from plg.registry.versions import split_ref
 
     variables: dict[str, object] = {}
     if vars_file:
@@ -153,7 +153,7 @@ def render(
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool) -> None:
     """List every version of a prompt, newest first, with its labels."""
-    from plg.catalog import version_log
+    from plg.registry.catalog import version_log
 
     entries = version_log(open_registry(ctx), name)
     if as_json:
@@ -180,7 +180,7 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.pass_context
 def diff(ctx: click.Context, a: str, b: str | None) -> None:
     """Show what changed between two versions (B defaults to the working tree)."""
-    from plg.catalog import diff_versions
+    from plg.registry.catalog import diff_versions
 
     click.echo(diff_versions(open_registry(ctx), a, b), nl=False)
 
@@ -190,7 +190,7 @@ def diff(ctx: click.Context, a: str, b: str | None) -> None:
 @click.pass_context
 def lint(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Check front matter, template syntax and declared vs used variables. Exit 1 on any error."""
-    from plg.lint import lint_prompts
+    from plg.evals.lint import lint_prompts
 
     findings = lint_prompts(repo_path(ctx), list(names))
     for finding in findings:
@@ -217,7 +217,7 @@ def promote(
 ) -> None:
     """Move LABEL to the version at REF (default: the latest committed) if the label's gate passes."""
     from plg.errors import GateFailed
-    from plg.promotion import promote as do_promote
+    from plg.gate.promotion import promote as do_promote
 
     try:
         result = do_promote(
@@ -239,7 +239,7 @@ def promote(
 @click.pass_context
 def rollback(ctx: click.Context, name: str, label: str, reason: str, remote: str | None) -> None:
     """Move LABEL back to the version it held before its last move."""
-    from plg.promotion import rollback as do_rollback
+    from plg.gate.promotion import rollback as do_rollback
 
     for line in do_rollback(open_registry(ctx), name, label, reason=reason, remote=remote).lines:
         click.echo(line)
@@ -273,10 +273,10 @@ def backtest(
     """Replay real requests through a version and compare with what production answered."""
     from dataclasses import asdict
 
-    from plg.backtest import render_markdown, render_text
     from plg.errors import BadInput
-    from plg.gate import run_backtest
-    from plg.registry import split_ref
+    from plg.gate.backtest import render_markdown, render_text
+    from plg.gate.decision import run_backtest
+    from plg.registry.versions import split_ref
 
     registry = open_registry(ctx)
     name, ref = split_ref(spec)
@@ -315,7 +315,7 @@ def labels(ctx: click.Context, name: str, history: bool, remote: str | None, as_
     """List a prompt's labels (and with --history, every move)."""
     from dataclasses import asdict
 
-    from plg.labels import list_labels, push_label
+    from plg.registry.labels import list_labels, push_label
 
     registry = open_registry(ctx)
     registry.require_exists(name)

@@ -12,7 +12,7 @@ from plg.cli.common import cli, echo_json, echo_table, repo_path
 
 def _runs_dir(ctx: click.Context) -> Path:
     from plg import config as plg_config
-    from plg.gitstore import _find_worktree
+    from plg.registry.gitstore import _find_worktree
 
     root = Path(repo_path(ctx)).resolve()
     return plg_config.runs_dir(_find_worktree(root) or root)
@@ -79,7 +79,7 @@ def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool) -> 
     for record in sorted(matches, key=lambda r: r.key):
         click.echo(f"row {row} [{record.row_id}] model {record.model} repeat {record.repeat}")
         if trace:
-            from plg.tracing import draw_tree
+            from plg.tracing.spans import draw_tree
 
             lines = draw_tree(record.trace())
             click.echo("\n".join(lines) if lines else "(no spans: the run was made before plg kept traces)")
@@ -165,7 +165,7 @@ def runs_diff(ctx: click.Context, run_a: str, run_b: str, show_all: bool, as_jso
 def runs_export(ctx: click.Context, run_id: str, otlp_file: Path | None, endpoint: str | None) -> None:
     """Export a run's traces as OpenTelemetry spans: one trace per row."""
     from plg.evals.runs import find_run, latest_rows
-    from plg.otlp import export_spans
+    from plg.tracing.otlp import export_spans
 
     if otlp_file is None and endpoint is None:
         raise click.UsageError("give --otlp FILE.json and/or --endpoint URL")
@@ -205,7 +205,7 @@ def grades_import(ctx: click.Context, run_id: str, sheet: Path) -> None:
     from plg.evals.config import HumanConfig, load_pipeline
     from plg.evals.grading import import_sheet
     from plg.evals.runs import find_run, read_run
-    from plg.gitstore import _find_worktree
+    from plg.registry.gitstore import _find_worktree
 
     path = find_run(_runs_dir(ctx), run_id)
     header, _ = read_run(path)

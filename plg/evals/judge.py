@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from plg.offline import JUDGE_MARKER
+from plg.llm.offline import JUDGE_MARKER
 
 JUDGE_SYSTEM_PROMPT = (
     f"{JUDGE_MARKER} Read the rubric and the response, decide how well the response meets every criterion, "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from plg.errors import BadInput
 from plg.evals.runner import EvalSpec
-from plg.registry import PromptVersion, Registry, split_ref
+from plg.registry.versions import PromptVersion, Registry, split_ref
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class PlannedEval:
 
 
 def required_columns(prompt: PromptVersion) -> set[str]:
-    from plg.prompt import missing_variables
+    from plg.registry.prompt import missing_variables
 
     return set(missing_variables(prompt.file, {}))
 

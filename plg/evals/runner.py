@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from plg import tracing
 from plg.errors import BadInput, PlgError
 from plg.evals.datasets import Row, iter_rows
 from plg.evals.runs import RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
 from plg.evals.summary import Aggregator, ModelSummary
-from plg.tracing import Span
+from plg.tracing import spans as tracing
+from plg.tracing.spans import Span
 
 ProgressCallback = Callable[[int], None]
 

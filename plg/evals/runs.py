@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from plg.errors import BadInput, NotFound
-from plg.tracing import Span
+from plg.tracing.spans import Span
 
 RUN_FORMAT = 1
 

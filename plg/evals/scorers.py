@@ -75,13 +75,13 @@ class Scorer:
 
 
 def _render(template: Any, row: Row, where: str) -> str:
-    from plg.template import render_template
+    from plg.registry.template import render_template
 
     return render_template(template, row.values, where)
 
 
 def _compile(source: str, where: str) -> Any:
-    from plg.template import compile_template
+    from plg.registry.template import compile_template
 
     return compile_template(source, 1, where)
 

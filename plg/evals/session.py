@@ -16,8 +16,8 @@ from plg.evals.plan import EvalRequest, PlannedEval, plan_eval
 from plg.evals.runner import RunResult, execute
 from plg.evals.runs import RowRecord, find_run, new_run_id
 from plg.evals.summary import ThresholdCheck, check_threshold
-from plg.registry import Registry
-from plg.scores import RecordedScore, find_score, record_scores
+from plg.registry.scores import RecordedScore, find_score, record_scores
+from plg.registry.versions import Registry
 
 
 @dataclass(frozen=True)
@@ -44,21 +44,12 @@ class EvalOutcome:
 
 
 def make_client(root: Path, concurrency: int, options: RunOptions, timeout: float | None):  # type: ignore[no-untyped-def]
-    from plg.cache import ResponseCache
-    from plg.llm import CallOptions, ModelClient
+    from plg.llm.provider import open_client
 
-    cache = ResponseCache(plg_config.cache_path(root)) if options.use_cache else None
-    call = CallOptions()
-    overrides = {}
-    if options.timeout or timeout:
-        overrides["timeout"] = options.timeout or timeout
-    if options.max_attempts:
-        overrides["max_attempts"] = options.max_attempts
-    if overrides:
-        from dataclasses import replace
-
-        call = replace(call, **overrides)
-    return ModelClient(cache=cache, options=call, max_in_flight=max(concurrency, 1))
+    return open_client(
+        root, concurrency, use_cache=options.use_cache, timeout=options.timeout or timeout,
+        max_attempts=options.max_attempts,
+    )
 
 
 def recorded_for(registry: Registry, planned: PlannedEval) -> list[RecordedScore] | None:

@@ -1,0 +1,260 @@
+"""`plg ci`: evaluate what a push or pull request changed, beside the base, and say whether it may merge.
+
+Only changed prompts are evaluated, and every eval goes through `run_eval` with recording on, so a version
+whose exact eval is already in `refs/notes/plg` costs no model call: CI is incremental by construction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from plg.ci.changes import ChangedPrompt, all_prompts, changed_prompts, resolve_base
+from plg.ci.github import Event
+from plg.ci.report import Backtest, Check, CiReport, Figures, PromptResult
+from plg.errors import NoPipeline, NotFound, PlgError
+from plg.evals.plan import EvalRequest
+from plg.evals.session import EvalOutcome, RunOptions, run_eval
+from plg.registry.scores import RecordedScore, read_scores
+from plg.registry.versions import PromptVersion, Registry
+
+
+@dataclass(frozen=True)
+class CiOptions:
+    base: str | None = None
+    every_prompt: bool = False
+    gate_label: str | None = "production"
+    models: tuple[str, ...] = ()
+    use_cache: bool = True
+    backtest: bool = True
+    require_eval: bool = False
+
+
+@dataclass(frozen=True)
+class Base:
+    sha: str | None
+    how: str
+
+
+def choose_base(registry: Registry, event: Event | None, explicit: str | None) -> Base:
+    """The commit to compare with: what the user named, else what the event says, else the parent."""
+    if explicit:
+        return Base(resolve_base(registry, explicit), f"--base {explicit}")
+    store = registry.store
+    if event is not None and event.base_sha:
+        how = "pull request base" if event.pr_number else "the commit before this push"
+        try:
+            sha = store.resolve_commit(event.base_sha)
+        except NotFound:
+            sha = None
+        if sha is not None:
+            if event.pr_number:
+                return Base(store.merge_base(sha, "HEAD") or sha, how)
+            return Base(sha, how)
+    if (
+        event is not None
+        and event.name == "push"
+        and event.default_branch
+        and not event.is_default_branch_push
+    ):
+        for ref in (f"origin/{event.default_branch}", event.default_branch):
+            try:
+                tip = store.resolve_commit(ref)
+            except NotFound:
+                continue
+            found = store.merge_base(tip, "HEAD")
+            if found:
+                return Base(found, f"where this branch left {event.default_branch}")
+    try:
+        return Base(store.resolve_commit("HEAD^"), "the previous commit (HEAD^)")
+    except NotFound:
+        return Base(None, "none: the first commit")
+
+
+def run_ci(
+    registry: Registry,
+    event: Event | None,
+    options: CiOptions,
+    on_prompt: Callable[[ChangedPrompt], None] | None = None,
+) -> tuple[CiReport, Base]:
+    started = time.monotonic()
+    base = choose_base(registry, event, options.base)
+    head_sha = registry.store.resolve_commit("HEAD")
+    if options.every_prompt or base.sha is None:
+        changed = all_prompts(registry)
+    else:
+        changed = changed_prompts(registry, base.sha)
+    results = []
+    for prompt in changed:
+        if on_prompt:
+            on_prompt(prompt)
+        results.append(evaluate_changed(registry, prompt, base.sha, options))
+    total = len(registry.list())
+    report = CiReport(
+        event=event.name if event else "local",
+        repository=event.repository if event else None,
+        pr_number=event.pr_number if event else None,
+        head_sha=head_sha,
+        pr_head_sha=event.head_sha if event and event.pr_number else None,
+        base_sha=base.sha,
+        prompts=results,
+        unchanged=max(total - len([r for r in results if r.status != "removed"]), 0),
+        seconds=round(time.monotonic() - started, 2),
+    )
+    return report, base
+
+
+def clip(text: str, limit: int = 2000) -> str:
+    """Report texts are bounded (the report also travels as an untrusted artifact)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def evaluate_changed(
+    registry: Registry, changed: ChangedPrompt, base_sha: str | None, options: CiOptions
+) -> PromptResult:
+    fields: dict[str, Any] = {
+        "name": changed.name,
+        "status": changed.status,
+        "file": changed.prompt_path,
+        "changed": list(changed.paths)[:50],
+    }
+    if changed.status == "removed":
+        return PromptResult(**fields)
+    if changed.problem:
+        return PromptResult(**fields, error=clip(changed.problem))
+    try:
+        head = registry.resolve(changed.name, "HEAD")
+        outcome = _evaluate(registry, head, options)
+    except NoPipeline:
+        note = f"not evaluated: no eval pipeline (add evals/{changed.name}.yaml)"
+        if options.require_eval:
+            return PromptResult(**fields, error=note)
+        return PromptResult(**fields, not_evaluated=note)
+    except PlgError as err:
+        return PromptResult(**fields, error=clip(err.message))
+    fields["head"] = _figures(head, outcome)
+    fields["thresholds"] = [
+        Check(name=c.check, model=c.model, value=c.value, bound=f">= {c.bound:g}", passed=c.passed)
+        for c in outcome.checks
+    ]
+    fields["base"], fields["base_note"] = _base_figures(registry, head, base_sha, options)
+    if options.backtest:
+        fields.update(_gate(registry, head, options))
+    return PromptResult(**fields)
+
+
+def _evaluate(registry: Registry, version: PromptVersion, options: CiOptions) -> EvalOutcome:
+    committed = version.version is not None
+    spec = f"{version.name}@{version.version}" if committed else f"{version.name}@{version.commit}"
+    return run_eval(
+        registry,
+        EvalRequest(spec=spec, models=options.models),
+        RunOptions(record=committed, use_cache=options.use_cache),
+    )
+
+
+def _figures(version: PromptVersion, outcome: EvalOutcome) -> list[Figures]:
+    common = {"version": version.version, "commit": version.commit}
+    if outcome.result is None:
+        return [_from_recorded(s, common) for s in outcome.reused]
+    return [
+        Figures(
+            **common,
+            model=s.model,
+            score=s.score,
+            pass_rate=s.pass_rate,
+            rows=s.rows,
+            errors=s.errors,
+            scorers={sc.name: sc.mean for sc in s.scorers},
+        )
+        for s in outcome.result.summaries
+    ]
+
+
+def _from_recorded(score: RecordedScore, common: dict[str, Any]) -> Figures:
+    scorers = (score.details or {}).get("scorers") or {}
+    return Figures(
+        **common,
+        model=score.model,
+        score=score.score,
+        pass_rate=score.pass_rate,
+        rows=score.rows,
+        errors=score.errors,
+        reused=True,
+        scorers={name: (fig or {}).get("mean") for name, fig in scorers.items()},
+    )
+
+
+def _base_figures(
+    registry: Registry, head: PromptVersion, base_sha: str | None, options: CiOptions
+) -> tuple[list[Figures], str]:
+    if base_sha is None:
+        return [], "no base commit to compare with"
+    try:
+        base = registry.resolve(head.name, base_sha)
+    except NotFound:
+        return [], "new prompt: it does not exist in the base"
+    if base.blob == head.blob:
+        recorded = _latest_recorded(registry, head.name, base_sha)
+        common = {"version": base.version, "commit": base_sha}
+        figures = [_from_recorded(s, common) for s in recorded]
+        note = "prompt text unchanged; its pipeline or data changed"
+        return figures, note + ("; base figures are the base's recorded results" if figures else "")
+    try:
+        outcome = _evaluate(registry, base, options)
+    except PlgError as err:
+        return [], clip(f"the base version could not be evaluated with this pipeline: {err.message}")
+    return _figures(base, outcome), ""
+
+
+def _latest_recorded(registry: Registry, name: str, commit: str) -> list[RecordedScore]:
+    latest: dict[str, RecordedScore] = {}
+    for score in sorted(read_scores(registry.store, commit), key=lambda s: s.time):
+        if score.kind == "eval" and score.prompt == name:
+            latest[score.model] = score
+    return list(latest.values())
+
+
+def _gate(registry: Registry, head: PromptVersion, options: CiOptions) -> dict[str, Any]:
+    """The backtest and the label's gate, as `plg promote` would see them; informative unless strict."""
+    from plg.gate.decision import backtest_inputs, decide, gate_for, run_backtest
+
+    label = options.gate_label
+    out: dict[str, Any] = {}
+    if label is None:
+        return out
+    out["gate_label"] = label
+    if head.version is None:
+        out["gate_note"] = "not checked: the head is not a committed version of this prompt"
+        return out
+    try:
+        gate, _ = gate_for(registry, head, label)
+        history, backtest_args = backtest_inputs(registry, head, gate.backtest if gate else None)
+        if history.is_file():
+            report, _ = run_backtest(registry, head, history, use_cache=options.use_cache, **backtest_args)
+            out["backtest"] = Backtest(
+                rows=report.rows,
+                errors=report.errors,
+                similarity_mean=report.similarity_mean,
+                changed_fraction=report.changed_fraction,
+                exact_rate=report.exact_rate,
+            )
+        if gate is None:
+            out["gate_note"] = (
+                f"no `{label}` gate in the pipeline (`plg promote` will refuse {label} without one)"
+            )
+            return out
+        holder = registry.get(head.name, label=label) if label in registry.labels(head.name) else None
+        decision = decide(registry, head, label, holder, use_cache=options.use_cache)
+    except PlgError as err:
+        out["gate_note"] = clip(f"could not be checked: {err.message}")
+        return out
+    out["gate"] = [
+        Check(name=c.name, value=c.value, bound=c.bound, passed=c.passed, detail=c.detail)
+        for c in decision.checks
+    ]
+    holder_note = f"holder now: v{holder.version}" if holder is not None else f"no version holds {label} yet"
+    out["gate_note"] = holder_note
+    return out

@@ -1,0 +1,262 @@
+"""The CI report: what `plg ci` found, as data, and the Markdown people read in the PR and job summary.
+
+The report is a pydantic model because it also arrives from outside: a pull request from a fork computes
+it without write access and hands it over as an artifact, and the privileged job that posts it must treat
+it as hostile. So the posting side never posts Markdown it was given; it validates this data (sizes
+capped, unknown keys refused) and renders the Markdown itself, escaping every string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from plg.ci.github import COMMENT_MARKER
+from plg.errors import BadInput
+
+Short = Annotated[str, StringConstraints(max_length=300)]
+Long = Annotated[str, StringConstraints(max_length=2000)]
+Sha = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+Score = Annotated[float, Field(ge=-1e9, le=1e9)]
+REPORT_FORMAT = 1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Figures(_Frozen):
+    version: int | None = None
+    commit: Sha | None = None
+    model: Short
+    score: Score | None = None
+    pass_rate: Score | None = None
+    rows: int = 0
+    errors: int = 0
+    reused: bool = False
+    scorers: dict[Short, Score | None] = Field(default_factory=dict, max_length=50)
+
+
+class Check(_Frozen):
+    name: Short
+    model: Short | None = None
+    value: Score | None = None
+    bound: Short
+    passed: bool
+    detail: Short = ""
+
+
+class Backtest(_Frozen):
+    rows: int
+    errors: int
+    similarity_mean: Score | None = None
+    changed_fraction: Score | None = None
+    exact_rate: Score | None = None
+
+
+class PromptResult(_Frozen):
+    name: Short
+    status: Literal["added", "modified", "removed", "renamed", "inputs"]
+    file: Short
+    changed: list[Short] = Field(default_factory=list, max_length=50)
+    head: list[Figures] = Field(default_factory=list, max_length=20)
+    base: list[Figures] = Field(default_factory=list, max_length=20)
+    base_note: Long = ""
+    thresholds: list[Check] = Field(default_factory=list, max_length=50)
+    backtest: Backtest | None = None
+    gate_label: Short | None = None
+    gate: list[Check] = Field(default_factory=list, max_length=50)
+    gate_note: Long = ""
+    error: Long | None = None
+    not_evaluated: Long | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(c.passed for c in self.thresholds)
+
+    @property
+    def gate_passed(self) -> bool | None:
+        if not self.gate:
+            return None
+        return all(c.passed for c in self.gate)
+
+
+class CiReport(_Frozen):
+    format: Literal[1] = REPORT_FORMAT
+    event: Short
+    repository: Short | None = None
+    pr_number: int | None = None
+    head_sha: Sha
+    pr_head_sha: Sha | None = None
+    base_sha: Sha | None = None
+    prompts: list[PromptResult] = Field(default_factory=list, max_length=20_000)
+    unchanged: int = 0
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(p.passed for p in self.prompts)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+
+def load_report(path: Path, max_bytes: int = 2_000_000) -> CiReport:
+    """Read a report that may come from an untrusted job: bounded, validated, nothing extra."""
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise BadInput(f"{path}: {err.strerror}") from None
+    if size > max_bytes:
+        raise BadInput(f"{path}: {size} bytes is more than a plg report can be ({max_bytes})")
+    try:
+        return CiReport.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, ValidationError) as err:
+        first = err.errors()[0] if isinstance(err, ValidationError) else None
+        where = ".".join(str(p) for p in first["loc"]) if first else ""
+        what = first["msg"] if first else str(err)
+        raise BadInput(
+            f"{path}: not a valid plg report ({where}: {what})" if where else f"{path}: {what}"
+        ) from None
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+|!~])")
+
+
+def md(text: object) -> str:
+    """Text as inert Markdown: no links, HTML, tables breaking, or @-mentions pinging people."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat).replace("@", "@\u200b")
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def _delta(head: float | None, base: float | None) -> str:
+    if head is None or base is None:
+        return "–"
+    diff = head - base
+    if abs(diff) < 0.0005:
+        return "±0"
+    arrow = "▲" if diff > 0 else "▼"
+    return f"{arrow} {diff:+.3f}"
+
+
+def _version(fig: Figures) -> str:
+    if fig.version is not None:
+        return f"v{fig.version}"
+    return fig.commit[:7] if fig.commit else "working tree"
+
+
+def _verdict(prompt: PromptResult) -> str:
+    if prompt.status == "removed" or prompt.not_evaluated:
+        return "➖"
+    return "✅" if prompt.passed else "❌"
+
+
+def render_markdown(report: CiReport, title: str = "plg") -> str:
+    lines = [COMMENT_MARKER]
+    failed = [p for p in report.prompts if not p.passed]
+    count = len(report.prompts)
+    if count == 0:
+        lines.append(f"## {md(title)}: no prompt changed")
+    else:
+        state = f"{len(failed)} failed" if failed else "all passed"
+        lines.append(f"## {md(title)}: {count} changed prompt{'s' if count != 1 else ''}, {state}")
+    if count:
+        lines += [
+            "",
+            "| | prompt | change | model | base | head | Δ score | pass rate | rows | errors | threshold |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for prompt in report.prompts:
+            lines += _summary_rows(prompt)
+        for prompt in report.prompts:
+            lines += _details(prompt)
+    base = f" vs base `{report.base_sha[:7]}`" if report.base_sha else ""
+    lines += [
+        "",
+        f"<sub>head `{report.head_sha[:7]}`{base} · {report.unchanged} prompt(s) unchanged · "
+        f"{report.seconds:.1f} s</sub>",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_rows(prompt: PromptResult) -> list[str]:
+    name = f"`{md(prompt.name)}`"
+    if prompt.error is not None:
+        return [f"| ❌ | {name} | {prompt.status} | | | | | | | | {md(prompt.error)} |"]
+    if prompt.status == "removed":
+        return [f"| ➖ | {name} | removed | | | | | | | | |"]
+    if prompt.not_evaluated:
+        return [f"| ➖ | {name} | {prompt.status} | | | | | | | | {md(prompt.not_evaluated)} |"]
+    rows = []
+    base_by_model = {f.model: f for f in prompt.base}
+    for fig in prompt.head:
+        base = base_by_model.get(fig.model)
+        base_cell = (
+            f"{_version(base)} {_num(base.score)}" if base else ("new" if not prompt.base_note else "–")
+        )
+        checks = [c for c in prompt.thresholds if c.model == fig.model]
+        threshold = (
+            ", ".join(
+                f"{'✅' if c.passed else '❌'} {md(c.name)} {_num(c.value)} {md(c.bound)}" for c in checks
+            )
+            or "none set"
+        )
+        rows.append(
+            f"| {_verdict(prompt)} | {name} | {prompt.status} | {md(fig.model)} | {base_cell} | "
+            f"{_version(fig)} {_num(fig.score)} | {_delta(fig.score, base.score if base else None)} | "
+            f"{_pct(fig.pass_rate)} | {fig.rows} | {fig.errors} | {threshold} |"
+        )
+    return rows
+
+
+def _details(prompt: PromptResult) -> list[str]:
+    if prompt.error is not None or prompt.status == "removed" or prompt.not_evaluated:
+        return []
+    lines = ["", "<details>", f"<summary><b>{md(prompt.name)}</b>: scorers, backtest, gate</summary>", ""]
+    lines.append(f"Changed: {', '.join(f'`{md(p)}`' for p in prompt.changed) or '–'}")
+    if prompt.base_note:
+        lines.append(f"\nBase: {md(prompt.base_note)}")
+    base_by_model = {f.model: f for f in prompt.base}
+    for fig in prompt.head:
+        base = base_by_model.get(fig.model)
+        reused = " (recorded result reused, no model call)" if fig.reused else ""
+        lines += ["", f"**{md(fig.model)}**{reused}", "", "| scorer | base | head | Δ |", "|---|---|---|---|"]
+        for scorer, value in fig.scorers.items():
+            before = base.scorers.get(scorer) if base else None
+            lines.append(f"| {md(scorer)} | {_num(before)} | {_num(value)} | {_delta(value, before)} |")
+    if prompt.backtest is not None:
+        bt = prompt.backtest
+        lines += [
+            "",
+            f"**Backtest** on real traffic: {bt.rows} rows, {bt.errors} errors, similarity "
+            f"{_num(bt.similarity_mean)}, changed {_pct(bt.changed_fraction)}, exact {_pct(bt.exact_rate)}",
+        ]
+    if prompt.gate_label:
+        if prompt.gate:
+            verdict = "would pass" if prompt.gate_passed else "would FAIL"
+            lines += [
+                "",
+                f"**`{md(prompt.gate_label)}` gate**: {verdict}",
+                "",
+                "| check | figure | bound | result |",
+                "|---|---|---|---|",
+            ]
+            for check in prompt.gate:
+                result = "✅ pass" if check.passed else "❌ fail"
+                lines.append(f"| {md(check.name)} | {_num(check.value)} | {md(check.bound)} | {result} |")
+        if prompt.gate_note:
+            lines.append(f"\n`{md(prompt.gate_label)}` gate: {md(prompt.gate_note)}")
+    lines += ["", "</details>"]
+    return lines

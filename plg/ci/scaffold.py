@@ -1,0 +1,67 @@
+"""What `plg init` and `plg new` write: a working starting point, never overwriting the user's files."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from plg.errors import BadInput
+from plg.registry.gitstore import init_repository
+from plg.registry.prompt import NEW_PROMPT_TEMPLATE, parse_prompt
+from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, validate_name
+
+GITIGNORE_LINES = [".plg/", "plg-report/"]
+
+
+def _template(name: str) -> str:
+    return resources.files("plg.ci.templates").joinpath(name).read_text()
+
+
+PLG_REQUIREMENT = "plg"
+
+
+def init_project(directory: Path, install: str = PLG_REQUIREMENT) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    said = []
+    if init_repository(directory):
+        said.append(f"initialised a git repository in {directory}")
+    files = {
+        "prompts/hello.prompt": NEW_PROMPT_TEMPLATE.format(description=json.dumps("A first prompt: edit me")),
+        ".github/workflows/plg.yml": _template("workflow.yml"),
+        ".github/workflows/plg-comment.yml": _template("workflow-comment.yml"),
+        ".github/workflows/plg-promote.yml": _template("workflow-promote.yml"),
+        ".github/plg-requirements.txt": (
+            "# What the plg workflows install (a pip requirement): pin a version or a git tag here.\n"
+            f"{install}\n"
+        ),
+    }
+    for folder in ("prompts", "evals/datasets", "evals/history"):
+        (directory / folder).mkdir(parents=True, exist_ok=True)
+    for relpath, text in files.items():
+        target = directory / relpath
+        if target.exists():
+            said.append(f"kept existing {relpath}")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        said.append(f"wrote {relpath}")
+    gitignore = directory / ".gitignore"
+    existing = gitignore.read_text().splitlines() if gitignore.exists() else []
+    missing = [line for line in GITIGNORE_LINES if line not in existing]
+    if missing:
+        gitignore.write_text("\n".join([*existing, *missing]) + "\n")
+        said.append(f"added {', '.join(missing)} to .gitignore")
+    return said
+
+
+def new_prompt(registry: Registry, name: str, description: str) -> Path:
+    validate_name(name)
+    path = registry.root / PROMPTS_DIR / f"{name}{SUFFIX}"
+    if path.exists():
+        raise BadInput(f"{path.relative_to(registry.root)} already exists")
+    text = NEW_PROMPT_TEMPLATE.format(description=json.dumps(description))
+    parse_prompt(text, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path.relative_to(registry.root)

@@ -1,0 +1,263 @@
+"""The promotion gate: a label moves only when the candidate proves itself on the eval pipeline, against
+the version holding the label, and on real traffic (the backtest). Every figure it uses is reused from git
+notes when this exact evaluation was recorded, so a re-run promote makes no model call at all."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from plg import config as plg_config
+from plg.errors import BadInput, Refused
+from plg.evals.config import BacktestGate, LabelGate, find_pipeline, load_pipeline
+from plg.evals.plan import EvalRequest
+from plg.evals.runner import execute
+from plg.evals.runs import find_run, new_run_id
+from plg.evals.session import RunOptions, make_client, run_eval
+from plg.gate.backtest import BacktestReport, backtest_spec, report_from_figures, report_from_run
+from plg.registry.scores import RecordedScore, find_score, record_scores
+from plg.registry.versions import PromptVersion, Registry
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float | None
+    bound: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    candidate: PromptVersion
+    label: str
+    checks: tuple[Check, ...]
+    gated: bool
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def figures(self) -> dict[str, Any]:
+        return {c.name: {"value": c.value, "bound": c.bound, "passed": c.passed} for c in self.checks}
+
+
+def gate_for(
+    registry: Registry, candidate: PromptVersion, label: str
+) -> tuple[LabelGate | None, Path | None]:
+    try:
+        path = find_pipeline(registry.root, candidate.name, candidate.front.eval, None)
+    except BadInput:
+        return None, None
+    return load_pipeline(path).config.gate.get(label), path
+
+
+def _eval_score(registry: Registry, version: PromptVersion, pipeline: Path, use_cache: bool) -> RecordedScore:
+    """The recorded eval of this exact version, or a fresh one that gets recorded."""
+    spec = f"{version.name}@{version.version}"
+    outcome = run_eval(
+        registry, EvalRequest(spec=spec, pipeline=pipeline), RunOptions(record=True, use_cache=use_cache)
+    )
+    recorded = outcome.reused or outcome.recorded
+    return recorded[0]
+
+
+def run_backtest(
+    registry: Registry,
+    candidate: PromptVersion,
+    history: Path,
+    *,
+    against: str | None = None,
+    embedding_model: str = "plg/offline-embed",
+    judge_model: str | None = None,
+    concurrency: int = 8,
+    model: str | None = None,
+    use_cache: bool = True,
+    record: bool = True,
+) -> tuple[BacktestReport, bool]:
+    """Returns the report and whether it was reused from notes (no model call)."""
+    spec = backtest_spec(
+        candidate,
+        history,
+        model=model,
+        embedding_model=embedding_model,
+        judge_model=judge_model,
+        concurrency=concurrency,
+        against=against,
+        base_dir=registry.root,
+    )
+    identity = spec.identity(spec.models[0])
+    runs_dir = plg_config.runs_dir(registry.root)
+    if candidate.commit and candidate.version is not None:
+        found = find_score(registry.store, candidate.commit, identity)
+        if found is not None and found.run_id:
+            try:
+                return report_from_run(candidate, history, find_run(runs_dir, found.run_id)), True
+            except (BadInput, OSError):
+                if found.details and "rows" in found.details:
+                    return report_from_figures(candidate, history, found.details, found.run_id), True
+    client = make_client(registry.root, concurrency, RunOptions(use_cache=use_cache), None)
+    try:
+        result = execute(spec, client, runs_dir, new_run_id(), registry.store.identity())
+    finally:
+        client.close()
+    report = report_from_run(candidate, history, result)
+    if record and candidate.commit and candidate.version is not None:
+        record_scores(
+            registry.store,
+            candidate.commit,
+            [
+                RecordedScore(
+                    identity=identity,
+                    prompt=candidate.name,
+                    version=candidate.version,
+                    blob=candidate.blob,
+                    model=spec.models[0],
+                    score=report.similarity_mean,
+                    pass_rate=None,
+                    rows=report.rows,
+                    errors=report.errors,
+                    datasets=(str(history),),
+                    dataset_hashes=spec.dataset_hashes,
+                    pipeline=None,
+                    pipeline_hash=None,
+                    run_id=result.run_id,
+                    time=_now(),
+                    kind="backtest",
+                    details=report.figures(),
+                )
+            ],
+        )
+    return report, False
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def decide(
+    registry: Registry,
+    candidate: PromptVersion,
+    label: str,
+    holder: PromptVersion | None,
+    use_cache: bool = True,
+) -> Decision:
+    gate, pipeline = gate_for(registry, candidate, label)
+    if gate is None:
+        if label == "production":
+            where = pipeline or Path(f"evals/{candidate.name}.yaml")
+            raise Refused(
+                f"{candidate.name}@production has no gate: add `gate: {{production: {{min_score: 0.8, "
+                f"max_regression: 0.02, backtest: {{min_similarity: 0.75, max_changed: 0.25}}}}}}` to {where}, "
+                "or move it with --force --reason"
+            )
+        return Decision(candidate, label, (), gated=False)
+    assert pipeline is not None
+    checks: list[Check] = []
+    needs_eval = (
+        gate.min_score is not None or gate.min_pass_rate is not None or gate.max_regression is not None
+    )
+    score = _eval_score(registry, candidate, pipeline, use_cache) if needs_eval else None
+    if gate.min_score is not None and score is not None:
+        checks.append(_at_least("eval score", score.score, gate.min_score))
+    if gate.min_pass_rate is not None and score is not None:
+        checks.append(_at_least("eval pass rate", score.pass_rate, gate.min_pass_rate))
+    if gate.max_regression is not None and score is not None:
+        if holder is None or holder.commit == candidate.commit:
+            checks.append(
+                Check("no regression", score.score, "no current holder", True, "first version to hold it")
+            )
+        else:
+            held = _eval_score(registry, holder, pipeline, use_cache)
+            floor = (held.score or 0.0) - gate.max_regression
+            checks.append(
+                Check(
+                    "no regression",
+                    score.score,
+                    f">= {floor:.3f} (v{holder.version} {held.score:.3f} - {gate.max_regression:g})",
+                    (score.score or 0.0) >= floor,
+                )
+            )
+    if gate.backtest is not None:
+        bt = gate.backtest
+        history, backtest_args = backtest_inputs(registry, candidate, bt)
+        report, _ = run_backtest(registry, candidate, history, use_cache=use_cache, **backtest_args)
+        if bt.min_similarity is not None:
+            checks.append(_at_least("backtest similarity", report.similarity_mean, bt.min_similarity))
+        if bt.max_changed is not None:
+            value = report.changed_fraction
+            checks.append(
+                Check(
+                    "backtest changed",
+                    value,
+                    f"<= {bt.max_changed:g}",
+                    value is not None and value <= bt.max_changed,
+                )
+            )
+        if bt.min_exact is not None:
+            checks.append(_at_least("backtest exact match", report.exact_rate, bt.min_exact))
+        if report.errors:
+            checks.append(Check("backtest errors", float(report.errors), "0", False, "rows failed to run"))
+    return Decision(candidate, label, tuple(checks), gated=True)
+
+
+def backtest_inputs(
+    registry: Registry, candidate: PromptVersion, bt: BacktestGate | None
+) -> tuple[Path, dict[str, Any]]:
+    """The history file and backtest arguments a gate uses; CI asks the same so the gate reuses its run."""
+    if bt is not None and bt.history:
+        history = registry.root / bt.history
+    else:
+        history = registry.root / "evals/history" / f"{candidate.name}.jsonl"
+    if bt is None:
+        return history, {}
+    judge = bt.judge if isinstance(bt.judge, str) else (candidate.model if bt.judge else None)
+    return history, {"embedding_model": bt.embedding_model or "plg/offline-embed", "judge_model": judge}
+
+
+def _at_least(name: str, value: float | None, bound: float) -> Check:
+    return Check(name, value, f">= {bound:g}", value is not None and value >= bound)
+
+
+def record_decision(registry: Registry, decision: Decision, forced: bool, reason: str) -> None:
+    """The decision goes to notes on the candidate commit, pass or fail, so CI and people can see why."""
+    candidate = decision.candidate
+    if not candidate.commit:
+        return
+    import hashlib
+
+    identity = hashlib.sha256(f"gate|{candidate.name}|{decision.label}|{candidate.blob}".encode()).hexdigest()
+    record_scores(
+        registry.store,
+        candidate.commit,
+        [
+            RecordedScore(
+                identity=identity,
+                prompt=candidate.name,
+                version=candidate.version,
+                blob=candidate.blob,
+                model="",
+                score=None,
+                pass_rate=None,
+                rows=0,
+                errors=0,
+                datasets=(),
+                dataset_hashes=(),
+                pipeline=None,
+                pipeline_hash=None,
+                run_id="",
+                time=_now(),
+                passed_threshold=decision.passed,
+                kind="gate",
+                details={
+                    "label": decision.label,
+                    "checks": [asdict(c) for c in decision.checks],
+                    "forced": forced,
+                    "reason": reason,
+                },
+            )
+        ],
+    )

@@ -1,0 +1,134 @@
+"""`plg promote` and `plg rollback`: resolve the candidate, pass the label's gate, move the label by
+compare-and-swap, record the move with the gate's figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from plg.errors import GateFailed, Refused
+from plg.registry.labels import execute_move, label_state, plan_move, previous_target, push_label
+from plg.registry.versions import PromptVersion, Registry, split_ref
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    moved: bool
+    lines: tuple[str, ...]
+    decision: object | None = None
+
+
+def resolve_candidate(registry: Registry, spec: str) -> PromptVersion:
+    name, ref = split_ref(spec)
+    if ref is not None:
+        return registry.resolve(name, ref)
+    path = registry.prompt_path(name)
+    if registry.store.is_dirty(path):
+        registry.require_exists(name)
+        raise Refused(
+            f"{path} has uncommitted changes: commit them first, or name a committed version ({name}@N)"
+        )
+    return registry.latest(name)
+
+
+def decision_table(decision) -> list[str]:  # type: ignore[no-untyped-def]
+    from tabulate import tabulate
+
+    if not decision.checks:
+        return []
+    rows = [
+        [
+            c.name,
+            "-" if c.value is None else f"{c.value:.3f}",
+            c.bound,
+            "pass" if c.passed else "FAIL",
+            c.detail,
+        ]
+        for c in decision.checks
+    ]
+    return tabulate(
+        rows, headers=["check", "figure", "bound", "result", ""], tablefmt="simple", disable_numparse=True
+    ).splitlines()
+
+
+def promote(
+    registry: Registry,
+    spec: str,
+    label: str,
+    *,
+    reason: str = "",
+    dry_run: bool = False,
+    remote: str | None = None,
+    force: bool = False,
+    gated: bool = True,
+) -> PromoteResult:
+    from plg.gate.decision import decide, record_decision
+
+    candidate = resolve_candidate(registry, spec)
+    plan = plan_move(registry, candidate.name, label, candidate)
+    target = f"{candidate.name}@{label}"
+    current = plan.current
+    if current and current.commit == candidate.commit:
+        return PromoteResult(False, (f"{target} already points at v{candidate.version}; nothing to do",))
+    source = (
+        f"v{current.version}"
+        if current and current.version
+        else ("nothing" if not current else current.commit[:10])
+    )
+    if force and not reason:
+        raise Refused("--force needs --reason: say why the gate is overridden")
+    decision = None
+    gate_missing = False
+    lines: list[str] = []
+    if gated:
+        holder = registry.get(candidate.name, label=label) if current is not None else None
+        try:
+            decision = decide(registry, candidate, label, holder)
+        except Refused:
+            if not force:
+                raise
+            gate_missing = True
+        if decision is not None:
+            lines += decision_table(decision)
+            if decision.gated and not dry_run:
+                record_decision(registry, decision, force, reason)
+    passed = (decision is None or decision.passed) and not gate_missing
+    verdict = (
+        "" if decision is None or not decision.gated else (" (gate passed)" if passed else " (gate FAILED)")
+    )
+    if dry_run:
+        lines.append(f"would move {target}: {source} -> v{candidate.version}{verdict} (dry run)")
+        return PromoteResult(False, tuple(lines), decision)
+    if decision is not None and not decision.passed and not force:
+        failed = ", ".join(c.name for c in decision.checks if not c.passed)  # type: ignore[union-attr]
+        error = GateFailed(f"{target}: gate failed ({failed}); nothing moved")
+        error.details = tuple(lines)  # type: ignore[attr-defined]
+        raise error
+    if not passed and not force:
+        raise Refused(f"{target}: not moved")
+    figures = decision.figures() if decision is not None else {}
+    execute_move(registry, plan, reason=reason, forced=force and not passed, figures=figures)
+    forced = " FORCED past a failed gate" if force and not passed else ""
+    lines.append(
+        f"moved {target}: {source} -> v{candidate.version} ({(candidate.commit or '')[:10]}){verdict}{forced}"
+    )
+    if remote:
+        lines.append(f"{target} on {remote}: {push_label(registry, candidate.name, label, remote)}")
+    return PromoteResult(True, tuple(lines), decision)
+
+
+def rollback(
+    registry: Registry, name: str, label: str, reason: str = "", remote: str | None = None
+) -> PromoteResult:
+    """Back to the version the label held before its last move; recorded as a rollback, no gate."""
+    state = label_state(registry, name, label)
+    if state is None:
+        raise Refused(f"{name}@{label}: no such label to roll back")
+    last = previous_target(state)
+    assert last.from_commit is not None
+    target = registry.at_commit(name, last.from_commit)
+    plan = plan_move(registry, name, label, target)
+    execute_move(registry, plan, kind="rollback", reason=reason or f"rollback from v{state.version}")
+    lines = [f"rolled back {name}@{label}: v{state.version} -> v{target.version} ({last.from_commit[:10]})"]
+    if remote:
+        lines.append(f"{name}@{label} on {remote}: {push_label(registry, name, label, remote)}")
+    return PromoteResult(True, tuple(lines))

@@ -1,0 +1,135 @@
+"""Read-only views over the registry that the CLI prints: the prompt list, a version log, a diff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from plg.errors import BadInput, PlgError
+from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, Version, split_ref
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    latest: int | None
+    dirty: bool
+    labels: dict[str, int | None]
+    model: str
+    description: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "latest_version": self.latest,
+            "modified": self.dirty,
+            "labels": self.labels,
+            "model": self.model,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    version: Version
+    labels: tuple[str, ...]
+    score: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.version
+        return {
+            "version": v.number,
+            "commit": v.commit,
+            "blob": v.blob,
+            "path": v.path,
+            "time": v.time.isoformat(),
+            "author": v.author,
+            "subject": v.subject,
+            "labels": list(self.labels),
+            "score": self.score,
+        }
+
+
+def catalog(registry: Registry) -> list[CatalogEntry]:
+    """Three git calls whatever the number of prompts: histories, labels, working-tree status."""
+    from plg.registry.prompt import parse_front_matter
+
+    names = registry.list()
+    histories = registry.all_versions()
+    all_labels = registry.all_labels()
+    dirty = _dirty_names(registry)
+    entries = []
+    for name in names:
+        history = histories.get(name, [])
+        by_commit = {v.commit: v.number for v in history}
+        path = registry.root / PROMPTS_DIR / f"{name}{SUFFIX}"
+        try:
+            front = parse_front_matter(path.read_text(errors="replace"), f"{PROMPTS_DIR}/{name}{SUFFIX}")
+            model, description = front.model, front.description
+        except PlgError as err:
+            model, description = "?", f"(invalid: {err.message})"
+        entries.append(
+            CatalogEntry(
+                name=name,
+                latest=history[-1].number if history else None,
+                dirty=name in dirty,
+                labels={
+                    label: by_commit.get(commit) for label, commit in sorted(all_labels.get(name, {}).items())
+                },
+                model=model,
+                description=description,
+            )
+        )
+    return entries
+
+
+def _dirty_names(registry: Registry) -> set[str]:
+    out = registry.store.run("status", "--porcelain", "--untracked-files=all", "--", PROMPTS_DIR)
+    names = set()
+    for line in out.splitlines():
+        path = line[3:].split(" -> ")[-1].strip('"')
+        if path.endswith(SUFFIX):
+            names.add(path[len(PROMPTS_DIR) + 1 : -len(SUFFIX)])
+    return names
+
+
+def version_log(registry: Registry, name: str) -> list[LogEntry]:
+    from plg.registry.scores import headline, scores_by_commit
+
+    history = registry.versions(name)
+    if not history:
+        registry.require_exists(name)
+    labels_by_commit: dict[str, list[str]] = {}
+    for label, commit in registry.labels(name).items():
+        labels_by_commit.setdefault(commit, []).append(label)
+    recorded = scores_by_commit(registry.store, [v.commit for v in history])
+    scores = {commit: headline([s for s in found if s.prompt == name]) for commit, found in recorded.items()}
+    return [
+        LogEntry(
+            version=v, labels=tuple(sorted(labels_by_commit.get(v.commit, []))), score=scores.get(v.commit)
+        )
+        for v in reversed(history)
+    ]
+
+
+def diff_versions(registry: Registry, a: str, b: str | None) -> str:
+    name_a, ref_a = split_ref(a)
+    if b is None:
+        name_b, ref_b = name_a, None
+    elif "@" in b or b in registry.list():
+        name_b, ref_b = split_ref(b)
+    else:
+        name_b, ref_b = name_a, b
+    if ref_a is None and ref_b is None:
+        raise BadInput("plg diff needs at least one NAME@REF")
+    left = registry.resolve(name_a, ref_a)
+    right = registry.resolve(name_b, ref_b)
+    import difflib
+
+    lines = difflib.unified_diff(
+        left.file.source.splitlines(keepends=True),
+        right.file.source.splitlines(keepends=True),
+        fromfile=left.ref,
+        tofile=right.ref,
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

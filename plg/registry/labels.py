@@ -1,0 +1,227 @@
+"""Release labels are annotated tags `prompts/<name>@<label>`, moved by compare-and-swap.
+
+Each label's tag message carries the label's whole move history as JSON lines. The history is then part
+of the very object the compare-and-swap installs: it cannot drift from the label, and it travels with
+every `git push`/`git clone` of the tag without a second ref to keep consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from plg.errors import InvalidName, NotFound, Refused
+from plg.registry.gitstore import GitError
+from plg.registry.versions import TAG_PREFIX, PromptVersion, Registry
+
+HISTORY_MARKER = "--- plg label history v1 ---"
+_RESERVED = re.compile(r"^(v?\d+|HEAD|head)$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class LabelMove:
+    label: str
+    kind: str
+    time: str
+    who: str
+    from_version: int | None
+    from_commit: str | None
+    to_version: int | None
+    to_commit: str
+    reason: str = ""
+    forced: bool = False
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> LabelMove:
+        data = json.loads(line)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class LabelState:
+    name: str
+    label: str
+    tag_object: str
+    commit: str
+    version: int | None
+    history: tuple[LabelMove, ...]
+
+
+@dataclass(frozen=True)
+class PlannedMove:
+    """What a promote would do; `execute` makes it so only if the label has not moved since planning."""
+
+    name: str
+    label: str
+    ref: str
+    expected_tag: str | None
+    current: LabelState | None
+    target: PromptVersion
+
+
+def tag_ref(name: str, label: str) -> str:
+    return f"{TAG_PREFIX}{name}@{label}"
+
+
+def validate_label(registry: Registry, name: str, label: str) -> str:
+    if _RESERVED.match(label):
+        raise InvalidName(
+            f"label '{label}' would be read as a version or HEAD; choose a word such as 'production'"
+        )
+    if not _LABEL.match(label) or not registry.store.check_ref_format(tag_ref(name, label)):
+        raise InvalidName(
+            f"label '{label}' is not a name git accepts (use letters, digits, '_', '-', '.'; start with a letter or digit)"
+        )
+    return label
+
+
+def read_history(message: str) -> tuple[LabelMove, ...]:
+    _, marker, rest = message.partition(HISTORY_MARKER)
+    if not marker:
+        return ()
+    moves = []
+    for line in rest.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                moves.append(LabelMove.from_json(line))
+            except (ValueError, TypeError):
+                continue
+    return tuple(moves)
+
+
+def label_state(registry: Registry, name: str, label: str) -> LabelState | None:
+    ref = tag_ref(name, label)
+    tag_object = registry.store.ref_value(ref)
+    if tag_object is None:
+        return None
+    commit = registry.store.ref_value(f"{ref}^{{commit}}") or tag_object
+    kind = registry.store.run("cat-file", "-t", tag_object).strip()
+    history = read_history(registry.store.tag_message(tag_object)) if kind == "tag" else ()
+    return LabelState(
+        name=name,
+        label=label,
+        tag_object=tag_object,
+        commit=commit,
+        version=registry.version_of_commit(name, commit),
+        history=history,
+    )
+
+
+def list_labels(registry: Registry, name: str) -> list[LabelState]:
+    states = []
+    for label in sorted(registry.labels(name)):
+        state = label_state(registry, name, label)
+        if state is not None:
+            states.append(state)
+    return states
+
+
+def plan_move(registry: Registry, name: str, label: str, target: PromptVersion) -> PlannedMove:
+    validate_label(registry, name, label)
+    if target.commit is None or target.version is None:
+        raise Refused(
+            f"{name}: only a committed version can carry a label; commit prompts/{name}.prompt first"
+        )
+    current = label_state(registry, name, label)
+    return PlannedMove(
+        name=name,
+        label=label,
+        ref=tag_ref(name, label),
+        expected_tag=current.tag_object if current else None,
+        current=current,
+        target=target,
+    )
+
+
+def execute_move(
+    registry: Registry,
+    plan: PlannedMove,
+    *,
+    kind: str = "promote",
+    reason: str = "",
+    forced: bool = False,
+    figures: dict[str, Any] | None = None,
+) -> LabelMove:
+    store = registry.store
+    current = plan.current
+    move = LabelMove(
+        label=plan.label,
+        kind=kind,
+        time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        who=store.identity(),
+        from_version=current.version if current else None,
+        from_commit=current.commit if current else None,
+        to_version=plan.target.version,
+        to_commit=plan.target.commit or "",
+        reason=reason,
+        forced=forced,
+        figures=figures or {},
+    )
+    history = (*(current.history if current else ()), move)
+    message = _tag_message(plan, move, history)
+    tag_object = store.make_tag(plan.ref, move.to_commit, message)
+    store.compare_and_swap(plan.ref, tag_object, plan.expected_tag, f"plg {kind} {plan.name}@{plan.label}")
+    return move
+
+
+def _tag_message(plan: PlannedMove, move: LabelMove, history: tuple[LabelMove, ...]) -> str:
+    source = f"v{move.from_version}" if move.from_version else (move.from_commit or "nothing")[:12]
+    lines = [
+        f"plg: {plan.name}@{plan.label} -> v{move.to_version} ({move.to_commit[:12]})",
+        "",
+        f"{move.kind.capitalize()} by {move.who} at {move.time}, from {source}.",
+    ]
+    if move.reason:
+        lines.append(f"Reason: {move.reason}")
+    if move.forced:
+        lines.append("Forced past a failed gate.")
+    lines += ["", HISTORY_MARKER, *(m.to_json() for m in history), ""]
+    return "\n".join(lines)
+
+
+def previous_target(state: LabelState) -> LabelMove:
+    """The move before the current one, for rollback."""
+    if not state.history:
+        raise NotFound(f"{state.name}@{state.label} has no recorded history to roll back")
+    last = state.history[-1]
+    if last.from_commit is None:
+        raise NotFound(f"{state.name}@{state.label} has no earlier version to roll back to")
+    return last
+
+
+def push_label(registry: Registry, name: str, label: str, remote: str) -> str:
+    """Push with an explicit lease: the remote tag must still be what it was before our last move."""
+    state = label_state(registry, name, label)
+    if state is None:
+        raise NotFound(f"{name}@{label}: no such label to push")
+    ref = tag_ref(name, label)
+    remote_value = registry.store.remote_ref(remote, ref)
+    if remote_value == state.tag_object:
+        return "up to date"
+    if remote_value is not None and not _descends(registry, state.tag_object, remote_value):
+        raise Refused(
+            f"{remote} has {name}@{label} at a move this clone does not know; fetch "
+            f"'+{ref}:{ref}' and promote again"
+        )
+    registry.store.push_with_lease(remote, ref, remote_value)
+    return "pushed"
+
+
+def _descends(registry: Registry, local_tag: str, remote_tag: str) -> bool:
+    """A local label state descends from the remote one when the remote's last move is in our history."""
+    try:
+        message = registry.store.tag_message(remote_tag)
+    except GitError:  # the remote tag object may not be in this clone at all
+        return False
+    remote_history = read_history(message)
+    local_history = read_history(registry.store.tag_message(local_tag))
+    return bool(remote_history) and local_history[: len(remote_history)] == remote_history

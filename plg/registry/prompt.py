@@ -1,0 +1,264 @@
+"""The `.prompt` file format: YAML front matter, then a Jinja2 chat template split into role sections.
+
+Templates arrive through pull requests, so they are untrusted code: they render in Jinja2's immutable
+sandbox, with StrictUndefined, a static check of every variable they use, and bounds on output size and time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from plg.errors import PromptFileError, TemplateError
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+ROLES = ("system", "user", "assistant")
+_ROLE_LINE = re.compile(r"^(system|user|assistant):\s*$", re.IGNORECASE)
+
+InputType = Literal["string", "integer", "number", "boolean", "object", "array", "any"]
+
+
+class InputSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: InputType = "any"
+    description: str | None = None
+    default: Any = None
+    required: bool | None = None
+
+    @property
+    def is_required(self) -> bool:
+        return self.required if self.required is not None else self.default is None
+
+
+class FrontMatter(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = "plg/offline"
+    description: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    eval: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _short_input_forms(cls, value: Any) -> Any:
+        """Accept `name:` and `name: string` as well as the full mapping, and a plain list of names."""
+        if isinstance(value, list):
+            return {str(name): {} for name in value}
+        if isinstance(value, dict):
+            return {
+                str(k): ({} if v is None else {"type": v} if isinstance(v, str) else v)
+                for k, v in value.items()
+            }
+        return value
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One role's template. It compiles on first use: `plg show` and `plg list` never pay for Jinja2."""
+
+    role: str
+    source: str
+    first_line: int
+    where: str
+
+    @cached_property
+    def compiled(self) -> Template:
+        from plg.registry.template import compile_template
+
+        return compile_template(self.source, self.first_line, self.where)
+
+    @cached_property
+    def variables(self) -> frozenset[str]:
+        from plg.registry.template import template_variables
+
+        self.compiled  # noqa: B018 - report a syntax error before the variable scan
+        return template_variables(self.source)
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    """A parsed, validated prompt file. `where` names it in errors (path, or name@version)."""
+
+    front: FrontMatter
+    sections: tuple[Section, ...]
+    source: str
+    where: str
+
+    @cached_property
+    def variables(self) -> frozenset[str]:
+        """Every variable the template reads, found statically: StrictUndefined alone misses
+        `{{ x if flag }}` and unused macro parameters."""
+        return frozenset().union(*(s.variables for s in self.sections))
+
+    def check(self) -> None:
+        """Compile every section now, so syntax errors surface at lint time."""
+        self.variables  # noqa: B018
+
+    @property
+    def template(self) -> str:
+        return (
+            self.source.split("\n---", 2)[-1].lstrip("\n") if self.source.startswith("---") else self.source
+        )
+
+    def render(self, variables: dict[str, Any], where: str | None = None) -> list[Message]:
+        return render_sections(self, variables, where or self.where)
+
+
+def parse_front_matter(text: str, where: str) -> FrontMatter:
+    """Only the front matter: listing 200 prompts need not compile 200 templates."""
+    return _load_front(_split_front_matter(text, where)[0], where)
+
+
+def parse_prompt(text: str, where: str) -> PromptFile:
+    front_src, body, body_line = _split_front_matter(text, where)
+    front = _load_front(front_src, where)
+    return PromptFile(front=front, sections=_split_sections(body, body_line, where), source=text, where=where)
+
+
+def _load_front(front_src: str, where: str) -> FrontMatter:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(front_src) if front_src.strip() else {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f", line {mark.line + 2}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise PromptFileError(f"{where}{line}: malformed front matter: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise PromptFileError(f"{where}: front matter must be a mapping of keys, got {type(raw).__name__}")
+    try:
+        return FrontMatter.model_validate(raw)
+    except ValidationError as err:
+        raise PromptFileError(f"{where}: {_describe_validation(err)}") from None
+
+
+def _describe_validation(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"unknown front-matter key '{key}'"
+    return f"front-matter key '{key}': {first['msg']}"
+
+
+def _split_front_matter(text: str, where: str) -> tuple[str, str, int]:
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return "", text, 1
+    for index in range(1, len(lines)):
+        if lines[index].strip() == "---":
+            return "".join(lines[1:index]), "".join(lines[index + 1 :]), index + 2
+    raise PromptFileError(f"{where}, line 1: front matter opened with '---' is never closed")
+
+
+def _split_sections(body: str, first_line: int, where: str) -> tuple[Section, ...]:
+    sections: list[Section] = []
+    role: str | None = None
+    start = first_line
+    buffer: list[str] = []
+
+    def flush() -> None:
+        text = "".join(buffer).strip("\n")
+        if role is not None or text.strip():
+            sections.append(Section(role=role or "user", source=text, first_line=start, where=where))
+
+    for offset, line in enumerate(body.splitlines(keepends=True)):
+        match = _ROLE_LINE.match(line.strip())
+        if match:
+            flush()
+            role, buffer, start = match.group(1).lower(), [], first_line + offset + 1
+        else:
+            buffer.append(line)
+    flush()
+    return tuple(sections)
+
+
+def coerce_value(name: str, spec: InputSpec, value: Any, where: str) -> Any:
+    """Values from CSV cells and `-v key=value` arrive as text; declared types say what they mean."""
+    if not isinstance(value, str) or spec.type in ("string", "any"):
+        return value
+    try:
+        if spec.type == "integer":
+            return int(value)
+        if spec.type == "number":
+            return float(value)
+        if spec.type == "boolean":
+            lowered = value.strip().lower()
+            if lowered in ("true", "yes", "1"):
+                return True
+            if lowered in ("false", "no", "0"):
+                return False
+            raise ValueError(value)
+        if spec.type in ("object", "array"):
+            return json.loads(value)
+    except ValueError:
+        raise TemplateError(f"{where}: variable '{name}' should be {spec.type}, got {value!r}") from None
+    return value
+
+
+def missing_variables(prompt: PromptFile, variables: dict[str, Any]) -> list[str]:
+    needed = {n for n, s in prompt.front.inputs.items() if s.is_required} | (
+        prompt.variables - set(prompt.front.inputs)
+    )
+    return sorted(n for n in needed if n not in variables)
+
+
+def resolve_variables(prompt: PromptFile, variables: dict[str, Any], where: str) -> dict[str, Any]:
+    missing = missing_variables(prompt, variables)
+    if missing:
+        names = ", ".join(f"'{n}'" for n in missing)
+        raise TemplateError(f"{where}: undefined variable {names}")
+    values = {n: s.default for n, s in prompt.front.inputs.items() if s.default is not None}
+    for name, value in variables.items():
+        spec = prompt.front.inputs.get(name)
+        values[name] = coerce_value(name, spec, value, where) if spec else value
+    return values
+
+
+def render_sections(prompt: PromptFile, variables: dict[str, Any], where: str) -> list[Message]:
+    from plg.registry.template import render_template
+
+    values = resolve_variables(prompt, variables, where)
+    return [
+        Message(role=s.role, content=render_template(s.compiled, values, where, s.first_line))
+        for s in prompt.sections
+    ]
+
+
+NEW_PROMPT_TEMPLATE = """---
+model: plg/offline
+description: {description}
+params:
+  temperature: 0.2
+inputs:
+  topic:
+    type: string
+    description: What the answer is about
+---
+system:
+You are a concise, helpful assistant.
+
+user:
+Tell me about {{{{ topic }}}}.
+"""

@@ -1,0 +1,98 @@
+"""Version scores as git notes (`refs/notes/plg`) on the version's commit.
+
+A note holds one JSON line per eval identity (prompt blob, dataset, pipeline, model), so a commit can
+carry scores from several pipelines and models, and the same identity is never evaluated twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from plg.registry.gitstore import GitStore
+
+NOTES_REF = "refs/notes/plg"
+
+
+@dataclass(frozen=True)
+class RecordedScore:
+    identity: str
+    prompt: str
+    version: int | None
+    blob: str
+    model: str
+    score: float | None
+    pass_rate: float | None
+    rows: int
+    errors: int
+    datasets: tuple[str, ...]
+    dataset_hashes: tuple[str, ...]
+    pipeline: str | None
+    pipeline_hash: str | None
+    run_id: str
+    time: str
+    passed_threshold: bool | None = None
+    kind: str = "eval"
+    details: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> RecordedScore:
+        data = json.loads(line)
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["datasets"] = tuple(fields.get("datasets") or ())
+        fields["dataset_hashes"] = tuple(fields.get("dataset_hashes") or ())
+        return cls(**fields)
+
+
+def read_scores(store: GitStore, commit: str) -> list[RecordedScore]:
+    return parse_note(store.read_note(NOTES_REF, commit) or "")
+
+
+def scores_by_commit(store: GitStore, commits: list[str]) -> dict[str, list[RecordedScore]]:
+    """Scores of many versions with two git calls, for `plg log`."""
+    notes = store.notes_map(NOTES_REF)
+    wanted = {c: notes[c] for c in commits if c in notes}
+    blobs = store.read_blobs(sorted(set(wanted.values())))
+    return {c: parse_note(blobs.get(b, b"").decode("utf-8", "replace")) for c, b in wanted.items()}
+
+
+def parse_note(text: str) -> list[RecordedScore]:
+    scores = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                scores.append(RecordedScore.from_json(line))
+            except (ValueError, TypeError):
+                continue
+    return scores
+
+
+def find_score(store: GitStore, commit: str, identity: str) -> RecordedScore | None:
+    for score in read_scores(store, commit):
+        if score.identity == identity:
+            return score
+    return None
+
+
+def record_scores(store: GitStore, commit: str, new: list[RecordedScore]) -> None:
+    """Replace entries with the same identity, keep the others, and write the note back."""
+    identities = {s.identity for s in new}
+    kept = [s for s in read_scores(store, commit) if s.identity not in identities]
+    lines = [s.to_json() for s in [*kept, *new]]
+    store.write_note(NOTES_REF, commit, "\n".join(lines) + "\n")
+
+
+def headline(scores: list[RecordedScore]) -> str | None:
+    """The figure `plg log` prints for a version: the latest eval per model."""
+    evals = [s for s in scores if s.kind == "eval" and s.score is not None]
+    if not evals:
+        return None
+    latest: dict[str, RecordedScore] = {}
+    for score in sorted(evals, key=lambda s: s.time):
+        latest[score.model] = score
+    return " ".join(f"{s.score:.2f}" + ("" if len(latest) == 1 else f"({s.model})") for s in latest.values())

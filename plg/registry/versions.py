@@ -1,0 +1,314 @@
+"""Prompts in a tree: names, versions from first-parent history, and `name@ref` resolution."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from plg.errors import InvalidName, NotFound
+from plg.registry.gitstore import FileChange, GitStore, blob_id, is_sha
+
+if TYPE_CHECKING:
+    from plg.registry.prompt import FrontMatter, Message, PromptFile
+
+PROMPTS_DIR = "prompts"
+SUFFIX = ".prompt"
+TAG_PREFIX = "refs/tags/prompts/"
+_NAME_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_VERSION_REF = re.compile(r"^v?(\d+)$")
+WORKING_TREE = "working tree"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One entry of a prompt's history: version N is the Nth first-parent commit changing its content."""
+
+    number: int
+    commit: str
+    blob: str
+    path: str
+    time: datetime
+    author: str
+    subject: str
+
+    @classmethod
+    def from_change(cls, number: int, change: FileChange) -> Version:
+        return cls(
+            number=number,
+            commit=change.commit,
+            blob=change.blob,
+            path=change.path,
+            time=datetime.fromtimestamp(change.time, tz=timezone.utc),
+            author=change.author,
+            subject=change.subject,
+        )
+
+
+@dataclass(frozen=True)
+class PromptVersion:
+    """A resolved prompt: what `name@ref` means, with everything needed to render and call it."""
+
+    name: str
+    version: int | None
+    commit: str | None
+    blob: str
+    path: str
+    file: PromptFile
+    label: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}" if self.version is not None else f"{self.name} ({WORKING_TREE})"
+
+    @property
+    def front(self) -> FrontMatter:
+        return self.file.front
+
+    @property
+    def model(self) -> str:
+        return self.file.front.model
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.file.front.params)
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return dict(self.file.front.inputs)
+
+    @property
+    def template(self) -> str:
+        return self.file.template
+
+    def render(self, variables: dict[str, Any] | None = None, /, **kwargs: Any) -> list[Message]:
+        return self.file.render({**(variables or {}), **kwargs}, where=self.ref)
+
+
+def validate_name(name: str) -> str:
+    segments = name.split("/")
+    if not name or any(not _NAME_SEGMENT.match(s) or s.endswith((".lock", ".")) for s in segments):
+        raise InvalidName(
+            f"'{name}' is not a valid prompt name (letters, digits, '_', '-', '.' in '/'-separated parts)"
+        )
+    return name
+
+
+def split_ref(spec: str) -> tuple[str, str | None]:
+    name, sep, ref = spec.partition("@")
+    if sep and not ref:
+        raise NotFound(f"'{spec}': empty reference after '@'")
+    return name, (ref if sep else None)
+
+
+class Registry:
+    def __init__(self, path: str | Path = ".", store: GitStore | None = None) -> None:
+        self.store = store or GitStore(path)
+        self.root = self.store.root
+        self._parsed: dict[str, PromptFile] = {}
+        self._histories: dict[str, list[Version]] = {}
+
+    def forget_history(self) -> None:
+        """Version lists are cached per Registry; a long-lived owner (the SDK) drops them when HEAD moves."""
+        self._histories.clear()
+
+    def prompt_path(self, name: str) -> str:
+        return f"{PROMPTS_DIR}/{validate_name(name)}{SUFFIX}"
+
+    def list(self) -> list[str]:
+        base = self.root / PROMPTS_DIR
+        if not base.is_dir():
+            return []
+        return sorted(p.relative_to(base).as_posix()[: -len(SUFFIX)] for p in base.rglob(f"*{SUFFIX}"))
+
+    def all_versions(self) -> dict[str, list[Version]]:
+        """Every prompt's history from a single git call: what `plg list` needs for 200 prompts."""
+        histories = self.store.tree_history(PROMPTS_DIR)
+        result: dict[str, list[Version]] = {}
+        for path, changes in histories.items():
+            if path.endswith(SUFFIX):
+                name = path[len(PROMPTS_DIR) + 1 : -len(SUFFIX)]
+                result[name] = [Version.from_change(i, c) for i, c in enumerate(changes, 1)]
+        return result
+
+    def versions(self, name: str) -> list[Version]:
+        path = self.prompt_path(name)
+        if path not in self._histories:
+            self._histories[path] = [Version.from_change(i, c) for i, c in enumerate(self._changes(path), 1)]
+        return self._histories[path]
+
+    def _changes(self, path: str) -> list[FileChange]:
+        from plg import config
+        from plg.registry import versioncache
+
+        head = self.store.ref_value("HEAD")
+        if head is None:
+            return []
+        cache_dir = config.state_dir(self.root) / "versions"
+        changes = versioncache.load(cache_dir, path, head)
+        if changes is None:
+            changes = self.store.file_history(path, head)
+            versioncache.save(cache_dir, path, head, changes)
+        return changes
+
+    def parse_blob(self, blob: str, where: str) -> PromptFile:
+        """Parsed files are cached by blob id: the same content is read from git and parsed once."""
+        cached = self._parsed.get(blob)
+        if cached is None:
+            from plg.registry.prompt import parse_prompt
+
+            text = self.store.read_blob(blob).decode("utf-8", errors="replace")
+            cached = self._parsed[blob] = parse_prompt(text, where)
+        return cached
+
+    def get(
+        self,
+        name: str,
+        version: int | str | None = None,
+        label: str | None = None,
+        ref: str | None = None,
+    ) -> PromptVersion:
+        if sum(x is not None for x in (version, label, ref)) > 1:
+            raise NotFound("give at most one of version, label and ref")
+        if version is not None:
+            return self.resolve(name, f"v{version}" if isinstance(version, int) else version)
+        if label is not None:
+            return self._by_label(name, label)
+        return self.resolve(name, ref)
+
+    def resolve(self, name: str, ref: str | None) -> PromptVersion:
+        validate_name(name)
+        if ref is None:
+            return self._working_tree(name)
+        match = _VERSION_REF.match(ref)
+        if match:
+            return self._by_number(name, int(match.group(1)))
+        if self.store.ref_value(f"{TAG_PREFIX}{name}@{ref}") is not None:
+            return self._by_label(name, ref)
+        try:
+            commit = self.store.resolve_commit(ref)
+        except NotFound:
+            raise NotFound(
+                f"{name}@{ref}: no such version, label or commit{self._label_hint(name)}"
+            ) from None
+        return self._by_commit(name, commit, ref)
+
+    def latest(self, name: str) -> PromptVersion:
+        history = self.versions(name)
+        if not history:
+            self.require_exists(name)
+            raise NotFound(f"{name} has no committed version yet (commit prompts/{name}{SUFFIX} first)")
+        return self._at(name, history[-1])
+
+    def _at(self, name: str, version: Version, label: str | None = None) -> PromptVersion:
+        where = f"{name}@{version.number}"
+        return PromptVersion(
+            name=name,
+            version=version.number,
+            commit=version.commit,
+            blob=version.blob,
+            path=version.path,
+            file=self.parse_blob(version.blob, where),
+            label=label,
+        )
+
+    def _working_tree(self, name: str) -> PromptVersion:
+        path = self.prompt_path(name)
+        file_path = self.root / path
+        if not file_path.is_file():
+            self.require_exists(name)
+        from plg.registry.prompt import parse_prompt
+
+        data = file_path.read_bytes()
+        blob = blob_id(data)
+        file = self._parsed.get(blob) or parse_prompt(data.decode("utf-8", errors="replace"), path)
+        self._parsed[blob] = file
+        history = self.versions(name)
+        current = history[-1] if history and history[-1].blob == blob else None
+        return PromptVersion(
+            name=name,
+            version=current.number if current else None,
+            commit=current.commit if current else None,
+            blob=blob,
+            path=path,
+            file=file,
+        )
+
+    def _by_number(self, name: str, number: int) -> PromptVersion:
+        history = self.versions(name)
+        if not history:
+            self.require_exists(name)
+        if not 1 <= number <= len(history):
+            raise NotFound(f"{name}@{number}: no such version ({name} has versions 1..{len(history)})")
+        return self._at(name, history[number - 1])
+
+    def _by_label(self, name: str, label: str) -> PromptVersion:
+        commit = self.store.ref_value(f"{TAG_PREFIX}{name}@{label}^{{commit}}")
+        if commit is None:
+            self.require_exists(name)
+            raise NotFound(f"{name}@{label}: no such label{self._label_hint(name)}")
+        resolved = self._by_commit(name, commit, label)
+        return PromptVersion(**{**resolved.__dict__, "label": label})
+
+    def at_commit(self, name: str, commit: str) -> PromptVersion:
+        return self._by_commit(name, commit, commit[:10])
+
+    def _by_commit(self, name: str, commit: str, ref: str) -> PromptVersion:
+        history = self.versions(name)
+        for version in reversed(history):
+            if version.commit == commit:
+                return self._at(name, version)
+        path = self.prompt_path(name)
+        paths = [path] + [v.path for v in reversed(history) if v.path != path]
+        for candidate in paths:
+            blob = self.store.blob_at(commit, candidate)
+            if blob is None:
+                continue
+            for version in reversed(history):
+                if version.blob == blob:
+                    return self._at(name, version)
+            return PromptVersion(
+                name=name,
+                version=None,
+                commit=commit,
+                blob=blob,
+                path=candidate,
+                file=self.parse_blob(blob, f"{name}@{ref}"),
+            )
+        self.require_exists(name)
+        raise NotFound(f"{name}@{ref}: the prompt does not exist at commit {commit[:12]}")
+
+    def require_exists(self, name: str) -> None:
+        if (self.root / self.prompt_path(name)).is_file() or self.versions(name):
+            return
+        known = self.list()
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise NotFound(f"unknown prompt '{name}'{hint}")
+
+    def _label_hint(self, name: str) -> str:
+        labels = [r.ref.rsplit("@", 1)[1] for r in self.store.tags(f"{TAG_PREFIX}{name}@*")]
+        return f" (labels: {', '.join(labels)})" if labels else ""
+
+    def labels(self, name: str) -> dict[str, str]:
+        """Label → commit for one prompt."""
+        return {r.ref.rsplit("@", 1)[1]: r.commit for r in self.store.tags(f"{TAG_PREFIX}{name}@*")}
+
+    def all_labels(self) -> dict[str, dict[str, str]]:
+        result: dict[str, dict[str, str]] = {}
+        for ref in self.store.tags(TAG_PREFIX):
+            name, _, label = ref.ref[len(TAG_PREFIX) :].rpartition("@")
+            result.setdefault(name, {})[label] = ref.commit
+        return result
+
+    def version_of_commit(self, name: str, commit: str) -> int | None:
+        for version in self.versions(name):
+            if version.commit == commit:
+                return version.number
+        return None
+
+
+__all__ = ["PromptVersion", "Registry", "Version", "is_sha", "split_ref", "validate_name"]

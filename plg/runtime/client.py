@@ -1,0 +1,394 @@
+"""The runtime SDK: PromptLayer-shaped `Client.run()` over the git registry, logging every request.
+
+Resolution is cheap on the hot path: versions are cached by (name, version) forever and labels are
+re-checked at most every `label_ttl` seconds; if the repository cannot be read, the last good version
+keeps serving and the failure is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plg import config as plg_config
+from plg.errors import BadInput, ModelCallError, PlgError
+from plg.registry.versions import PromptVersion, Registry
+from plg.tracing import spans as tracing
+
+logger = logging.getLogger("plg.runtime.client")
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    version: PromptVersion
+    checked_at: float
+    tag_value: str | None
+
+
+class _Resolver:
+    """name/label → PromptVersion with a TTL on labels and a last-good fallback."""
+
+    def __init__(self, repo: str | Path, label_ttl: float) -> None:
+        self._repo = repo
+        self._ttl = label_ttl
+        self._lock = threading.Lock()
+        self._pinned: dict[tuple[str, int], PromptVersion] = {}
+        self._moving: dict[tuple[str, str | None], _Resolved] = {}
+        self._registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry(self._repo)
+        return self._registry
+
+    def resolve(self, name: str, label: str | None, version: int | None) -> PromptVersion:
+        if version is not None:
+            key = (name, version)
+            found = self._pinned.get(key)
+            if found is None:
+                with self._lock:
+                    found = self._pinned[key] = self.registry.get(name, version=version)
+            return found
+        return self._resolve_moving(name, label)
+
+    def _resolve_moving(self, name: str, label: str | None) -> PromptVersion:
+        key = (name, label)
+        cached = self._moving.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached.checked_at < self._ttl:
+            return cached.version
+        with self._lock:
+            cached = self._moving.get(key)
+            if cached is not None and now - cached.checked_at < self._ttl:
+                return cached.version
+            try:
+                fresh = self._lookup(name, label, cached)
+            except PlgError as err:
+                if cached is None:
+                    raise
+                logger.warning(
+                    "plg: cannot re-check %s@%s, serving v%s: %s",
+                    name,
+                    label or "latest",
+                    cached.version.version,
+                    err.message,
+                )
+                fresh = _Resolved(cached.version, now, cached.tag_value)
+            except OSError as err:
+                if cached is None:
+                    raise BadInput(f"cannot read the prompt repository: {err}") from None
+                logger.warning("plg: cannot read the repository, serving %s: %s", cached.version.ref, err)
+                fresh = _Resolved(cached.version, now, cached.tag_value)
+            self._moving[key] = fresh
+            return fresh.version
+
+    def _lookup(self, name: str, label: str | None, cached: _Resolved | None) -> _Resolved:
+        registry = self.registry
+        tag_ref = f"refs/tags/prompts/{name}@{label}" if label else "HEAD"
+        tag_value = registry.store.ref_value(tag_ref)
+        if cached is not None and tag_value is not None and tag_value == cached.tag_value:
+            return _Resolved(cached.version, time.monotonic(), tag_value)
+        registry.forget_history()
+        version = registry.get(name, label=label) if label else registry.latest(name)
+        return _Resolved(version, time.monotonic(), tag_value)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request between rendering and logging."""
+
+    version: PromptVersion
+    messages: list[dict[str, str]]
+    model: str
+    params: dict[str, Any]
+    variables: dict[str, Any]
+    tags: tuple[str, ...]
+    metadata: dict[str, str]
+    started: float
+    span: tracing.ActiveSpan | None = None
+
+
+class Track:
+    """`client.track.*`: attach scores, metadata and prompt info to logged requests (PromptLayer's API)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def score(self, request_id: str, score: float, name: str | None = None) -> bool:
+        self._client.log.set_score(request_id, score, name=name)
+        return True
+
+    def metadata(self, request_id: str, metadata: Mapping[str, str]) -> bool:
+        self._client.log.set_metadata(request_id, dict(metadata))
+        return True
+
+    def prompt(
+        self,
+        request_id: str,
+        prompt_name: str,
+        prompt_input_variables: Mapping[str, Any],
+        version: int | None = None,
+        label: str | None = None,
+    ) -> bool:
+        self._client.log.set_prompt(
+            request_id, prompt_name, dict(prompt_input_variables), version=version, label=label
+        )
+        return True
+
+
+class Client:
+    def __init__(
+        self,
+        repo: str | Path = ".",
+        log: str | Path | Any | None = None,
+        label_ttl: float = 5.0,
+        timeout: float | None = None,
+        max_attempts: int | None = None,
+        use_cache: bool = False,
+        enable_tracing: bool = False,
+    ) -> None:
+        self._resolver = _Resolver(repo, label_ttl)
+        self._tracer = tracing.Tracer(tracing.TraceBuffer(self._write_spans), enabled=enable_tracing)
+        self._log_arg = log
+        self._log: Any = None
+        self._model_client: Any = None
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._use_cache = use_cache
+        self.track = Track(self)
+
+    @property
+    def root(self) -> Path:
+        return self._resolver.registry.root
+
+    @property
+    def log(self) -> Any:
+        if self._log is None:
+            from plg.runtime.logstore import SQLiteLogStore
+
+            if self._log_arg is None or isinstance(self._log_arg, (str, Path)):
+                path = Path(self._log_arg) if self._log_arg is not None else plg_config.log_path(self.root)
+                self._log = SQLiteLogStore(path)
+            else:
+                self._log = self._log_arg
+        return self._log
+
+    @property
+    def models(self) -> Any:
+        if self._model_client is None:
+            from plg.llm.provider import open_client
+
+            self._model_client = open_client(
+                self.root, 16, use_cache=self._use_cache, timeout=self._timeout, max_attempts=self._max_attempts
+            )
+        return self._model_client
+
+    @property
+    def traceable(self) -> Any:
+        """`@client.traceable` / `@client.traceable(name=..., attributes=..., metadata=...)`."""
+        return self._tracer.traceable
+
+    def span(self, name: str, attributes: Mapping[str, Any] | None = None) -> Any:
+        """`with client.span("step") as span:` for a block of code (recorded only with tracing on)."""
+        return self._tracer.block(name, attributes)
+
+    def _write_spans(self, spans: list[tracing.Span]) -> None:
+        """Tracing must not break the application: spans that cannot be written are logged and dropped."""
+        try:
+            self.log.insert_spans(spans)
+        except Exception as err:  # noqa: BLE001
+            logger.warning("plg: cannot write %d span(s): %s", len(spans), err)
+
+    def get_prompt(
+        self, prompt_name: str, label: str | None = None, version: int | None = None
+    ) -> PromptVersion:
+        return self._resolver.resolve(prompt_name, label, version)
+
+    def _prepare(
+        self,
+        prompt_name: str,
+        input_variables: Mapping[str, Any] | None,
+        label: str | None,
+        version: int | None,
+        model: str | None,
+        params: Mapping[str, Any] | None,
+        tags: list[str] | None,
+        metadata: Mapping[str, str] | None,
+        request_span: tracing.ActiveSpan | None,
+    ) -> _Call:
+        if label is not None and version is not None:
+            raise BadInput("give prompt_release_label or prompt_version, not both")
+        _check_metadata(metadata)
+        with tracing.child_span("prompt.render") as step:
+            pv = self.get_prompt(prompt_name, label, version)
+            if pv.label is None and label is not None:
+                pv = PromptVersion(**{**pv.__dict__, "label": label})
+            variables = dict(input_variables or {})
+            messages = [m.to_dict() for m in pv.render(variables)]
+            if step is not None:
+                step.set_attributes({"version": pv.version, "label": pv.label, "messages": len(messages)})
+        inherited = request_span.inherited_attributes() if request_span is not None else {}
+        return _Call(
+            version=pv,
+            messages=messages,
+            model=model or pv.model,
+            params={**pv.params, **(params or {})},
+            variables=variables,
+            tags=tuple(tags or ()),
+            metadata={**tracing.metadata_from_attributes(inherited), **(metadata or {})},
+            started=time.perf_counter(),
+            span=request_span,
+        )
+
+    def run(
+        self,
+        prompt_name: str,
+        input_variables: Mapping[str, Any] | None = None,
+        prompt_release_label: str | None = None,
+        prompt_version: int | None = None,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        with self._tracer.span("plg.run", {"prompt": prompt_name}, kind="client") as active:
+            call = self._prepare(
+                prompt_name,
+                input_variables,
+                prompt_release_label,
+                prompt_version,
+                model,
+                params,
+                tags,
+                metadata,
+                active,
+            )
+            try:
+                completion = self.models.complete(call.model, call.messages, call.params)
+            except ModelCallError as err:
+                self._failed(call, err)
+                raise
+            return self._succeeded(call, completion)
+
+    async def arun(
+        self,
+        prompt_name: str,
+        input_variables: Mapping[str, Any] | None = None,
+        prompt_release_label: str | None = None,
+        prompt_version: int | None = None,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        with self._tracer.span("plg.run", {"prompt": prompt_name}, kind="client") as active:
+            call = self._prepare(
+                prompt_name,
+                input_variables,
+                prompt_release_label,
+                prompt_version,
+                model,
+                params,
+                tags,
+                metadata,
+                active,
+            )
+            try:
+                completion = await self.models.acomplete(call.model, call.messages, call.params)
+            except ModelCallError as err:
+                self._failed(call, err)
+                raise
+            return self._succeeded(call, completion)
+
+    def _record(self, call: _Call, **outcome: Any) -> Any:
+        from plg.runtime.logstore import RequestRecord
+
+        pv = call.version
+        record = RequestRecord.new(
+            prompt_name=pv.name,
+            version=pv.version,
+            commit=pv.commit,
+            label=pv.label,
+            model=call.model,
+            params=call.params,
+            input_variables=call.variables,
+            messages=call.messages,
+            tags=call.tags,
+            metadata=call.metadata,
+            trace_id=call.span.trace_id if call.span else None,
+            span_id=call.span.span_id if call.span else None,
+            **outcome,
+        )
+        self.log.insert(record)
+        if call.span is not None:
+            call.span.set_attributes(
+                {"plg.request_id": record.id, "version": record.version, "label": record.label}
+            )
+        return record
+
+    def _failed(self, call: _Call, err: ModelCallError) -> None:
+        record = self._record(
+            call, output=None, error=err.message, latency_s=time.perf_counter() - call.started
+        )
+        err.request_id = record.id
+
+    def _succeeded(self, call: _Call, completion: Any) -> dict[str, Any]:
+        record = self._record(
+            call,
+            output=completion.text,
+            error=None,
+            latency_s=completion.latency_s,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            cost=completion.cost,
+        )
+        return _response(record.id, call.version, call.messages, call.model, call.params, completion)
+
+
+def _check_metadata(metadata: Mapping[str, str] | None) -> None:
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise BadInput(f"metadata must map strings to strings; got {key!r}: {value!r}")
+
+
+def _response(
+    request_id: str,
+    pv: PromptVersion,
+    messages: list[dict[str, str]],
+    model: str,
+    params: dict[str, Any],
+    completion: Any,
+) -> dict[str, Any]:
+    """PromptLayer's response shape, built at the edge from plg's values."""
+    answer = {"role": "assistant", "content": completion.text}
+    raw = {
+        "id": f"plg-{request_id}",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [{"index": 0, "message": answer, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+            "total_tokens": (completion.prompt_tokens or 0) + (completion.completion_tokens or 0),
+        },
+    }
+    return {
+        "request_id": request_id,
+        "raw_response": raw,
+        "prompt_blueprint": {
+            "prompt_template": {"type": "chat", "messages": [*messages, answer]},
+            "metadata": {"model": {"name": model, "parameters": params}},
+        },
+        "prompt_name": pv.name,
+        "prompt_version": pv.version,
+        "prompt_commit": pv.commit,
+        "prompt_label": pv.label,
+        "latency_s": completion.latency_s,
+        "cost": completion.cost,
+    }

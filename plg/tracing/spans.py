@@ -1,0 +1,405 @@
+"""Spans: what happened inside one eval row or one application request, with measured timings.
+
+The span in progress lives in a context variable, so nested calls nest and concurrent asyncio tasks
+(each runs in a copy of its creator's context) never see each other's spans. Durations come from
+`perf_counter_ns`; only a trace's root reads the wall clock, and its descendants are placed against
+that anchor, so a child can never start before or end after its parent because the wall clock moved.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from plg.errors import BadInput
+
+AttrValue = str | int | float | bool
+SpanSink = Callable[["Span"], None]
+STATUSES = ("unset", "ok", "error")
+KINDS = ("internal", "client", "server")
+
+METADATA_PREFIX = "plg.metadata."
+METADATA_ATTRIBUTES = {"user.id": "user_id", "gen_ai.conversation.id": "conversation_id"}
+
+
+def new_trace_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_span_id() -> str:
+    return secrets.token_hex(8)
+
+
+@dataclass(frozen=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    start_ns: int
+    end_ns: int
+    attributes: dict[str, AttrValue] = field(default_factory=dict)
+    status: str = "unset"
+    status_message: str | None = None
+    kind: str = "internal"
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_id": self.parent_id,
+            "name": self.name,
+            "start_ns": self.start_ns,
+            "end_ns": self.end_ns,
+            "attributes": dict(self.attributes),
+            "status": self.status,
+            "status_message": self.status_message,
+            "kind": self.kind,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Span:
+        """Spans come back from run files and the log database: check them before trusting them."""
+        if not isinstance(data, Mapping):
+            raise BadInput(f"a span must be an object, got {type(data).__name__}")
+        try:
+            span = cls(
+                trace_id=str(data["trace_id"]),
+                span_id=str(data["span_id"]),
+                parent_id=None if data.get("parent_id") in (None, "") else str(data["parent_id"]),
+                name=str(data["name"]),
+                start_ns=int(data["start_ns"]),
+                end_ns=int(data["end_ns"]),
+                attributes={str(k): _attr(v) for k, v in dict(data.get("attributes") or {}).items()},
+                status=str(data.get("status") or "unset"),
+                status_message=None if data.get("status_message") is None else str(data["status_message"]),
+                kind=str(data.get("kind") or "internal"),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise BadInput(f"malformed span: {type(err).__name__}: {err}") from None
+        if not (_is_hex(span.trace_id, 32) and _is_hex(span.span_id, 16)):
+            raise BadInput(f"span '{span.name}': trace id must be 32 and span id 16 hex digits")
+        if span.status not in STATUSES or span.kind not in KINDS or span.end_ns < span.start_ns:
+            raise BadInput(f"span '{span.name}': bad status, kind or times")
+        return span
+
+
+def _is_hex(value: str, length: int) -> bool:
+    return len(value) == length and all(c in "0123456789abcdef" for c in value)
+
+
+def _attr(value: Any) -> AttrValue:
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
+
+
+class ActiveSpan:
+    """A span being recorded. Users reach it through `current_span()` to add attributes."""
+
+    def __init__(
+        self,
+        name: str,
+        sink: SpanSink,
+        parent: ActiveSpan | None,
+        attributes: Mapping[str, Any] | None = None,
+        kind: str = "internal",
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.parent = parent
+        self.trace_id = parent.trace_id if parent else new_trace_id()
+        self.span_id = new_span_id()
+        self._sink = sink
+        self._anchor: tuple[int, int] = parent._anchor if parent else (time.time_ns(), time.perf_counter_ns())
+        self.start_ns = self._now()
+        self.attributes: dict[str, AttrValue] = {}
+        self.status = "unset"
+        self.status_message: str | None = None
+        self.set_attributes(attributes or {})
+
+    def _now(self) -> int:
+        wall, perf = self._anchor
+        return wall + (time.perf_counter_ns() - perf)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        if value is not None:
+            self.attributes[str(key)] = _attr(value)
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def set_status(self, status: str, message: str | None = None) -> None:
+        if status not in STATUSES:
+            raise BadInput(f"span status must be one of {', '.join(STATUSES)}, got {status!r}")
+        self.status, self.status_message = status, message
+
+    def record_exception(self, err: BaseException) -> None:
+        from plg.redact import scrub_secrets
+
+        text = (str(err).strip().splitlines() or [""])[0][:300]
+        self.set_attribute("exception.type", type(err).__name__)
+        self.set_status(
+            "error", scrub_secrets(f"{type(err).__name__}: {text}" if text else type(err).__name__)
+        )
+
+    def inherited_attributes(self) -> dict[str, AttrValue]:
+        """This span's attributes over its ancestors': what a request made inside it belongs to."""
+        chain: list[ActiveSpan] = []
+        span: ActiveSpan | None = self
+        while span is not None:
+            chain.append(span)
+            span = span.parent
+        merged: dict[str, AttrValue] = {}
+        for item in reversed(chain):
+            merged.update(item.attributes)
+        return merged
+
+    def end(self) -> Span:
+        span = Span(
+            trace_id=self.trace_id,
+            span_id=self.span_id,
+            parent_id=self.parent.span_id if self.parent else None,
+            name=self.name,
+            start_ns=self.start_ns,
+            end_ns=max(self._now(), self.start_ns + 1),
+            attributes=dict(self.attributes),
+            status=self.status,
+            status_message=self.status_message,
+            kind=self.kind,
+        )
+        self._sink(span)
+        return span
+
+
+_current: contextvars.ContextVar[ActiveSpan | None] = contextvars.ContextVar("plg_span", default=None)
+
+
+def current_span() -> ActiveSpan | None:
+    return _current.get()
+
+
+@contextmanager
+def span(
+    name: str,
+    sink: SpanSink,
+    attributes: Mapping[str, Any] | None = None,
+    kind: str = "internal",
+    new_trace: bool = False,
+) -> Iterator[ActiveSpan]:
+    """Record `name` around the block as a child of the current span (or a new trace's root).
+    An exception marks it an error and propagates."""
+    active = ActiveSpan(name, sink, None if new_trace else _current.get(), attributes, kind)
+    token = _current.set(active)
+    try:
+        yield active
+    except BaseException as err:
+        active.record_exception(err)
+        raise
+    finally:
+        _current.reset(token)
+        active.end()
+
+
+@contextmanager
+def child_span(
+    name: str, attributes: Mapping[str, Any] | None = None, kind: str = "internal"
+) -> Iterator[ActiveSpan | None]:
+    """A span only when something is being traced: library code (the model layer) marks its steps
+    without knowing who records them; with no current span it costs nothing and yields None."""
+    parent = _current.get()
+    if parent is None:
+        yield None
+        return
+    with span(name, parent._sink, attributes, kind) as active:
+        yield active
+
+
+def completion_attributes(completion: Any) -> dict[str, Any]:
+    """What an `llm.call` span says about a finished model call."""
+    latency = completion.latency_s
+    return {
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "cost_usd": completion.cost,
+        "latency_ms": None if latency is None else round(latency * 1000, 3),
+        "attempts": completion.attempts,
+        "retries": max(completion.attempts - 1, 0),
+        "cached": completion.cached,
+    }
+
+
+@contextmanager
+def model_call_span(model: str) -> Iterator[Callable[[Any], Any]]:
+    """`llm.call` around a model call, when traced; yields `note(completion)` to record its figures."""
+    with child_span("llm.call", {"model": model}, kind="client") as active:
+
+        def note(completion: Any) -> Any:
+            if active is not None:
+                active.set_attributes(completion_attributes(completion))
+            return completion
+
+        try:
+            yield note
+        except BaseException as err:
+            if active is not None:
+                attempts = getattr(err, "attempts", 1)
+                active.set_attributes({"attempts": attempts, "retries": max(attempts - 1, 0)})
+            raise
+
+
+def metadata_from_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """`user.id`, `gen_ai.conversation.id` and `plg.metadata.<key>` span attributes as request metadata."""
+    metadata: dict[str, str] = {}
+    for key, value in attributes.items():
+        if key in METADATA_ATTRIBUTES:
+            metadata[METADATA_ATTRIBUTES[key]] = str(value)
+        elif key.startswith(METADATA_PREFIX) and len(key) > len(METADATA_PREFIX):
+            metadata[key[len(METADATA_PREFIX) :]] = str(value)
+    return metadata
+
+
+def draw_tree(spans: Iterable[Span], attribute_width: int = 40, mark: str | None = None) -> list[str]:
+    """One line per span, children under parents in start order, with offset, duration and attributes;
+    the span `mark` names gets an arrow. Spans whose parent is missing (another process's part of the
+    trace) are drawn as roots."""
+    spans = list(spans)
+    if not spans:
+        return []
+    ids = {s.span_id for s in spans}
+    children: dict[str | None, list[Span]] = {}
+    for s in spans:
+        parent = s.parent_id if s.parent_id in ids else None
+        children.setdefault(parent, []).append(s)
+    for group in children.values():
+        group.sort(key=lambda s: (s.start_ns, s.name))
+    origin = min(s.start_ns for s in spans)
+    lines: list[str] = []
+
+    def walk(node: Span, lead: str, branch: str) -> None:
+        offset = (node.start_ns - origin) / 1e6
+        status = "" if node.status != "error" else f"  ERROR {node.status_message or ''}".rstrip()
+        attrs = "  ".join(f"{k}={_clip(v, attribute_width)}" for k, v in node.attributes.items() if v != "")
+        arrow = "  <-" if node.span_id == mark else ""
+        lines.append(
+            f"{lead}{branch}{node.name}{arrow}  {node.duration_ms:.1f} ms  (+{offset:.1f} ms){status}"
+            + (f"  {attrs}" if attrs else "")
+        )
+        kids = children.get(node.span_id, [])
+        extension = "" if not branch else ("   " if branch == "└─ " else "│  ")
+        for i, child in enumerate(kids):
+            walk(child, lead + extension, "└─ " if i == len(kids) - 1 else "├─ ")
+
+    for root in children.get(None, []):
+        walk(root, "", "")
+    return lines
+
+
+def _clip(value: AttrValue, width: int) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = f"{value:.4g}" if isinstance(value, float) else " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class TraceBuffer:
+    """A sink that writes a trace's spans in one batch when its root ends (or every `limit` spans, so a
+    long-lived root does not hold them all): one write per trace instead of one per span."""
+
+    def __init__(self, write: Callable[[list[Span]], None], limit: int = 64) -> None:
+        self._write = write
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[Span]] = {}
+
+    def __call__(self, span: Span) -> None:
+        with self._lock:
+            batch = self._pending.setdefault(span.trace_id, [])
+            batch.append(span)
+            if span.parent_id is not None and len(batch) < self._limit:
+                return
+            del self._pending[span.trace_id]
+        self._write(batch)
+
+
+def _discard(span: Span) -> None:
+    pass
+
+
+class Tracer:
+    """Spans around application code, written to `sink` as each one ends. Disabled, it records nothing,
+    so decorated code can stay in place when tracing is switched off."""
+
+    def __init__(self, sink: SpanSink, enabled: bool = True) -> None:
+        self.sink = sink
+        self.enabled = enabled
+
+    @contextmanager
+    def span(
+        self, name: str, attributes: Mapping[str, Any] | None = None, kind: str = "internal"
+    ) -> Iterator[ActiveSpan | None]:
+        if not self.enabled:
+            yield None
+            return
+        with span(name, self.sink, attributes, kind) as active:
+            yield active
+
+    @contextmanager
+    def block(self, name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[ActiveSpan]:
+        """A span around a block of user code. Disabled, it yields a span that is never recorded, so
+        `span.set_attribute(...)` in the block works either way."""
+        if not self.enabled:
+            yield ActiveSpan(name, _discard, None, attributes)
+            return
+        with span(name, self.sink, attributes) as active:
+            yield active
+
+    def traceable(
+        self,
+        func: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """`@tracer.traceable` or `@tracer.traceable(name=..., attributes=..., metadata=...)`, on sync or
+        async functions. `metadata` becomes `plg.metadata.<key>` attributes, which requests made inside
+        the span inherit as metadata."""
+        attrs = {**(attributes or {}), **{METADATA_PREFIX + k: v for k, v in (metadata or {}).items()}}
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            span_name = name or fn.__qualname__
+            if inspect.iscoroutinefunction(fn):
+
+                @functools.wraps(fn)
+                async def run_async(*args: Any, **kwargs: Any) -> Any:
+                    if not self.enabled:
+                        return await fn(*args, **kwargs)
+                    with span(span_name, self.sink, attrs):
+                        return await fn(*args, **kwargs)
+
+                return run_async
+
+            @functools.wraps(fn)
+            def run(*args: Any, **kwargs: Any) -> Any:
+                if not self.enabled:
+                    return fn(*args, **kwargs)
+                with span(span_name, self.sink, attrs):
+                    return fn(*args, **kwargs)
+
+            return run
+
+        return decorate(func) if func is not None else decorate

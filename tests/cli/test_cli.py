@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CAKE_V1, GitRepo, run_cli
+
+
+@pytest.fixture
+def cake_repo(repo: GitRepo) -> GitRepo:
+    repo.write_prompt("cake", CAKE_V1, "first cake")
+    repo.write_prompt("cake", CAKE_V1.replace("pastry chef", "baker"), "second cake")
+    repo.write_prompt("support/triage", "Triage: {{ ticket }}", "triage")
+    return repo
+
+
+def one_line_error(result, code: int, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.code == code, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.err, result.err
+    assert fragment in lines[0], lines[0]
+
+
+def test_list_show_log_render_and_json(cake_repo: GitRepo) -> None:
+    listed = run_cli("list", "--json")
+    assert listed.code == 0
+    entries = {e["name"]: e for e in json.loads(listed.out)}
+    assert entries["cake"]["latest_version"] == 2 and entries["support/triage"]["latest_version"] == 1
+    shown = json.loads(run_cli("show", "cake@1", "--json").out)
+    assert shown["version"] == 1 and "pastry chef" in shown["template"]
+    log = json.loads(run_cli("log", "cake", "--json").out)
+    assert [e["version"] for e in log] == [2, 1] and log[0]["subject"] == "second cake"
+    rendered = run_cli("render", "cake@1", "-v", "cake_type=lemon", "-v", "serving_size=4")
+    assert rendered.code == 0
+    assert "user:\nWrite a recipe for a lemon cake for 4 people." in rendered.out
+    table = run_cli("list")
+    assert "support/triage" in table.out and "cake" in table.out
+
+
+def test_render_vars_file(cake_repo: GitRepo, tmp_path: Path) -> None:
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps({"cake_type": "carrot"}))
+    out = run_cli("render", "cake", "--vars", str(vars_file), "--json")
+    assert json.loads(out.out)[1]["content"] == "Write a recipe for a carrot cake for 8 people."
+
+
+def test_promote_and_labels_from_cli(cake_repo: GitRepo) -> None:
+    moved = run_cli("promote", "cake@1", "--label", "production", "--reason", "first ship", "--force")
+    assert moved.code == 0 and "cake@production" in moved.out
+    assert run_cli("promote", "cake", "--label", "production", "--force", "--reason", "").code == 1
+    assert run_cli("promote", "cake", "--label", "production", "--force", "--reason", "").code == 1
+    assert run_cli("promote", "cake", "--label", "production", "--force", "--reason", "again").code == 0
+    labels = json.loads(run_cli("labels", "cake", "--history", "--json").out)
+    assert labels[0]["version"] == 2
+    assert [m["reason"] for m in labels[0]["history"]] == ["first ship", "again"]
+    assert "production" in run_cli("log", "cake").out
+    assert "production" in run_cli("labels", "cake").out
+    assert run_cli("show", "cake@production", "--json").out.count('"version": 2') == 1
+
+
+def test_diff_between_versions(cake_repo: GitRepo) -> None:
+    out = run_cli("diff", "cake@1", "cake@2")
+    assert out.code == 0
+    assert "-You are a pastry chef." in out.out and "+You are a baker." in out.out
+
+
+def test_lint_reports_undeclared_variable_and_exits_1(cake_repo: GitRepo) -> None:
+    assert run_cli("lint").code == 0
+    cake_repo.write("prompts/bad.prompt", "---\ninputs: [a]\n---\n{{ a }} {{ b }}")
+    result = run_cli("lint")
+    assert result.code == 1
+    assert "prompts/bad.prompt: error: variable 'b' is used but not declared" in result.err
+
+
+def test_init_and_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "project"
+    assert run_cli("init", str(target)).code == 0
+    assert (target / ".git").is_dir() and (target / ".github/workflows/plg.yml").is_file()
+    assert ".plg/" in (target / ".gitignore").read_text()
+    monkeypatch.chdir(target)
+    assert run_cli("new", "support/refunds", "--description", "Refunds: policy").code == 0
+    assert run_cli("lint").code == 0
+    one_line_error(run_cli("new", "support/refunds"), 2, "already exists")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("show", "cak"), "unknown prompt 'cak' (did you mean cake?)"),
+        (("show", "cake@9"), "no such version"),
+        (("show", "cake@qa"), "no such version, label or commit"),
+        (("render", "cake@1"), "undefined variable 'cake_type'"),
+        (("render", "cake@1", "-v", "cake_type"), "expected key=value"),
+        (("promote", "cake", "--label", "../../config"), "not a name git accepts"),
+        (("promote", "cake", "--label", "7"), "would be read as a version"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(cake_repo: GitRepo, args: tuple[str, ...], fragment: str) -> None:
+    one_line_error(run_cli(*args), 2, fragment)
+
+
+def test_malformed_files_exit_2_with_line(cake_repo: GitRepo) -> None:
+    cake_repo.write("prompts/yaml.prompt", "---\nmodel: [unclosed\n---\nhi")
+    one_line_error(run_cli("show", "yaml"), 2, "prompts/yaml.prompt, line")
+    cake_repo.write("prompts/key.prompt", "---\nmodle: x\n---\nhi")
+    one_line_error(run_cli("show", "key"), 2, "unknown front-matter key 'modle'")
+    cake_repo.write("prompts/jinja.prompt", "---\nmodel: x\n---\nuser:\nok\n{% if %}")
+    one_line_error(run_cli("render", "jinja"), 2, "prompts/jinja.prompt, line 6: template syntax error")
+
+
+def test_not_a_git_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    one_line_error(run_cli("list"), 2, "not inside a git repository")
+
+
+def test_usage_error_exits_2(cake_repo: GitRepo) -> None:
+    assert run_cli("promote", "cake").code == 2
+    assert run_cli("no-such-command").code == 2
+
+
+def test_debug_shows_traceback(cake_repo: GitRepo) -> None:
+    result = run_cli("--debug", "show", "nope")
+    assert result.code == 2 and "Traceback" in result.err
+
+
+def test_label_moved_under_promote_exits_1(cake_repo: GitRepo) -> None:
+    from plg.registry.labels import execute_move, plan_move
+    from plg.registry.versions import Registry
+
+    registry = Registry(cake_repo.path)
+    stale = plan_move(registry, "cake", "beta", registry.get("cake", version=1))
+    assert run_cli("promote", "cake@2", "--label", "beta").code == 0
+    with pytest.raises(Exception) as caught:
+        execute_move(registry, stale)
+    assert getattr(caught.value, "exit_code", None) == 1
+
+
+def test_commands_without_model_never_import_litellm(cake_repo: GitRepo) -> None:
+    script = (
+        "import sys\n"
+        "from plg.cli import main\n"
+        "for args in (['list'], ['show', 'cake@1'], ['log', 'cake'], ['lint'], ['labels', 'cake'],\n"
+        "             ['render', 'cake', '-v', 'cake_type=x'], ['--help']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, (args, e.code)\n"
+        "assert 'litellm' not in sys.modules, 'litellm was imported'\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], cwd=cake_repo.path, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr

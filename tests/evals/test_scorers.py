@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from plg.errors import BadInput
+from plg.evals.config import load_pipeline
+from plg.evals.datasets import Row, check_columns, iter_rows
+from plg.evals.judge import parse_judgement
+from plg.evals.scorers import ScoreContext, build_scorers, row_passed, weighted_score
+from plg.llm.provider import ModelClient
+
+
+def pipeline(tmp_path: Path, scorers: str, extra: str = "") -> Path:
+    (tmp_path / "data.csv").write_text("q,expected_output\nx,y\n")
+    path = tmp_path / "p.yaml"
+    path.write_text(f"dataset: data.csv\nmodels: [plg/offline]\n{extra}scorers:\n{scorers}")
+    return path
+
+
+def score_one(
+    tmp_path: Path,
+    scorers: str,
+    output: str,
+    values: dict,
+    latency: float | None = None,
+    cost: float | None = None,
+):  # type: ignore[no-untyped-def]
+    loaded = load_pipeline(pipeline(tmp_path, scorers))
+    built = build_scorers(loaded.config.scorers, loaded, "plg/offline")
+    ctx = ScoreContext(model_client=ModelClient(), latency_s=latency, cost=cost, base_dir=tmp_path)
+    row = Row(index=0, id="0", values=values)
+
+    async def go():  # type: ignore[no-untyped-def]
+        return await asyncio.gather(*(s.score(output, row, ctx) for s in built))
+
+    return asyncio.run(go()), built
+
+
+@pytest.mark.parametrize(
+    ("scorer", "output", "values", "expected"),
+    [
+        ("  - type: equals\n", "Paris  ", {"expected_output": "paris"}, True),
+        ("  - type: equals\n", "Lyon", {"expected_output": "paris"}, False),
+        ("  - type: contains\n    value: '{{ city }}'\n", "I love PARIS", {"city": "paris"}, True),
+        ("  - type: contains\n    values: [a, zz]\n    mode: any\n", "abc", {}, True),
+        ("  - type: contains\n    values: [a, zz]\n", "abc", {}, False),
+        ("  - type: not_contains\n    value: sorry\n", "Sorry, I can't", {}, False),
+        ("  - type: regex\n    pattern: '^\\d{3}$'\n", "123", {}, True),
+        ("  - type: regex\n    pattern: '^\\d{3}$'\n", "12a", {}, False),
+        ("  - type: json\n", '```json\n{"a": 1}\n```', {}, True),
+        ("  - type: json\n", "{nope", {}, False),
+        ("  - type: json\n    schema: {type: object, required: [team]}\n", '{"team": "x"}', {}, True),
+        ("  - type: json\n    schema: {type: object, required: [team]}\n", '{"other": 1}', {}, False),
+        ("  - type: similarity\n", "lemon cake with sugar", {"expected_output": "a sugar lemon cake"}, True),
+        ("  - type: similarity\n", "lemon cake", {"expected_output": "database tuning guide"}, False),
+        ("  - type: latency\n    max_seconds: 1\n", "x", {}, True),
+        ("  - type: cost\n    max_usd: 0.001\n", "x", {}, True),
+    ],
+)
+def test_each_scorer_passes_and_fails(
+    tmp_path: Path, scorer: str, output: str, values: dict, expected: bool
+) -> None:
+    (score,), _ = score_one(tmp_path, scorer, output, values, latency=0.2, cost=0.0001)
+    assert score.error is None, score
+    assert score.passed is expected, score
+
+
+def test_latency_and_cost_limits_fail_when_exceeded(tmp_path: Path) -> None:
+    scores, _ = score_one(
+        tmp_path,
+        "  - type: latency\n    max_seconds: 1\n  - type: cost\n    max_usd: 0.01\n",
+        "x",
+        {},
+        latency=3.0,
+        cost=0.5,
+    )
+    assert [s.passed for s in scores] == [False, False]
+
+
+def test_judge_through_offline_model_gives_score_and_reason(tmp_path: Path) -> None:
+    scorer = "  - type: llm_judge\n    criteria: [Mentions lemon, Mentions sugar]\n"
+    (good,), _ = score_one(tmp_path, scorer, "A lemon cake with sugar", {})
+    (bad,), _ = score_one(tmp_path, scorer, "A database", {})
+    assert good.score == 1.0 and bad.score is not None and bad.score < good.score
+    assert "rubric terms" in good.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('{"score": 0.8, "reason": "ok"}', 0.8),
+        ('Here you go:\n```json\n{"score": 1, "reason": "fine"}\n```', 1.0),
+        ('I think {"score": 0.25, "reason": "weak"} overall', 0.25),
+        ("Score: 7/10 - decent", 0.7),
+        ("4 out of 5", 0.8),
+        ("score: 0.6", 0.6),
+        ("score = 85%", 0.85),
+        ('{"score": 9}', 0.9),
+    ],
+)
+def test_judge_parsing_variants(text: str, value: float) -> None:
+    assert parse_judgement(text)[0] == pytest.approx(value)
+
+
+def test_unparseable_judge_answer_is_a_row_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        parse_judgement("I refuse to grade this.")
+
+
+def test_python_scorer_return_shapes_and_exceptions(tmp_path: Path) -> None:
+    (tmp_path / "checks.py").write_text(
+        "def as_bool(output, row):\n    return row['q'] in output\n"
+        "def as_float(output, row):\n    return 0.25\n"
+        "def as_dict(output, row):\n    return {'score': 0.9, 'reason': 'close'}\n"
+        "def boom(output, row):\n    raise RuntimeError('evaluator broke')\n"
+    )
+    scorers = "".join(
+        f"  - type: python\n    function: checks.py:{n}\n" for n in ("as_bool", "as_float", "as_dict", "boom")
+    )
+    scores, built = score_one(tmp_path, scorers, "hello x", {"q": "x"})
+    assert [s.score for s in scores[:3]] == [1.0, 0.25, 0.9]
+    assert scores[1].passed is False and scores[2].reason == "close"
+    assert scores[3].error == "RuntimeError: evaluator broke"
+    assert row_passed(scores) is False
+    assert weighted_score(scores, built) == pytest.approx((1.0 + 0.25 + 0.9) / 3)
+
+
+def test_human_scorer_is_pending(tmp_path: Path) -> None:
+    (score,), built = score_one(tmp_path, "  - type: human\n    scale: [1, 5]\n", "x", {})
+    assert score.pending and score.score is None
+    assert built[0].normalise(4) == 0.75  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("scorers", "message"),
+    [
+        ("  - type: regex\n    pattern: '('\n", "scorers.0.pattern: invalid regular expression"),
+        ("  - type: llm_judge\n", "scorers.0: needs `criteria` or `rubric`"),
+        ("  - type: nonsense\n", "unknown scorer type"),
+        ("  - type: contains\n    value: x\n    colour: red\n", "unknown key 'scorers.0.colour'"),
+        ("  - type: json\n    schema: {type: 12}\n", "invalid JSON Schema"),
+        ("  - type: python\n    function: missing.py:f\n", "missing.py not found"),
+    ],
+)
+def test_config_errors_name_the_key_and_file(tmp_path: Path, scorers: str, message: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        loaded = load_pipeline(pipeline(tmp_path, scorers))
+        build_scorers(loaded.config.scorers, loaded, "plg/offline")
+    assert message in caught.value.message and "p.yaml" in caught.value.message
+
+
+def test_jsonl_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"a": 1}\n\n[1, 2]\n')
+    with pytest.raises(BadInput, match=r"d.jsonl, line 3: each line must be a JSON object"):
+        list(iter_rows(path))
+
+
+def test_check_columns_lists_rows(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join('{"a": 1}' if i % 2 else '{"a": 1, "b": 2}' for i in range(20)))
+    with pytest.raises(
+        BadInput, match=r"column 'b' missing in rows 2, 4, 6, 8, 10 and 5 more \(needed by p\)"
+    ):
+        check_columns(path, {"a", "b"}, "p")
+
+
+def test_csv_streams_in_flat_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "big.csv"
+    with path.open("w") as handle:
+        handle.write("id,text\n")
+        for i in range(100_000):
+            handle.write(f"{i},row number {i} with some words in it\n")
+    tracemalloc.start()
+    count = sum(1 for _ in iter_rows(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 100_000 and peak < 5_000_000

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import pytest
+
+from plg.errors import NotARepository, NotFound, PromptFileError
+from plg.registry.versions import Registry
+from tests.conftest import CAKE_V1, GitRepo
+
+
+def cake(version: int) -> str:
+    return CAKE_V1.replace("pastry chef.", f"pastry chef (take {version}).")
+
+
+def test_versions_count_commits_that_changed_content(repo: GitRepo) -> None:
+    c1 = repo.write_prompt("cake", cake(1))
+    repo.write("README.md", "unrelated")
+    repo.commit("unrelated")
+    c2 = repo.write_prompt("cake", cake(2))
+    registry = Registry(repo.path)
+    assert [(v.number, v.commit) for v in registry.versions("cake")] == [(1, c1), (2, c2)]
+    assert "take 1" in registry.get("cake", version=1).template
+    assert "take 2" in registry.get("cake", version=2).template
+
+
+def test_adding_commits_never_renumbers(repo: GitRepo) -> None:
+    c1 = repo.write_prompt("cake", cake(1))
+    before = Registry(repo.path).versions("cake")
+    repo.write_prompt("cake", cake(2))
+    repo.write_prompt("cake", cake(3))
+    after = Registry(repo.path).versions("cake")
+    assert after[0] == before[0] and after[0].commit == c1
+    assert [v.number for v in after] == [1, 2, 3]
+
+
+def test_git_mv_keeps_history_and_pure_rename_is_not_a_version(repo: GitRepo) -> None:
+    repo.write_prompt("cake", cake(1))
+    repo.write_prompt("cake", cake(2))
+    (repo.path / "prompts/desserts").mkdir()
+    repo.git("mv", "prompts/cake.prompt", "prompts/desserts/cake.prompt")
+    repo.commit("move")
+    repo.write_prompt("desserts/cake", cake(3))
+    versions = Registry(repo.path).versions("desserts/cake")
+    assert [v.number for v in versions] == [1, 2, 3]
+    assert versions[0].path == "prompts/cake.prompt"
+    assert "take 1" in Registry(repo.path).get("desserts/cake", version=1).template
+
+
+def test_first_parent_history_counts_a_merge_once(repo: GitRepo) -> None:
+    repo.write_prompt("cake", cake(1))
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write_prompt("cake", cake(2))
+    repo.write_prompt("cake", cake(3))
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge feature", "feature")
+    versions = Registry(repo.path).versions("cake")
+    assert [v.subject for v in versions] == ["edit cake", "merge feature"]
+    assert "take 3" in Registry(repo.path).get("cake", version=2).template
+
+
+def test_reference_forms_resolve(repo: GitRepo) -> None:
+    c1 = repo.write_prompt("cake", cake(1))
+    c2 = repo.write_prompt("cake", cake(2))
+    repo.write("prompts/cake.prompt", cake(3))
+    registry = Registry(repo.path)
+    assert registry.resolve("cake", None).version is None  # uncommitted working tree
+    assert "take 3" in registry.resolve("cake", None).template
+    assert registry.resolve("cake", "1").commit == c1
+    assert registry.resolve("cake", "v2").commit == c2
+    assert registry.resolve("cake", "HEAD").version == 2
+    assert registry.resolve("cake", c1[:8]).version == 1
+    assert registry.resolve("cake", "HEAD~1").version == 1
+
+
+def test_unchanged_working_tree_is_the_latest_version(repo: GitRepo) -> None:
+    repo.write_prompt("cake", cake(1))
+    assert Registry(repo.path).resolve("cake", None).version == 1
+
+
+def test_namespaced_prompt_names(repo: GitRepo) -> None:
+    repo.write_prompt("support/triage", "Triage {{ ticket }}")
+    repo.write_prompt("cake", cake(1))
+    registry = Registry(repo.path)
+    assert registry.list() == ["cake", "support/triage"]
+    assert registry.get("support/triage").render(ticket="T-1")[0].content == "Triage T-1"
+
+
+def test_unknown_prompt_suggests_close_names(repo: GitRepo) -> None:
+    repo.write_prompt("cake-recipe", cake(1))
+    with pytest.raises(NotFound, match=r"unknown prompt 'cake-recipie' \(did you mean cake-recipe\?\)"):
+        Registry(repo.path).get("cake-recipie")
+
+
+def test_unknown_version_and_label(repo: GitRepo) -> None:
+    repo.write_prompt("cake", cake(1))
+    registry = Registry(repo.path)
+    with pytest.raises(NotFound, match=r"cake@7: no such version \(cake has versions 1..1\)"):
+        registry.get("cake", version=7)
+    with pytest.raises(NotFound, match="cake@staging: no such label"):
+        registry.get("cake", label="staging")
+    with pytest.raises(NotFound, match="cake@nonsense: no such version, label or commit"):
+        registry.resolve("cake", "nonsense")
+
+
+def test_not_a_repository(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NotARepository, match="not inside a git repository"):
+        Registry(tmp_path)
+
+
+def test_same_blob_is_read_from_git_once(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.write_prompt("cake", cake(1))
+    registry = Registry(repo.path)
+    reads: list[str] = []
+    original = registry.store.read_blob
+    monkeypatch.setattr(registry.store, "read_blob", lambda blob: reads.append(blob) or original(blob))
+    first = registry.get("cake", version=1)
+    second = registry.get("cake", ref="HEAD")
+    assert first.blob == second.blob and len(reads) == 1
+
+
+def test_malformed_committed_version_names_version(repo: GitRepo) -> None:
+    repo.write_prompt("cake", "---\nbogus: 1\n---\nhi")
+    with pytest.raises(PromptFileError, match="cake@1: unknown front-matter key 'bogus'"):
+        Registry(repo.path).get("cake", version=1)
+
+
+def test_all_versions_agrees_with_per_prompt_history(repo: GitRepo) -> None:
+    repo.write_prompt("a", "A1")
+    repo.write_prompt("b", "B1")
+    repo.write_prompt("a", "A2")
+    repo.git("mv", "prompts/b.prompt", "prompts/c.prompt")
+    repo.commit("rename b")
+    repo.write_prompt("c", "C2")
+    registry = Registry(repo.path)
+    bulk = registry.all_versions()
+    for name in ("a", "c"):
+        assert [(v.number, v.commit, v.blob) for v in bulk[name]] == [
+            (v.number, v.commit, v.blob) for v in registry.versions(name)
+        ]
+    assert "b" not in bulk
