@@ -25,3 +25,13 @@ def log_path(root: Path) -> Path:
 def runs_dir(root: Path) -> Path:
     override = os.environ.get("PLG_RUNS")
     return Path(override) if override else state_dir(root) / "runs"
+
+
+def sources_dir() -> Path:
+    """Where the SDK keeps its cache clones of remote registries: machine-wide, not per checkout, since
+    a deployed application following a remote has no checkout at all."""
+    override = os.environ.get("PLG_DIR")
+    if override:
+        return Path(override) / "sources"
+    cache_home = os.environ.get("XDG_CACHE_HOME")
+    return (Path(cache_home) if cache_home else Path.home() / ".cache") / "plg" / "sources"

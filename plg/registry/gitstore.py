@@ -59,11 +59,21 @@ def blob_id(data: bytes) -> str:
 
 
 class GitStore:
+    bare = False
+
     def __init__(self, path: str | Path = ".") -> None:
         start = Path(path).resolve()
         if not start.exists():
             raise NotARepository(f"{start}: no such directory")
         self.root = _find_worktree(start) or self._ask_git_for_root(start)
+
+    @classmethod
+    def open_bare(cls, path: Path) -> GitStore:
+        """A bare repository (the SDK's cache of a remote): commits and refs, no work tree."""
+        store = cls.__new__(cls)
+        store.root = Path(path)
+        store.bare = True
+        return store
 
     def _ask_git_for_root(self, start: Path) -> Path:
         try:
@@ -382,6 +392,80 @@ class GitStore:
             text=True,
         )
         return proc.stdout
+
+
+    # -- following a remote (the SDK's cache clone) ------------------------------------------------
+    def list_tree(self, rev: str, prefix: str) -> list[str]:
+        """Paths of the files under `prefix` at `rev` (what a bare repository has instead of a work tree)."""
+        try:
+            out = self.run("ls-tree", "-r", "--name-only", "--full-tree", rev, "--", prefix)
+        except GitError:
+            return []
+        return out.splitlines()
+
+    def ref_values(self, prefixes: list[str]) -> dict[str, str]:
+        """Ref -> object for every ref under the prefixes, HEAD's target included, in one call."""
+        out = self.run("for-each-ref", "--format=%(refname)%00%(objectname)", *prefixes)
+        refs = dict(line.split("\0", 1) for line in out.splitlines() if line)
+        head = self.ref_value("HEAD")
+        if head is not None:
+            refs["HEAD"] = head
+        return refs
+
+    def remote_ref_values(self, url: str, patterns: list[str]) -> dict[str, str]:
+        """The remote's refs matching `patterns` (and HEAD), read with one `ls-remote`: the cheap check
+        before a fetch. Peeled `^{}` lines are dropped so values compare with local tag objects."""
+        try:
+            out = self.run("ls-remote", "--", url, "HEAD", *patterns)
+        except GitError as err:
+            raise PushRejected(f"cannot read {url}: {err.message}") from None
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name and not name.endswith("^{}"):
+                refs[name] = sha
+        return refs
+
+    def fetch_refspecs(self, url: str, refspecs: list[str]) -> None:
+        """Fetch with forced refspecs and pruning: a plain fetch keeps a stale local tag (git >= 2.20),
+        and a deleted remote label must disappear here too."""
+        try:
+            self.run("fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--", url, *refspecs)
+        except GitError as err:
+            raise PushRejected(f"cannot fetch from {url}: {err.message}") from None
+
+
+def clone_bare(url: str, dest: Path, stored_url: str) -> GitStore:
+    """Clone `url` into `dest` as a bare repository, atomically (a half-written clone is never left
+    where a later start would take it for a good cache). `stored_url` is what the clone's config keeps:
+    the URL without any password, so credentials stay with git's own helpers and environment."""
+    import shutil
+    import tempfile
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".clone-", dir=dest.parent))
+    try:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        proc = subprocess.run(
+            ["git", "clone", "--bare", "--quiet", "--no-tags", "--", url, str(staging / "repo.git")],
+            capture_output=True,
+            text=True,
+            env=env,
+            errors="replace",
+        )
+        if proc.returncode != 0:
+            detail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+            raise PushRejected(f"cannot clone {stored_url}: {detail}")
+        store = GitStore.open_bare(staging / "repo.git")
+        store.run("config", "remote.origin.url", stored_url)
+        try:
+            (staging / "repo.git").rename(dest)
+        except OSError:
+            if not dest.exists():
+                raise
+        return GitStore.open_bare(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _find_worktree(start: Path) -> Path | None:

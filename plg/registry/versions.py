@@ -119,6 +119,9 @@ class Registry:
         return f"{PROMPTS_DIR}/{validate_name(name)}{SUFFIX}"
 
     def list(self) -> list[str]:
+        if self.store.bare:
+            paths = self.store.list_tree("HEAD", PROMPTS_DIR)
+            return sorted(p[len(PROMPTS_DIR) + 1 : -len(SUFFIX)] for p in paths if p.endswith(SUFFIX))
         base = self.root / PROMPTS_DIR
         if not base.is_dir():
             return []

@@ -1,14 +1,14 @@
 """The runtime SDK: PromptLayer-shaped `Client.run()` over the git registry, logging every request.
 
-Resolution is cheap on the hot path: versions are cached by (name, version) forever and labels are
-re-checked at most every `label_ttl` seconds; if the repository cannot be read, the last good version
-keeps serving and the failure is logged.
+Where prompts come from is a source (`plg.runtime.sources`: a checkout or a followed remote;
+`plg.runtime.bundle`: a lock file); every source answers from memory on the hot path and keeps the last
+good version serving when it cannot re-check.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,87 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from plg import config as plg_config
-from plg.errors import BadInput, ModelCallError, PlgError
-from plg.registry.versions import PromptVersion, Registry
+from plg.errors import BadInput, ModelCallError
+from plg.registry.versions import PromptVersion
 from plg.tracing import spans as tracing
 
 logger = logging.getLogger("plg.runtime.client")
-
-
-@dataclass(frozen=True)
-class _Resolved:
-    version: PromptVersion
-    checked_at: float
-    tag_value: str | None
-
-
-class _Resolver:
-    """name/label → PromptVersion with a TTL on labels and a last-good fallback."""
-
-    def __init__(self, repo: str | Path, label_ttl: float) -> None:
-        self._repo = repo
-        self._ttl = label_ttl
-        self._lock = threading.Lock()
-        self._pinned: dict[tuple[str, int], PromptVersion] = {}
-        self._moving: dict[tuple[str, str | None], _Resolved] = {}
-        self._registry: Registry | None = None
-
-    @property
-    def registry(self) -> Registry:
-        if self._registry is None:
-            self._registry = Registry(self._repo)
-        return self._registry
-
-    def resolve(self, name: str, label: str | None, version: int | None) -> PromptVersion:
-        if version is not None:
-            key = (name, version)
-            found = self._pinned.get(key)
-            if found is None:
-                with self._lock:
-                    found = self._pinned[key] = self.registry.get(name, version=version)
-            return found
-        return self._resolve_moving(name, label)
-
-    def _resolve_moving(self, name: str, label: str | None) -> PromptVersion:
-        key = (name, label)
-        cached = self._moving.get(key)
-        now = time.monotonic()
-        if cached is not None and now - cached.checked_at < self._ttl:
-            return cached.version
-        with self._lock:
-            cached = self._moving.get(key)
-            if cached is not None and now - cached.checked_at < self._ttl:
-                return cached.version
-            try:
-                fresh = self._lookup(name, label, cached)
-            except PlgError as err:
-                if cached is None:
-                    raise
-                logger.warning(
-                    "plg: cannot re-check %s@%s, serving v%s: %s",
-                    name,
-                    label or "latest",
-                    cached.version.version,
-                    err.message,
-                )
-                fresh = _Resolved(cached.version, now, cached.tag_value)
-            except OSError as err:
-                if cached is None:
-                    raise BadInput(f"cannot read the prompt repository: {err}") from None
-                logger.warning("plg: cannot read the repository, serving %s: %s", cached.version.ref, err)
-                fresh = _Resolved(cached.version, now, cached.tag_value)
-            self._moving[key] = fresh
-            return fresh.version
-
-    def _lookup(self, name: str, label: str | None, cached: _Resolved | None) -> _Resolved:
-        registry = self.registry
-        tag_ref = f"refs/tags/prompts/{name}@{label}" if label else "HEAD"
-        tag_value = registry.store.ref_value(tag_ref)
-        if cached is not None and tag_value is not None and tag_value == cached.tag_value:
-            return _Resolved(cached.version, time.monotonic(), tag_value)
-        registry.forget_history()
-        version = registry.get(name, label=label) if label else registry.latest(name)
-        return _Resolved(version, time.monotonic(), tag_value)
 
 
 @dataclass(frozen=True)
@@ -145,15 +69,16 @@ class Track:
 class Client:
     def __init__(
         self,
-        repo: str | Path = ".",
+        repo: str | Path | None = None,
         log: str | Path | Any | None = None,
         label_ttl: float = 5.0,
         timeout: float | None = None,
         max_attempts: int | None = None,
         use_cache: bool = False,
         enable_tracing: bool = False,
+        bundle: str | Path | None = None,
     ) -> None:
-        self._resolver = _Resolver(repo, label_ttl)
+        self._resolver = _open_source(repo, bundle, label_ttl)
         self._tracer = tracing.Tracer(tracing.TraceBuffer(self._write_spans), enabled=enable_tracing)
         self._log_arg = log
         self._log: Any = None
@@ -165,7 +90,21 @@ class Client:
 
     @property
     def root(self) -> Path:
-        return self._resolver.registry.root
+        return self._resolver.root
+
+    def invalidate(self, prompt_name: str | None = None) -> None:
+        """Drop cached label answers (one prompt's or all) so the next request re-reads them."""
+        self._resolver.invalidate(prompt_name)
+
+    def close(self) -> None:
+        """Stop following a remote (the background refresher) and flush spans."""
+        self._resolver.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def log(self) -> Any:
@@ -349,6 +288,19 @@ class Client:
             cost=completion.cost,
         )
         return _response(record.id, call.version, call.messages, call.model, call.params, completion)
+
+
+def _open_source(repo: str | Path | None, bundle: str | Path | None, label_ttl: float) -> Any:
+    """A local checkout, a followed remote (`repo` or PLG_REPO as a URL), or a bundle file."""
+    if bundle is not None:
+        if repo is not None:
+            raise BadInput("give repo or bundle, not both")
+        from plg.runtime.bundle import BundleSource
+
+        return BundleSource(bundle)
+    from plg.runtime.sources import open_source
+
+    return open_source(repo if repo is not None else os.environ.get("PLG_REPO", "."), label_ttl)
 
 
 def _check_metadata(metadata: Mapping[str, str] | None) -> None:
