@@ -6,6 +6,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from plg.ci.requirement import current_requirement
 from plg.errors import BadInput
 from plg.registry.gitstore import init_repository
 from plg.registry.prompt import NEW_PROMPT_TEMPLATE, parse_prompt
@@ -18,12 +19,23 @@ def _template(name: str) -> str:
     return resources.files("plg.ci.templates").joinpath(name).read_text()
 
 
-PLG_REQUIREMENT = "plg"
+REQUIREMENTS_HEADER = """\
+# What the plg workflows install: one pip requirement that can only resolve to plg itself.
+# To move to another plg, replace the line below with a git URL at a tag or commit, e.g.
+#   plg-registry @ git+https://github.com/OWNER/plg@v0.2.0
+# (or run `plg init --install REQUIREMENT` in a fresh checkout). Never a bare name: the public index
+# holds unrelated packages under plg's names.
+"""
 
 
-def init_project(directory: Path, install: str = PLG_REQUIREMENT) -> list[str]:
+def init_project(directory: Path, install: str | None = None) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     said = []
+    if install is None:
+        requirement = current_requirement()
+        install = requirement.line
+        if requirement.note:
+            said.append(f"workflows install {install}: {requirement.note}")
     if init_repository(directory):
         said.append(f"initialised a git repository in {directory}")
     files = {
@@ -31,10 +43,7 @@ def init_project(directory: Path, install: str = PLG_REQUIREMENT) -> list[str]:
         ".github/workflows/plg.yml": _template("workflow.yml"),
         ".github/workflows/plg-comment.yml": _template("workflow-comment.yml"),
         ".github/workflows/plg-promote.yml": _template("workflow-promote.yml"),
-        ".github/plg-requirements.txt": (
-            "# What the plg workflows install (a pip requirement): pin a version or a git tag here.\n"
-            f"{install}\n"
-        ),
+        ".github/plg-requirements.txt": f"{REQUIREMENTS_HEADER}{install}\n",
     }
     for folder in ("prompts", "evals/datasets", "evals/history"):
         (directory / folder).mkdir(parents=True, exist_ok=True)

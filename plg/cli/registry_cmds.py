@@ -19,18 +19,18 @@ def _short(commit: str | None) -> str:
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option(
     "--install",
-    default="plg",
-    show_default=True,
+    default=None,
     metavar="REQUIREMENT",
-    help="The pip requirement the CI workflows install (e.g. git+https://github.com/OWNER/plg@v1).",
+    help="The pip requirement the CI workflows install (default: this plg, pinned to its commit or version; "
+    "e.g. 'plg-registry @ git+https://github.com/OWNER/plg@v0.2.0').",
 )
-def init(directory: str, install: str) -> None:
+def init(directory: str, install: str | None) -> None:
     """Set up prompts/, evals/, CI workflows and .gitignore in DIRECTORY (a git repository is created if needed)."""
     from plg.ci.scaffold import init_project
 
-    if not install.strip() or "\n" in install:
+    if install is not None and (not install.strip() or "\n" in install or install.lstrip().startswith("-")):
         raise BadInput("--install must be one pip requirement on one line")
-    for line in init_project(Path(directory), install.strip()):
+    for line in init_project(Path(directory), install.strip() if install else None):
         click.echo(line)
 
 

@@ -6,6 +6,7 @@ plumbing call, and importing GitPython alone costs ~130 ms of the 300 ms budget 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -111,6 +112,13 @@ class GitStore:
     def run(self, *args: str, input: str | None = None) -> str:
         return self._raw(list(args), input=input)
 
+    def remote(self, *args: str) -> str:
+        """A git command that talks to a remote (fetch, push, ls-remote), authenticated from the environment.
+
+        CI checks out with `persist-credentials: false`, so the repository keeps no token; a private
+        repository then needs the job's token for exactly these commands, and only these see it."""
+        return self._raw(list(args), extra_env=remote_auth_env())
+
     @cached_property
     def _notes_ident(self) -> dict[str, str]:
         """Notes are commits, so writing one needs an identity; a fresh CI runner has none configured.
@@ -215,6 +223,12 @@ class GitStore:
         parts = out.split()
         return parts[2] if len(parts) >= 3 and parts[1] == "blob" else None
 
+    def remote_url(self, name: str) -> str | None:
+        try:
+            return self.run("remote", "get-url", name).strip() or None
+        except GitError:
+            return None
+
     def is_dirty(self, path: str) -> bool:
         """Whether the working tree or index differs from HEAD at path (untracked counts as dirty)."""
         out = self.run("status", "--porcelain", "--untracked-files=all", "--", path)
@@ -269,13 +283,13 @@ class GitStore:
     def push_with_lease(self, remote: str, ref: str, expected_remote: str | None) -> None:
         lease = f"--force-with-lease={ref}:{expected_remote or ''}"
         try:
-            self.run("push", "--atomic", "--porcelain", lease, remote, f"{ref}:{ref}")
+            self.remote("push", "--atomic", "--porcelain", lease, remote, f"{ref}:{ref}")
         except GitError as err:
             raise PushRejected(f"{remote} refused {ref.removeprefix('refs/tags/')}: {err.message}") from None
 
     def remote_ref(self, remote: str, ref: str) -> str | None:
         try:
-            out = self.run("ls-remote", "--refs", remote, ref)
+            out = self.remote("ls-remote", "--refs", remote, ref)
         except GitError as err:
             raise PushRejected(f"cannot read {remote}: {err.message}") from None
         for line in out.splitlines():
@@ -356,7 +370,7 @@ class GitStore:
         Returns False when the remote has no such notes ref yet."""
         tracking = _remote_notes_ref(remote, notes_ref)
         try:
-            self.run("fetch", "--quiet", "--no-tags", remote, f"+{notes_ref}:{tracking}")
+            self.remote("fetch", "--quiet", "--no-tags", remote, f"+{notes_ref}:{tracking}")
         except GitError as err:
             if "couldn't find remote ref" in err.message:
                 return False
@@ -377,7 +391,7 @@ class GitStore:
         last = ""
         for _ in range(attempts):
             try:
-                self.run("push", "--quiet", "--porcelain", remote, f"{notes_ref}:{notes_ref}")
+                self.remote("push", "--quiet", "--porcelain", remote, f"{notes_ref}:{notes_ref}")
                 return
             except GitError as err:
                 last = err.message
@@ -518,6 +532,27 @@ def _parse_raw_log(out: str) -> list[FileChange]:
 def _remote_notes_ref(remote: str, notes_ref: str) -> str:
     safe_remote = re.sub(r"[^A-Za-z0-9._-]", "_", remote)
     return f"refs/notes/remotes/{safe_remote}/{notes_ref.removeprefix('refs/notes/')}"
+
+
+def remote_auth_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Git config, passed through the environment, that sends the CI token to the CI's own git server only.
+
+    `PLG_GIT_TOKEN` (or GitHub's `GITHUB_TOKEN`) becomes an `http.<server>/.extraheader` scoped to
+    `GITHUB_SERVER_URL` (default https://github.com), so git sends it to no other host. It travels in
+    `GIT_CONFIG_*` variables, never on a command line another process could read, and is never written
+    to `.git/config`."""
+    env = os.environ if environ is None else environ
+    token = env.get("PLG_GIT_TOKEN") or env.get("GITHUB_TOKEN")
+    if not token:
+        return {}
+    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/") + "/"
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    index = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    return {
+        "GIT_CONFIG_COUNT": str(index + 1),
+        f"GIT_CONFIG_KEY_{index}": f"http.{server}.extraheader",
+        f"GIT_CONFIG_VALUE_{index}": f"AUTHORIZATION: basic {basic}",
+    }
 
 
 def init_repository(directory: Path) -> bool:
