@@ -29,13 +29,13 @@ class Requirement:
 
 
 def current_requirement() -> Requirement:
-    try:
-        dist = metadata.distribution(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        return _from_checkout(Path(__file__).resolve().parents[2])
-    direct = dist.read_text("direct_url.json")
-    if not direct:
-        return Requirement(f"{DISTRIBUTION}=={dist.version}")
+    dists = list(metadata.distributions(name=DISTRIBUTION))
+    direct = next((d.read_text("direct_url.json") for d in dists if d.read_text("direct_url.json")), None)
+    if direct is None:
+        source = Path(__file__).resolve().parents[2]
+        if (source / "pyproject.toml").exists() or not dists:
+            return _from_checkout(source)
+        return Requirement(f"{DISTRIBUTION}=={dists[0].version}")
     info = json.loads(direct)
     url = info.get("url", "")
     vcs = info.get("vcs_info")
@@ -45,7 +45,8 @@ def current_requirement() -> Requirement:
         return _from_checkout(Path(unquote(urlparse(url).path)))
     if url.startswith(("https://", "http://")):
         return Requirement(f"{DISTRIBUTION} @ {url}")
-    return Requirement(f"{DISTRIBUTION}=={dist.version}", f"installed from {url}: pinned by version")
+    version = metadata.version(DISTRIBUTION)
+    return Requirement(f"{DISTRIBUTION}=={version}", f"installed from {url}: pinned by version")
 
 
 def _from_checkout(path: Path) -> Requirement:
