@@ -51,8 +51,11 @@ def test_the_generated_install_step_works_in_a_fresh_venv(tmp_path: Path) -> Non
         "PIP_CACHE_DIR": PIP_CACHE,
         "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
     }
+    python = str(venv / "bin" / "python")
+    # setup-python brings a current pip; the machine's venv template may carry an older one
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], env=env, check=True)
     proc = subprocess.run(
-        install.replace("python", str(venv / "bin" / "python"), 1).split() + ["--quiet"],
+        install.replace("python", python, 1).split() + ["--quiet"],
         cwd=project, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
