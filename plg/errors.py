@@ -34,6 +34,10 @@ class TemplateError(BadInput):
     """A template that does not compile, or a render that fails (undefined variable, sandbox violation)."""
 
 
+class RenderBoundExceeded(TemplateError):
+    """A render stopped at one of its bounds (time, value size, total work, recursion)."""
+
+
 class NotFound(BadInput):
     """Unknown prompt, version, label or ref."""
 

@@ -237,13 +237,16 @@ def resolve_variables(prompt: PromptFile, variables: dict[str, Any], where: str)
 
 
 def render_sections(prompt: PromptFile, variables: dict[str, Any], where: str) -> list[Message]:
-    from plg.registry.template import render_template
+    from plg.registry.template import render_bounded, render_template
 
     values = resolve_variables(prompt, variables, where)
-    return [
-        Message(role=s.role, content=render_template(s.compiled, values, where, s.first_line))
-        for s in prompt.sections
-    ]
+    return render_bounded(
+        lambda: [
+            Message(role=s.role, content=render_template(s.compiled, values, where, s.first_line))
+            for s in prompt.sections
+        ],
+        where,
+    )
 
 
 NEW_PROMPT_TEMPLATE = """---
