@@ -14,7 +14,7 @@ LAYERS = {
     "plg.registry": 2, "plg.llm": 2,
     "plg.evals": 3, "plg.runtime": 3,
     "plg.gate": 4,
-    "plg.ci": 5,
+    "plg.ci": 5, "plg.view": 5,
     "plg.cli": 6,
 }
 DOORS = {
@@ -22,6 +22,8 @@ DOORS = {
     "git": {"plg/registry/gitstore.py"},
     "sqlite3": {"plg/runtime/logstore.py", "plg/llm/cache.py"},
     "click": {"plg/cli"},
+    "starlette": {"plg/view/app.py"},
+    "uvicorn": {"plg/view/app.py"},
 }
 
 

@@ -14,7 +14,15 @@ INTERNAL_ERROR = 4
 
 
 def _register() -> None:
-    from plg.cli import bundle_cmds, ci_cmds, eval_cmds, logs_cmds, registry_cmds, runs_cmds  # noqa: F401
+    from plg.cli import (  # noqa: F401
+        bundle_cmds,
+        ci_cmds,
+        eval_cmds,
+        logs_cmds,
+        registry_cmds,
+        runs_cmds,
+        view_cmds,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

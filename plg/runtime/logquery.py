@@ -40,6 +40,7 @@ class LogQuery:
     search: str | None = None
     min_score: float | None = None
     limit: int | None = None
+    offset: int = 0
     errors_only: bool = False
     with_output_only: bool = False
 

@@ -332,6 +332,8 @@ class SQLiteLogStore:
     def iter_query(self, q: LogQuery) -> Iterator[RequestRecord]:
         where, args = q.where_sql()
         limit = f" LIMIT {int(q.limit)}" if q.limit else ""
+        if q.limit and q.offset:
+            limit += f" OFFSET {int(q.offset)}"
         cursor = self._conn.execute(
             f"SELECT {_COLUMNS} FROM requests WHERE {where} ORDER BY time DESC{limit}", args
         )

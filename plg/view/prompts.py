@@ -1,0 +1,200 @@
+"""The prompts pages: every prompt at a glance, and one prompt's versions, score trend, label history and
+diffs. Everything comes from git (histories, label tags, score notes) in a handful of calls."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from plg.errors import NotFound
+from plg.registry.catalog import CatalogEntry, catalog
+from plg.registry.labels import LabelMove, list_labels
+from plg.registry.scores import RecordedScore, headline, scores_by_commit
+from plg.registry.versions import Registry, Version
+from plg.view.chart import TrendChart, trend_chart
+
+GATE_LABEL = "production"
+
+
+@dataclass(frozen=True)
+class GateStatus:
+    """The last `production` gate decision recorded for a version: passed, failed or forced."""
+
+    verdict: str
+    version: int | None
+    time: str
+    checks: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    entry: CatalogEntry
+    score: str | None
+    gate: GateStatus | None
+
+
+def _gate_of(scores: list[RecordedScore], label: str = GATE_LABEL) -> GateStatus | None:
+    found = [s for s in scores if s.kind == "gate" and (s.details or {}).get("label") == label]
+    if not found:
+        return None
+    last = max(found, key=lambda s: s.time)
+    details = last.details or {}
+    verdict = "passed" if last.passed_threshold else ("forced" if details.get("forced") else "failed")
+    return GateStatus(verdict, last.version, last.time, tuple(details.get("checks") or ()))
+
+
+def prompt_rows(registry: Registry) -> list[PromptRow]:
+    entries = catalog(registry)
+    histories = registry.all_versions()
+    latest_commit = {name: h[-1].commit for name, h in histories.items() if h}
+    recorded = scores_by_commit(registry.store, list(latest_commit.values()))
+    rows = []
+    for entry in entries:
+        commit = latest_commit.get(entry.name)
+        found = [s for s in recorded.get(commit or "", []) if s.prompt == entry.name]
+        rows.append(PromptRow(entry, headline(found), _gate_of(found)))
+    return rows
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: Version
+    labels: tuple[str, ...]
+    scores: tuple[RecordedScore, ...]
+    gate: GateStatus | None
+    held_production: bool
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    move: LabelMove
+    checks: tuple[tuple[str, str, str, bool | None], ...]
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PromptPage:
+    name: str
+    versions: tuple[VersionRow, ...]
+    chart: TrendChart
+    history: tuple[HistoryEntry, ...]
+    diff_a: int | None
+    diff_b: int | None
+    diff: tuple[DiffLine, ...]
+
+
+def _latest_per_model(scores: list[RecordedScore]) -> list[RecordedScore]:
+    latest: dict[str, RecordedScore] = {}
+    for score in sorted((s for s in scores if s.kind == "eval" and s.score is not None), key=lambda s: s.time):
+        latest[score.model] = score
+    return [latest[m] for m in sorted(latest)]
+
+
+def _figure_rows(figures: dict[str, Any]) -> tuple[tuple[str, str, str, bool | None], ...]:
+    rows = []
+    for check, value in figures.items():
+        if isinstance(value, dict):
+            number = value.get("value")
+            shown = f"{number:.3f}" if isinstance(number, (int, float)) else "-"
+            rows.append((str(check), shown, str(value.get("bound", "")), value.get("passed")))
+        else:
+            rows.append((str(check), str(value), "", None))
+    return tuple(rows)
+
+
+def prompt_page(registry: Registry, name: str, a: int | None = None, b: int | None = None) -> PromptPage:
+    history = registry.versions(name)
+    if not history:
+        registry.require_exists(name)
+    states = list_labels(registry, name)
+    labels_at: dict[str, list[str]] = {}
+    for state in states:
+        labels_at.setdefault(state.commit, []).append(state.label)
+    recorded = scores_by_commit(registry.store, [v.commit for v in history])
+    production = next((s for s in states if s.label == GATE_LABEL), None)
+    held = {m.to_version for m in production.history} if production else set()
+    if production and production.version is not None:
+        held.add(production.version)
+    rows = []
+    values: dict[str, dict[int, float]] = {}
+    for version in history:
+        found = [s for s in recorded.get(version.commit, []) if s.prompt == name]
+        latest = _latest_per_model(found)
+        many = len(latest) > 1
+        for score in latest:
+            prefix = f"{score.model} " if many else ""
+            values.setdefault(f"{prefix}score", {})[version.number] = float(score.score or 0.0)
+            for scorer, figures in ((score.details or {}).get("scorers") or {}).items():
+                mean = (figures or {}).get("mean")
+                if isinstance(mean, (int, float)):
+                    values.setdefault(f"{prefix}{scorer}", {})[version.number] = float(mean)
+        rows.append(
+            VersionRow(
+                version=version,
+                labels=tuple(sorted(labels_at.get(version.commit, []))),
+                scores=tuple(latest),
+                gate=_gate_of(found),
+                held_production=version.number in held,
+            )
+        )
+    chart = trend_chart([v.number for v in history], values, _production_markers(production))
+    moves = sorted(
+        (HistoryEntry(m, _figure_rows(m.figures)) for s in states for m in s.history),
+        key=lambda e: e.move.time,
+        reverse=True,
+    )
+    diff_a, diff_b, diff = _diff(registry, name, history, a, b)
+    return PromptPage(name, tuple(reversed(rows)), chart, tuple(moves), diff_a, diff_b, diff)
+
+
+def _production_markers(state: Any) -> list[tuple[int, str, str, bool]]:
+    """One marker per version that held `production`, titled with when it held it."""
+    if state is None:
+        return []
+    spans: dict[int, list[str]] = {}
+    moves = list(state.history)
+    for i, move in enumerate(moves):
+        if move.to_version is None:
+            continue
+        until = moves[i + 1].time if i + 1 < len(moves) else "now"
+        spans.setdefault(move.to_version, []).append(f"{_day(move.time)} to {_day(until)}")
+    if not spans and state.version is not None:
+        spans[state.version] = ["now"]
+    return [
+        (v, GATE_LABEL, f"{GATE_LABEL} held v{v}: " + "; ".join(when), v == state.version)
+        for v, when in sorted(spans.items())
+    ]
+
+
+def _day(stamp: str) -> str:
+    try:
+        return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp
+
+
+def _diff(
+    registry: Registry, name: str, history: list[Version], a: int | None, b: int | None
+) -> tuple[int | None, int | None, tuple[DiffLine, ...]]:
+    if not history:
+        return None, None, ()
+    b = b or history[-1].number
+    a = a or max(1, b - 1)
+    for number in (a, b):
+        if not 1 <= number <= len(history):
+            raise NotFound(f"{name}@{number}: no such version ({name} has versions 1..{len(history)})")
+    left = registry.resolve(name, f"v{a}").file.source.splitlines()
+    right = registry.resolve(name, f"v{b}").file.source.splitlines()
+    lines = []
+    for text in difflib.unified_diff(left, right, f"{name}@{a}", f"{name}@{b}", lineterm="", n=3):
+        kind = "hunk" if text.startswith("@@") else "file" if text.startswith(("---", "+++")) else {
+            "+": "add", "-": "del"}.get(text[:1], "same")
+        lines.append(DiffLine(kind, text))
+    return a, b, tuple(lines)

@@ -1,0 +1,115 @@
+"""Byte offsets of a run file's rows, so a page of a 100,000-row run reads 50 rows, not the whole file.
+
+The index is built with one pass that parses only the start of each line (where `row_index`, `model` and
+`repeat` sit), and is cached per file size and modification time: a run that is still being written gets
+a fresh index, a finished one is indexed once."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from plg.errors import BadInput
+from plg.evals.runs import RowRecord, RunHeader
+
+_KEY = re.compile(
+    rb'^\{"row_index": (\d+), "row_id": "(?:[^"\\]|\\.)*", "model": ("(?:[^"\\]|\\.)*"), "repeat": (\d+),'
+)
+Key = tuple[int, str, int]
+
+
+@dataclass(frozen=True)
+class RunIndex:
+    path: Path
+    header: RunHeader
+    columns: tuple[tuple[str, int], ...]
+    offsets: dict[Key, int]
+    rows: tuple[int, ...]
+
+    def read(self, key: Key) -> RowRecord | None:
+        offset = self.offsets.get(key)
+        if offset is None:
+            return None
+        with self.path.open("rb") as handle:
+            handle.seek(offset)
+            return RowRecord.from_json(json.loads(handle.readline()))
+
+    def read_many(self, keys: list[Key]) -> dict[Key, RowRecord]:
+        """One open file for a page's rows, read in file order."""
+        wanted = sorted((self.offsets[k], k) for k in keys if k in self.offsets)
+        out: dict[Key, RowRecord] = {}
+        with self.path.open("rb") as handle:
+            for offset, key in wanted:
+                handle.seek(offset)
+                out[key] = RowRecord.from_json(json.loads(handle.readline()))
+        return out
+
+
+def build_index(path: Path) -> RunIndex:
+    offsets: dict[Key, int] = {}
+    models: dict[bytes, str] = {}
+    with path.open("rb") as handle:
+        first = handle.readline()
+        try:
+            header = RunHeader.from_json(json.loads(first))
+        except (ValueError, TypeError):
+            raise BadInput(f"{path}: not a plg run file") from None
+        position = len(first)
+        for line in handle:
+            match = _KEY.match(line)
+            if match is not None and line.endswith(b"\n"):
+                raw = match.group(2)
+                model = models.get(raw)
+                if model is None:
+                    model = models[raw] = json.loads(raw)
+                offsets[(int(match.group(1)), model, int(match.group(3)))] = position
+            elif line.endswith(b"\n"):
+                key = _slow_key(line)
+                if key is not None:
+                    offsets[key] = position
+            position += len(line)
+    ordered = {m: i for i, m in enumerate(header.models)}
+    columns = tuple(sorted({(k[1], k[2]) for k in offsets}, key=lambda c: (ordered.get(c[0], 99), c)))
+    rows = tuple(sorted({k[0] for k in offsets}))
+    return RunIndex(path, header, columns, offsets, rows)
+
+
+def _slow_key(line: bytes) -> Key | None:
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("type") != "row":
+        return None
+    try:
+        return (int(data["row_index"]), str(data["model"]), int(data.get("repeat", 0)))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class IndexCache:
+    """A few recent indexes, rebuilt when the file changes."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, int, int], RunIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> RunIndex:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        index = build_index(path)
+        with self._lock:
+            self._items[key] = index
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return index
