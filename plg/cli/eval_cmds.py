@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from plg.cli.common import cli, echo_json, echo_table, open_registry
-from plg.errors import ThresholdFailed
+from plg.errors import BadInput, ThresholdFailed
+
+if TYPE_CHECKING:
+    from plg.evals.plan import EvalRequest
+    from plg.evals.session import RunOptions
+    from plg.registry.versions import Registry
 
 
 @cli.command(name="eval")
@@ -34,6 +40,18 @@ from plg.errors import ThresholdFailed
     type=click.Path(dir_okay=False, path_type=Path),
     help="Score these outputs (JSONL: id or variables, and output) instead of calling a model.",
 )
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Run only slice I of N (rows chosen by identity) into a partial run; merge with --merge.",
+)
+@click.option(
+    "--merge",
+    "merge_runs",
+    multiple=True,
+    metavar="RUN",
+    help="Combine these finished shard runs (ids or files) into one run; repeat for each shard.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def eval_cmd(
@@ -50,32 +68,58 @@ def eval_cmd(
     force: bool,
     timeout: float | None,
     outputs: Path | None,
+    shard: str | None,
+    merge_runs: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Run a prompt's eval pipeline, score every output and check the threshold (exit 1 below it)."""
-    from plg.cli.progress import Progress
+    from plg import config as plg_config
     from plg.evals.plan import EvalRequest
-    from plg.evals.report import text_summary, write_output
-    from plg.evals.runs import read_run
-    from plg.evals.session import RunOptions, run_eval
+    from plg.evals.session import RunOptions
+    from plg.evals.shards import parse_shard, resolve_runs
 
     registry = open_registry(ctx)
     request = EvalRequest(
         spec=spec, pipeline=pipeline, models=models, concurrency=concurrency, repeats=repeats, outputs=outputs
     )
-    options = RunOptions(use_cache=not no_cache, resume=resume, record=record, force=force, timeout=timeout)
+    if shard is not None and record:
+        raise BadInput("--record with --shard: a shard never records a score; record from the merge (--merge RUN... --record)")
+    options = RunOptions(
+        use_cache=not no_cache,
+        resume=resume,
+        record=record,
+        force=force,
+        timeout=timeout,
+        shard=parse_shard(shard) if shard is not None else None,
+        merge_runs=tuple(resolve_runs(plg_config.runs_dir(registry.root), merge_runs)),
+    )
+    run_and_show(registry, request, options, output, as_json)
+
+
+def run_and_show(
+    registry: Registry, request: EvalRequest, options: RunOptions, output: Path | None, as_json: bool
+) -> None:
+    """Runs (or merges) the eval, prints what `plg eval` prints, and exits 1 below the threshold."""
+    from plg.cli.progress import Progress
+    from plg.evals.report import text_summary, write_output
+    from plg.evals.runs import read_run
+    from plg.evals.session import run_eval
+
     progress: Progress | None = None
 
     def on_start(planned) -> None:  # type: ignore[no-untyped-def]
         nonlocal progress
-        progress = Progress(None, f"eval {planned.spec.name}").__enter__()
+        shard = f" (shard {planned.spec.shard})" if planned.spec.shard else ""
+        progress = Progress(None, f"eval {planned.spec.name}{shard}").__enter__()
 
     def on_row(row) -> None:  # type: ignore[no-untyped-def]
         if progress is not None:
             progress.advance(error=row.error is not None)
 
     try:
-        outcome = run_eval(registry, request, options, on_row=on_row, on_start=on_start)
+        outcome = run_eval(
+            registry, request, options, on_row=on_row, on_start=None if options.merging else on_start
+        )
     finally:
         if progress is not None:
             progress.__exit__(None, None, None)
@@ -93,14 +137,27 @@ def eval_cmd(
                     "summary": [s.to_json() for s in result.summaries],
                     "thresholds": [c.__dict__ for c in outcome.checks],
                     "recorded": bool(outcome.recorded),
+                    "shard": header.shard,
+                    "merged_from": list(result.merged_from),
                 }
             )
         else:
             click.echo(text_summary(header, result.summaries, outcome.checks))
-            reused = f", {result.rows_reused} reused" if result.rows_reused else ""
-            click.echo(
-                f"{result.rows_run} rows run{reused} in {result.seconds:.1f} s; run file {result.path}"
-            )
+            if result.merged_from:
+                click.echo(
+                    f"merged {len(result.merged_from)} shards ({result.rows_reused} rows, no model called); "
+                    f"run file {result.path}"
+                )
+            else:
+                reused = f", {result.rows_reused} reused" if result.rows_reused else ""
+                click.echo(
+                    f"{result.rows_run} rows run{reused} in {result.seconds:.1f} s; run file {result.path}"
+                )
+            if header.shard:
+                click.echo(
+                    f"shard {header.shard} of the eval: not judged or recorded here; "
+                    "merge every shard with `plg runs merge RUN...`"
+                )
             if outcome.recorded:
                 click.echo(
                     f"recorded in refs/notes/plg on {outcome.recorded[0].prompt}@{outcome.recorded[0].version}"

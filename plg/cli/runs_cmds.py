@@ -1,4 +1,4 @@
-"""Run commands: runs (list), runs show, runs grades export/import."""
+"""Run commands: runs (list), runs show, runs diff, runs merge, runs export, runs grades export/import."""
 
 from __future__ import annotations
 
@@ -148,6 +148,35 @@ def runs_diff(ctx: click.Context, run_a: str, run_b: str, show_all: bool, as_jso
     echo_table(table, ["row", "id", "score A", "score B", "delta", "output changed", "flipped"])
     if diff.only_in_a or diff.only_in_b:
         click.echo(f"unpaired rows: {diff.only_in_a} only in A, {diff.only_in_b} only in B")
+
+
+@runs.command(name="merge")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN...")
+@click.option("--record", is_flag=True, help="Record the merged score in git notes (refs/notes/plg).")
+@click.option("--force", is_flag=True, help="With --record: merge even if this exact eval is recorded.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write .json/.jsonl/.csv/.md/.xml."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def runs_merge(
+    ctx: click.Context, run_ids: tuple[str, ...], record: bool, force: bool, output: Path | None, as_json: bool
+) -> None:
+    """Combine the shard runs of one eval (`plg eval --shard I/N`) into the run the whole eval would make.
+
+    Refuses shards of different evals, a shard given twice, a missing or unfinished shard. The merged
+    run is judged against the threshold (exit 1 below it) and, with --record, recorded once."""
+    from plg.cli.common import open_registry
+    from plg.cli.eval_cmds import run_and_show
+    from plg.evals.plan import EvalRequest
+    from plg.evals.session import RunOptions
+    from plg.evals.shards import read_shard, request_fields, resolve_runs
+
+    registry = open_registry(ctx)
+    paths = tuple(resolve_runs(_runs_dir(ctx), run_ids))
+    request = EvalRequest(**request_fields(read_shard(paths[0]).header, registry.root))
+    options = RunOptions(record=record, force=force, merge_runs=paths)
+    run_and_show(registry, request, options, output, as_json)
 
 
 @runs.command(name="export")

@@ -15,14 +15,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plg.errors import BadInput, PlgError
 from plg.evals.datasets import Row, iter_rows
-from plg.evals.runs import RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
+from plg.evals.runs import SHARD_DONE, RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
 from plg.evals.summary import Aggregator, ModelSummary
 from plg.tracing import spans as tracing
 from plg.tracing.spans import Span
+
+if TYPE_CHECKING:
+    from plg.evals.shards import Shard
 
 ProgressCallback = Callable[[int], None]
 
@@ -47,6 +50,7 @@ class EvalSpec:
     rows: Callable[[], Iterator[Row]] | None = field(default=None, compare=False)
     identity_extra: str = ""
     outputs: Any | None = field(default=None, compare=False)
+    shard: Shard | None = field(default=None, compare=False)
 
     def identity(self, model: str) -> str:
         """What makes a result this version's result: prompt blob, data, pipeline and model."""
@@ -86,6 +90,7 @@ class RunResult:
     rows_run: int
     rows_reused: int
     seconds: float
+    merged_from: tuple[str, ...] = ()
 
 
 def make_header(spec: EvalSpec, run_id: str, who: str) -> RunHeader:
@@ -108,11 +113,20 @@ def make_header(spec: EvalSpec, run_id: str, who: str) -> RunHeader:
         started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         who=who,
         identity=spec.run_identity(),
+        shard=str(spec.shard) if spec.shard is not None else None,
     )
 
 
 def iter_dataset(spec: EvalSpec) -> Iterator[Row]:
-    """All datasets as one stream, with row indexes unique across files."""
+    """All datasets as one stream, with row indexes unique across files (only the shard's rows, if any)."""
+    if spec.shard is not None:
+        shard = spec.shard
+        yield from (row for row in _all_rows(spec) if shard.holds(row))
+        return
+    yield from _all_rows(spec)
+
+
+def _all_rows(spec: EvalSpec) -> Iterator[Row]:
     if spec.rows is not None:
         yield from spec.rows()
         return
@@ -333,6 +347,13 @@ def execute(
                 f"run {header.run_id} was made from a different prompt version, dataset, pipeline or model; "
                 "start a new run instead of --resume"
             )
+        wanted = str(spec.shard) if spec.shard is not None else None
+        if header.shard != wanted:
+            held = f"shard {header.shard}" if header.shard else "a whole eval"
+            raise BadInput(
+                f"run {header.run_id} is {held}: resume it with "
+                + (f"--shard {header.shard}" if header.shard else "no --shard")
+            )
         path, writer = resume, RunWriter(resume, None)
     else:
         header = make_header(spec, run_id, who)
@@ -341,6 +362,8 @@ def execute(
     aggregator = Aggregator(spec.models)
     try:
         ran, reused = asyncio.run(run_rows(spec, client, writer, done, aggregator, on_row))
+        if spec.shard is not None:
+            writer.append_event({"type": SHARD_DONE, "shard": str(spec.shard), "rows": ran + reused})
     finally:
         writer.close()
     return RunResult(

@@ -19,6 +19,7 @@ from plg.errors import BadInput, NotFound
 from plg.tracing.spans import Span
 
 RUN_FORMAT = 1
+SHARD_DONE = "shard-done"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class RunHeader:
     who: str
     identity: str
     format: int = RUN_FORMAT
+    shard: str | None = None
+    merged_from: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "header", **asdict(self)}
@@ -48,7 +51,7 @@ class RunHeader:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunHeader:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for key in ("datasets", "dataset_hashes", "models", "scorers"):
+        for key in ("datasets", "dataset_hashes", "models", "scorers", "merged_from"):
             fields[key] = tuple(fields.get(key) or ())
         return cls(**fields)
 

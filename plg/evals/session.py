@@ -6,9 +6,10 @@ The CLI, the promotion gate and CI all go through here, so "this version's score
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from plg import config as plg_config
 from plg.errors import BadInput, Refused
@@ -19,6 +20,9 @@ from plg.evals.summary import ThresholdCheck, check_threshold
 from plg.registry.scores import RecordedScore, find_score, record_scores
 from plg.registry.versions import Registry
 
+if TYPE_CHECKING:
+    from plg.evals.shards import Shard
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -28,6 +32,13 @@ class RunOptions:
     force: bool = False
     timeout: float | None = None
     max_attempts: int | None = None
+    shard: Shard | None = None
+    merge_runs: tuple[Path, ...] = ()
+    shard_dirs: tuple[Path, ...] = ()
+
+    @property
+    def merging(self) -> bool:
+        return bool(self.merge_runs or self.shard_dirs)
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,10 @@ def run_eval(
     on_start: Callable[[PlannedEval], None] | None = None,
 ) -> EvalOutcome:
     planned = plan_eval(registry, request)
+    if options.shard is not None:
+        if options.merging:
+            raise BadInput("--shard runs one slice; --merge combines finished slices: give one of them")
+        planned = replace(planned, spec=replace(planned.spec, shard=options.shard))
     spec = planned.spec
     if options.record:
         if spec.prompt is None or spec.prompt.version is None:
@@ -82,14 +97,21 @@ def run_eval(
     if on_start:
         on_start(planned)
     runs_dir = plg_config.runs_dir(registry.root)
-    resume = find_run(runs_dir, options.resume) if options.resume else None
-    client = make_client(registry.root, spec.concurrency, options, planned.timeout)
-    try:
-        result = execute(spec, client, runs_dir, new_run_id(), _who(registry), resume=resume, on_row=on_row)
-    finally:
-        close = getattr(client, "close", None)
-        if close:
-            close()
+    if options.merging:
+        result = _merge_shards(registry, planned, options, runs_dir)
+    else:
+        resume = find_run(runs_dir, options.resume) if options.resume else None
+        client = make_client(registry.root, spec.concurrency, options, planned.timeout)
+        try:
+            result = execute(
+                spec, client, runs_dir, new_run_id(), _who(registry), resume=resume, on_row=on_row
+            )
+        finally:
+            close = getattr(client, "close", None)
+            if close:
+                close()
+    if options.shard is not None:
+        return EvalOutcome(planned, result, (), (), ())
     checks = check_threshold(result.summaries, planned.min_score, planned.min_pass_rate)
     recorded: tuple[RecordedScore, ...] = ()
     if options.record:
@@ -97,6 +119,24 @@ def run_eval(
         assert spec.prompt is not None and spec.prompt.commit is not None
         record_scores(registry.store, spec.prompt.commit, list(recorded))
     return EvalOutcome(planned, result, (), checks, recorded)
+
+
+def _merge_shards(
+    registry: Registry, planned: PlannedEval, options: RunOptions, runs_dir: Path
+) -> RunResult:
+    """The shards become one run, judged and recorded below exactly like an unsharded one."""
+    from plg.evals.shards import find_shards, merge, read_shard
+
+    identity = planned.spec.run_identity()
+    paths = list(options.merge_runs)
+    if options.shard_dirs:
+        found = find_shards(options.shard_dirs, identity)
+        if not found:
+            where = ", ".join(str(d) for d in options.shard_dirs)
+            raise BadInput(f"{planned.spec.name}: no shard of this eval under {where}")
+        paths += found
+    shards = [read_shard(path) for path in paths]
+    return merge(shards, runs_dir, new_run_id(), _who(registry), identity)
 
 
 def _who(registry: Registry) -> str:

@@ -51,10 +51,32 @@ class ThresholdCheck:
     passed: bool
 
 
+class ExactSum:
+    """A total of floats that does not depend on the order they were added in, so a run merged from
+    shards sums to the very same figures as the unsharded run whose rows finished in another order:
+    every finite double is a whole multiple of 2**-1074, so the sum is kept as an integer and rounded once."""
+
+    __slots__ = ("_units",)
+    _SHIFT = 1074
+
+    def __init__(self) -> None:
+        self._units = 0
+
+    def add(self, value: float) -> None:
+        numerator, denominator = value.as_integer_ratio()
+        self._units += numerator << (self._SHIFT - denominator.bit_length() + 1)
+
+    def total(self) -> float:
+        return self._units / (1 << self._SHIFT)
+
+    def mean(self, count: int) -> float:
+        return self._units / (count << self._SHIFT)
+
+
 @dataclass
 class _ScorerAcc:
     weight: float = 1.0
-    total: float = 0.0
+    total: ExactSum = field(default_factory=ExactSum)
     scored: int = 0
     passed: int = 0
     judged: int = 0
@@ -66,13 +88,13 @@ class _ScorerAcc:
 class _ModelAcc:
     rows: int = 0
     errors: int = 0
-    score_total: float = 0.0
+    score_total: ExactSum = field(default_factory=ExactSum)
     scored_rows: int = 0
     passed_rows: int = 0
     judged_rows: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost: float = 0.0
+    cost: ExactSum = field(default_factory=ExactSum)
     cost_known: bool = False
     cached: int = 0
     latencies: list[float] = field(default_factory=list)
@@ -93,13 +115,13 @@ class Aggregator:
         acc.prompt_tokens += row.prompt_tokens or 0
         acc.completion_tokens += row.completion_tokens or 0
         if row.cost is not None:
-            acc.cost += row.cost
+            acc.cost.add(row.cost)
             acc.cost_known = True
         acc.cached += int(row.cached)
         if row.latency_s is not None and not row.cached:
             acc.latencies.append(row.latency_s)
         if row.score is not None:
-            acc.score_total += row.score
+            acc.score_total.add(row.score)
             acc.scored_rows += 1
         if row.passed is not None:
             acc.judged_rows += 1
@@ -111,7 +133,7 @@ class Aggregator:
             elif score.error or row.error:
                 s.errors += 1
             elif score.score is not None:
-                s.total += score.score
+                s.total.add(score.score)
                 s.scored += 1
                 if score.passed is not None:
                     s.judged += 1
@@ -127,11 +149,11 @@ class Aggregator:
             model=model,
             rows=acc.rows,
             errors=acc.errors,
-            score=acc.score_total / acc.scored_rows if acc.scored_rows else None,
+            score=acc.score_total.mean(acc.scored_rows) if acc.scored_rows else None,
             pass_rate=acc.passed_rows / acc.judged_rows if acc.judged_rows else None,
             prompt_tokens=acc.prompt_tokens,
             completion_tokens=acc.completion_tokens,
-            cost=acc.cost if acc.cost_known else None,
+            cost=acc.cost.total() if acc.cost_known else None,
             p50_latency=statistics.median(lat) if lat else None,
             p95_latency=lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))] if lat else None,
             cached=acc.cached,
@@ -139,7 +161,7 @@ class Aggregator:
                 ScorerSummary(
                     name=name,
                     weight=s.weight,
-                    mean=s.total / s.scored if s.scored else None,
+                    mean=s.total.mean(s.scored) if s.scored else None,
                     pass_rate=s.passed / s.judged if s.judged else None,
                     scored=s.scored,
                     errors=s.errors,
