@@ -183,32 +183,63 @@ class Pipeline(_Strict):
 
 @dataclass(frozen=True)
 class LoadedPipeline:
+    """A validated pipeline. `root` is the repository its paths must stay in (None: scorers given in code)."""
+
     path: Path
     base_dir: Path
     config: Pipeline
     content_hash: str
+    root: Path | None = None
 
     @property
     def datasets(self) -> tuple[Path, ...]:
-        return tuple((self.base_dir / d).resolve() for d in self.config.dataset_paths())
+        return tuple(self.resolve(d, "dataset") for d in self.config.dataset_paths())
 
-    def resolve(self, relative: str) -> Path:
-        return (self.base_dir / relative).resolve()
+    def resolve(self, relative: str, what: str = "file") -> Path:
+        if self.root is None:
+            return (self.base_dir / relative).resolve()
+        return resolve_inside(self.root, self.base_dir, relative, f"{self.path}: {what}")
 
 
-def load_pipeline(path: Path) -> LoadedPipeline:
+def resolve_inside(root: Path, base: Path, relative: str, where: str) -> Path:
+    """Pipelines come from pull requests: every path they name must stay in the repository once symlinks
+    are followed, or a pipeline could read any file or import any code on the machine running it."""
+    try:
+        target = (base / relative).resolve()
+        inside = target.is_relative_to(root.resolve())
+    except (OSError, ValueError, RuntimeError) as err:
+        raise BadInput(f"{where} '{relative}' is not a usable path ({err})") from None
+    if not inside:
+        raise BadInput(
+            f"{where} '{relative}' resolves to {target}, outside the repository; paths in a pipeline must stay inside it"
+        )
+    return target
+
+
+def repository_root(path: Path) -> Path:
+    """The work tree holding `path` (without asking git), or the file's own folder outside any repository."""
+    start = path.absolute().parent
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def load_pipeline(path: Path, root: Path | None = None) -> LoadedPipeline:
     import yaml
 
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise BadInput(f"{path}: {err.strerror}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInput(f"{path}: {getattr(err, 'strerror', None) or err}") from None
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
         raise BadInput(f"{path}{line}: malformed YAML: {getattr(err, 'problem', None) or err}") from None
+    except RecursionError:
+        raise BadInput(f"{path}: malformed YAML: nested too deeply") from None
     if not isinstance(raw, dict):
         raise BadInput(f"{path}: a pipeline must be a mapping of keys")
     try:
@@ -218,12 +249,19 @@ def load_pipeline(path: Path) -> LoadedPipeline:
     canonical = json.dumps(config.model_dump(mode="json", by_alias=True), sort_keys=True)
     digest = hashlib.sha256(canonical.encode())
     base_dir = path.resolve().parent
+    root = root or repository_root(path)
+    loaded = LoadedPipeline(path, base_dir, config, "", root)
+    loaded.datasets  # noqa: B018 - refuse a path outside the repository before anything is read
+    for gate in config.gate.values():
+        if gate.backtest is not None and gate.backtest.history:
+            resolve_inside(root, root, gate.backtest.history, f"{path}: gate backtest history")
     for referenced in _code_and_schema_files(config):
+        target = loaded.resolve(referenced, "scorer file")
         try:
-            digest.update(b"\0" + referenced.encode() + b"\0" + (base_dir / referenced).read_bytes())
+            digest.update(b"\0" + referenced.encode() + b"\0" + target.read_bytes())
         except OSError:
             digest.update(b"\0" + referenced.encode() + b"\0missing")
-    return LoadedPipeline(path=path, base_dir=base_dir, config=config, content_hash=digest.hexdigest())
+    return LoadedPipeline(path, base_dir, config, digest.hexdigest(), root)
 
 
 def _code_and_schema_files(config: Pipeline) -> list[str]:
@@ -271,7 +309,7 @@ def find_pipeline(root: Path, prompt_name: str, eval_key: str | None, explicit: 
         return explicit
     tried = []
     if eval_key:
-        candidate = root / eval_key
+        candidate = resolve_inside(root, root, eval_key, f"prompt '{prompt_name}': eval")
         if candidate.is_file():
             return candidate
         tried.append(eval_key)

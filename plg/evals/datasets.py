@@ -43,9 +43,22 @@ def _csv_rows(path: Path) -> Iterator[Row]:
     except OSError as err:
         raise BadInput(f"{path}: {err.strerror}") from None
     with handle:
-        for index, record in enumerate(csv.DictReader(handle)):
-            values = {k: ("" if v is None else v) for k, v in record.items() if k is not None}
-            yield Row(index=index, id=str(values.get("id") or index), values=values)
+        reader = csv.DictReader(handle)
+        try:
+            for index, record in enumerate(reader):
+                values = {k: ("" if v is None else v) for k, v in record.items() if k is not None}
+                yield Row(index=index, id=str(values.get("id") or index), values=values)
+        except csv.Error as err:
+            raise BadInput(f"{path}, line {reader.line_num}: malformed CSV: {_csv_problem(err)}") from None
+        except UnicodeDecodeError as err:
+            raise BadInput(f"{path}, line {reader.line_num + 1}: not UTF-8 text ({err.reason})") from None
+
+
+def _csv_problem(err: csv.Error) -> str:
+    text = str(err)
+    if "field larger than field limit" in text:
+        return f"a cell is longer than {csv.field_size_limit():,} characters"
+    return text
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
@@ -54,18 +67,29 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
     except OSError as err:
         raise BadInput(f"{path}: {err.strerror}") from None
     index = 0
+    line_number = 0
     with handle:
-        for line_number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                values = json.loads(line)
-            except ValueError as err:
-                raise BadInput(f"{path}, line {line_number}: not valid JSON ({err.msg})") from None
-            if not isinstance(values, dict):
-                raise BadInput(f"{path}, line {line_number}: each line must be a JSON object")
-            yield Row(index=index, id=str(values.get("id", index)), values=values)
-            index += 1
+        try:
+            for line_number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    values = json.loads(line)
+                except (ValueError, RecursionError) as err:
+                    detail = getattr(err, "msg", None) or _first_line(err)
+                    raise BadInput(f"{path}, line {line_number}: not valid JSON ({detail})") from None
+                if not isinstance(values, dict):
+                    raise BadInput(f"{path}, line {line_number}: each line must be a JSON object")
+                yield Row(index=index, id=str(values.get("id", index)), values=values)
+                index += 1
+        except UnicodeDecodeError as err:
+            raise BadInput(f"{path}, line {line_number + 1}: not UTF-8 text ({err.reason})") from None
+
+
+def _first_line(err: BaseException) -> str:
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    return (str(err).splitlines() or [type(err).__name__])[0]
 
 
 def load_rows(path: Path) -> list[Row]:

@@ -140,7 +140,7 @@ class JsonCheck(Scorer):
         super().__init__(name, config.weight, config.pass_at)
         schema = config.json_schema
         if config.schema_file:
-            path = loaded.resolve(config.schema_file)
+            path = loaded.resolve(config.schema_file, f"scorer '{name}': schema_file")
             try:
                 schema = json.loads(path.read_text())
             except (OSError, ValueError) as err:
@@ -251,7 +251,7 @@ class PythonScorer(Scorer):
 
 def load_function(spec: str, loaded: LoadedPipeline) -> Callable[..., Any]:
     relative, _, name = spec.rpartition(":")
-    path = loaded.resolve(relative)
+    path = loaded.resolve(relative, "python scorer")
     if not path.is_file():
         raise BadInput(f"{loaded.path}: python scorer file {relative} not found (looked at {path})")
     module_spec = importlib.util.spec_from_file_location(f"plg_scorer_{path.stem}", path)

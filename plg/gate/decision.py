@@ -11,7 +11,7 @@ from typing import Any
 
 from plg import config as plg_config
 from plg.errors import BadInput, Refused
-from plg.evals.config import BacktestGate, LabelGate, find_pipeline, load_pipeline
+from plg.evals.config import BacktestGate, LabelGate, find_pipeline, load_pipeline, resolve_inside
 from plg.evals.plan import EvalRequest
 from plg.evals.runner import execute
 from plg.evals.runs import find_run, new_run_id
@@ -209,7 +209,7 @@ def backtest_inputs(
 ) -> tuple[Path, dict[str, Any]]:
     """The history file and backtest arguments a gate uses; CI asks the same so the gate reuses its run."""
     if bt is not None and bt.history:
-        history = registry.root / bt.history
+        history = resolve_inside(registry.root, registry.root, bt.history, "gate backtest history")
     else:
         history = registry.root / "evals/history" / f"{candidate.name}.jsonl"
     if bt is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plg.errors import BadInput, PlgError
-from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, Version, split_ref
+from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, Version, split_ref, validate_name
 
 
 @dataclass(frozen=True)
@@ -17,10 +17,12 @@ class CatalogEntry:
     labels: dict[str, int | None]
     model: str
     description: str | None
+    problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "problem": self.problem,
             "latest_version": self.latest,
             "modified": self.dirty,
             "labels": self.labels,
@@ -63,11 +65,17 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
         history = histories.get(name, [])
         by_commit = {v.commit: v.number for v in history}
         path = registry.root / PROMPTS_DIR / f"{name}{SUFFIX}"
+        problem = None
         try:
+            validate_name(name)
             front = parse_front_matter(path.read_text(errors="replace"), f"{PROMPTS_DIR}/{name}{SUFFIX}")
             model, description = front.model, front.description
         except PlgError as err:
-            model, description = "?", f"(invalid: {err.message})"
+            problem = err.message.removeprefix(f"{PROMPTS_DIR}/{name}{SUFFIX}: ")
+            model, description = "?", f"(invalid: {problem})"
+        except OSError as err:
+            problem = f"cannot read it ({err.strerror})"
+            model, description = "?", f"(invalid: {problem})"
         entries.append(
             CatalogEntry(
                 name=name,
@@ -78,16 +86,20 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
                 },
                 model=model,
                 description=description,
+                problem=problem,
             )
         )
     return entries
 
 
 def _dirty_names(registry: Registry) -> set[str]:
-    out = registry.store.run("status", "--porcelain", "--untracked-files=all", "--", PROMPTS_DIR)
+    out = registry.store.run("status", "--porcelain", "-z", "--untracked-files=all", "--", PROMPTS_DIR)
     names = set()
-    for line in out.splitlines():
-        path = line[3:].split(" -> ")[-1].strip('"')
+    fields = iter(out.split("\0"))
+    for entry in fields:
+        if entry[:1] in ("R", "C"):
+            next(fields, None)
+        path = entry[3:]
         if path.endswith(SUFFIX):
             names.add(path[len(PROMPTS_DIR) + 1 : -len(SUFFIX)])
     return names

@@ -96,7 +96,7 @@ class GitStore:
     ) -> str:
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(extra_env or {})}
         proc = subprocess.run(
-            ["git", *args],
+            ["git", "-c", "core.quotePath=false", *args],
             cwd=cwd or self.root,
             input=input,
             capture_output=True,

@@ -8,18 +8,15 @@ every `git push`/`git clone` of the tag without a second ref to keep consistent.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from plg.errors import InvalidName, NotFound, Refused
+from plg.errors import NotFound, Refused
 from plg.registry.gitstore import GitError
-from plg.registry.versions import TAG_PREFIX, PromptVersion, Registry
+from plg.registry.versions import TAG_PREFIX, PromptVersion, Registry, validate_name
 
 HISTORY_MARKER = "--- plg label history v1 ---"
-_RESERVED = re.compile(r"^(v?\d+|HEAD|head)$")
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -72,15 +69,8 @@ def tag_ref(name: str, label: str) -> str:
 
 
 def validate_label(registry: Registry, name: str, label: str) -> str:
-    if _RESERVED.match(label):
-        raise InvalidName(
-            f"label '{label}' would be read as a version or HEAD; choose a word such as 'production'"
-        )
-    if not _LABEL.match(label) or not registry.store.check_ref_format(tag_ref(name, label)):
-        raise InvalidName(
-            f"label '{label}' is not a name git accepts (use letters, digits, '_', '-', '.'; start with a letter or digit)"
-        )
-    return label
+    validate_name(name)
+    return validate_name(label, "label")
 
 
 def read_history(message: str) -> tuple[LabelMove, ...]:

@@ -20,6 +20,8 @@ SUFFIX = ".prompt"
 TAG_PREFIX = "refs/tags/prompts/"
 _NAME_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _VERSION_REF = re.compile(r"^v?(\d+)$")
+_RESERVED_NAME = re.compile(r"^(v?\d+|head)$", re.IGNORECASE)
+MAX_NAME_CHARS = 100
 WORKING_TREE = "working tree"
 
 
@@ -88,12 +90,27 @@ class PromptVersion:
         return self.file.render({**(variables or {}), **kwargs}, where=self.ref)
 
 
-def validate_name(name: str) -> str:
-    segments = name.split("/")
-    if not name or any(not _NAME_SEGMENT.match(s) or s.endswith((".lock", ".")) for s in segments):
-        raise InvalidName(
-            f"'{name}' is not a valid prompt name (letters, digits, '_', '-', '.' in '/'-separated parts)"
-        )
+def validate_name(name: str, what: str = "prompt name") -> str:
+    """The one rule for prompt and label names, stricter than git's ref rules so git never sees a name it
+    refuses: '/'-separated parts of ASCII letters, digits, '_', '-', '.', at most 100 characters, not read
+    as a version or HEAD. A name becomes a file path and a tag (`prompts/<name>@<label>`)."""
+    if not isinstance(name, str) or not name:
+        raise InvalidName(f"{what} is empty")
+    shown = repr(name[:60] + ("..." if len(name) > 60 else ""))
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidName(f"{what} {shown} is {len(name)} characters long (at most {MAX_NAME_CHARS})")
+    for segment in name.split("/"):
+        if not _NAME_SEGMENT.match(segment):
+            raise InvalidName(
+                f"{what} {shown} is not valid: use ASCII letters, digits, '_', '-', '.' and '/' "
+                "(each part starting with a letter, digit or '_')"
+            )
+        if ".." in segment or segment.endswith((".lock", ".")):
+            raise InvalidName(
+                f"{what} {shown} is not valid: a part may not contain '..' or end in '.' or '.lock'"
+            )
+    if _RESERVED_NAME.match(name):
+        raise InvalidName(f"{what} {shown} is reserved: it would be read as a version number or HEAD")
     return name
 
 
@@ -223,9 +240,15 @@ class Registry:
         file_path = self.root / path
         if not file_path.is_file():
             self.require_exists(name)
+            raise NotFound(
+                f"{path} is not in the working tree (deleted?): name a committed version, {name}@<version>"
+            )
         from plg.registry.prompt import parse_prompt
 
-        data = file_path.read_bytes()
+        try:
+            data = file_path.read_bytes()
+        except OSError as err:
+            raise NotFound(f"{path}: cannot read it ({err.strerror})") from None
         blob = blob_id(data)
         file = self._parsed.get(blob) or parse_prompt(data.decode("utf-8", errors="replace"), path)
         self._parsed[blob] = file
@@ -249,6 +272,8 @@ class Registry:
         return self._at(name, history[number - 1])
 
     def _by_label(self, name: str, label: str) -> PromptVersion:
+        validate_name(name)
+        validate_name(label, "label")
         commit = self.store.ref_value(f"{TAG_PREFIX}{name}@{label}^{{commit}}")
         if commit is None:
             self.require_exists(name)

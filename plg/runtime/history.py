@@ -85,13 +85,19 @@ def iter_history(path: Path) -> Iterator[HistoryRow]:
     except OSError as err:
         raise BadInput(f"{path}: {err.strerror}") from None
     with handle:
+        yield from _history_rows(path, handle)
+
+
+def _history_rows(path: Path, handle: IO[str]) -> Iterator[HistoryRow]:
+    number = 0
+    try:
         for number, text in enumerate(handle, 1):
             if not text.strip():
                 continue
             try:
                 data = json.loads(text)
                 line = HistoryLine.model_validate(data)
-            except ValueError as err:
+            except (ValueError, RecursionError) as err:
                 detail = _first_error(err)
                 raise BadInput(f"{path}, line {number}: {detail}") from None
             yield HistoryRow(
@@ -103,17 +109,21 @@ def iter_history(path: Path) -> Iterator[HistoryRow]:
                 line.label,
                 line.request_id,
             )
+    except UnicodeDecodeError as err:
+        raise BadInput(f"{path}, line {number + 1}: not UTF-8 text ({err.reason})") from None
 
 
 def load_history(path: Path) -> list[HistoryRow]:
     return list(iter_history(path))
 
 
-def _first_error(err: ValueError) -> str:
+def _first_error(err: ValueError | RecursionError) -> str:
     if isinstance(err, ValidationError):
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
         return f"'{key}': {first['msg'].lower()}" if key else first["msg"]
     if isinstance(err, json.JSONDecodeError):
         return f"not valid JSON ({err.msg})"
-    return str(err)
+    if isinstance(err, RecursionError):
+        return "not valid JSON (nested too deeply)"
+    return (str(err).splitlines() or [type(err).__name__])[0]

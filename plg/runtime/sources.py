@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from plg import config as plg_config
 from plg.errors import BadInput, PlgError
 from plg.registry.gitstore import GitStore, clone_bare
-from plg.registry.versions import TAG_PREFIX, PromptVersion, Registry
+from plg.registry.versions import TAG_PREFIX, PromptVersion, Registry, validate_name
 
 logger = logging.getLogger("plg.runtime.sources")
 
@@ -143,6 +143,9 @@ class LocalSource:
         return 0
 
     def _lookup(self, name: str, label: str | None, cached: _Resolved | None) -> _Resolved:
+        validate_name(name)
+        if label:
+            validate_name(label, "label")
         registry = self.registry
         tag_ref = f"{TAG_PREFIX}{name}@{label}" if label else "HEAD"
         tag_value = registry.store.ref_value(tag_ref)
