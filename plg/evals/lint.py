@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from plg.errors import PlgError
+from plg.errors import InvalidName, PlgError
 from plg.registry.prompt import parse_prompt
-from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry
+from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, validate_name
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,15 @@ class Finding:
 
 
 def lint_text(text: str, where: str) -> list[Finding]:
+    from plg.registry.template import static_template_problems
+
     try:
         prompt = parse_prompt(text, where)
+        problems = [
+            p for s in prompt.sections for p in static_template_problems(s.source, s.first_line, where)
+        ]
+        if problems:
+            return [Finding(where, "error", problem) for problem in problems]
         prompt.check()
     except PlgError as err:
         message = err.message.removeprefix(where).lstrip(":, ")
@@ -47,6 +54,12 @@ def lint_prompts(repo: str | Path, names: list[str]) -> list[Finding]:
     targets = names or registry.list()
     findings: list[Finding] = []
     for name in targets:
+        if not names:
+            try:
+                validate_name(name)
+            except InvalidName as err:
+                findings.append(Finding(f"{PROMPTS_DIR}/{name}{SUFFIX}", "error", err.message))
+                continue
         path = registry.root / registry.prompt_path(name)
         if not path.is_file():
             registry.require_exists(name)

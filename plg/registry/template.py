@@ -270,6 +270,13 @@ def compile_template(source: str, first_line: int, where: str) -> Template:
         raise TemplateError(f"{where}: template syntax error: expressions nested too deeply") from None
 
 
+def static_template_problems(source: str, first_line: int, where: str) -> list[str]:
+    """Every problem `compile_template` would refuse the template for, found without running it (for lint);
+    a syntax error is raised as a TemplateError."""
+    tree = _parse(source, first_line, where)
+    return [f"line {first_line + line - 1}: {message}" for line, message in static_problems(tree)]
+
+
 def template_variables(source: str) -> frozenset[str]:
     tracker = _NoFoldingTracker(_ENV)
     tracker.visit(_parse(source, 1, "template"))
@@ -319,4 +326,11 @@ def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-__all__ = ["compile_template", "render_bounded", "render_string", "render_template", "template_variables"]
+__all__ = [
+    "static_template_problems",
+    "compile_template",
+    "render_bounded",
+    "render_string",
+    "render_template",
+    "template_variables",
+]
