@@ -95,7 +95,7 @@ def test_init_and_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (("show", "cake@qa"), "no such version, label or commit"),
         (("render", "cake@1"), "undefined variable 'cake_type'"),
         (("render", "cake@1", "-v", "cake_type"), "expected key=value"),
-        (("promote", "cake", "--label", "../../config"), "not a name git accepts"),
+        (("promote", "cake", "--label", "../../config"), "label '../../config' is not valid"),
         (("promote", "cake", "--label", "7"), "would be read as a version"),
     ],
 )
