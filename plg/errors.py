@@ -78,6 +78,15 @@ class PushRejected(OutsideFailure):
     pass
 
 
+class NotJudged(OutsideFailure):
+    """An eval or backtest whose model or judge calls failed after retries: it says nothing about the
+    version, so it is neither a pass nor a fail, and it is never recorded as the version's score."""
+
+
+class ShallowHistory(BadInput):
+    """Version numbers counted from a truncated history would be wrong, so plg refuses to count them."""
+
+
 class ModelCallError(OutsideFailure):
     """A model call that still failed after retries. `request_id` is set when the request was logged."""
 
@@ -93,3 +102,16 @@ class ModelCallError(OutsideFailure):
         self.status_code = status_code
         self.error_class = error_class
         self.request_id = request_id
+
+    @property
+    def outside(self) -> bool:
+        """Whether the provider, not the request, is at fault (down, rate limited, refusing the key): such
+        a failure says nothing about the prompt. A bad request (400, context window, content policy) does."""
+        if self.error_class in _REQUEST_FAULTS:
+            return False
+        return self.status_code not in (400, 413, 422)
+
+
+_REQUEST_FAULTS = frozenset(
+    {"BadRequestError", "ContextWindowExceededError", "ContentPolicyViolationError", "UnsupportedParamsError"}
+)

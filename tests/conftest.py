@@ -122,6 +122,8 @@ user:
 Write a recipe for a {{ cake_type }} cake for {{ serving_size }} people.
 """
 
+CAKE_SERVED = CAKE_V1.replace("model: plg/offline", "model: openai/fake-model")
+"""The cake prompt served on the loopback model: what `plg eval` scores by default."""
 
 
 @pytest.fixture
@@ -129,7 +131,7 @@ def cake_eval(repo: GitRepo) -> GitRepo:
     """The cake prompt committed with the issue's example pipeline and a dataset."""
     from tests.evals.test_engine import ISSUE_PIPELINE, write_cakes
 
-    repo.write("prompts/cake.prompt", CAKE_V1)
+    repo.write("prompts/cake.prompt", CAKE_SERVED)
     repo.write("evals/cake.yaml", ISSUE_PIPELINE)
     write_cakes(repo)
     repo.commit("cake with eval")

@@ -14,7 +14,7 @@ from typing import Any
 from plg.ci.changes import ChangedPrompt, all_prompts, changed_prompts, resolve_base
 from plg.ci.github import Event
 from plg.ci.report import Backtest, Check, CiReport, Figures, PromptResult
-from plg.errors import NoPipeline, NotFound, PlgError
+from plg.errors import NoPipeline, NotFound, NotJudged, PlgError
 from plg.evals.plan import EvalRequest
 from plg.evals.session import EvalOutcome, RunOptions, run_eval
 from plg.registry.scores import RecordedScore, read_scores
@@ -132,11 +132,15 @@ def evaluate_changed(
         if options.require_eval:
             return PromptResult(**fields, error=note)
         return PromptResult(**fields, not_evaluated=note)
+    except NotJudged as err:
+        return PromptResult(**fields, not_judged=clip(err.message))
     except PlgError as err:
         return PromptResult(**fields, error=clip(err.message))
     fields["head"] = _figures(head, outcome)
+    if outcome.not_judged is not None:
+        fields["not_judged"] = clip(outcome.not_judged)
     fields["thresholds"] = [
-        Check(name=c.check, model=c.model, value=c.value, bound=f">= {c.bound:g}", passed=c.passed)
+        Check(name=c.check, model=c.model, value=c.value, bound=f"{c.op} {c.bound:g}", passed=c.passed)
         for c in outcome.checks
     ]
     fields["base"], fields["base_note"] = _base_figures(registry, head, base_sha, options)

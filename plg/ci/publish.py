@@ -39,6 +39,8 @@ def annotations(report: CiReport) -> list[str]:
         if prompt.not_evaluated:
             out.append(annotation("warning", f"{prompt.name}: {prompt.not_evaluated}", where, "plg: no eval"))
             continue
+        if prompt.not_judged is not None:
+            out.append(annotation("error", prompt.not_judged, where, "plg: not judged"))
         for check in prompt.thresholds:
             if not check.passed:
                 value = "no score" if check.value is None else f"{check.value:.3f}"

@@ -73,10 +73,11 @@ class PromptResult(_Frozen):
     gate_note: Long = ""
     error: Long | None = None
     not_evaluated: Long | None = None
+    not_judged: Long | None = None
 
     @property
     def passed(self) -> bool:
-        return self.error is None and all(c.passed for c in self.thresholds)
+        return self.error is None and self.not_judged is None and all(c.passed for c in self.thresholds)
 
     @property
     def gate_passed(self) -> bool | None:
@@ -195,6 +196,8 @@ def _summary_rows(prompt: PromptResult) -> list[str]:
     name = f"`{md(prompt.name)}`"
     if prompt.error is not None:
         return [f"| ❌ | {name} | {prompt.status} | | | | | | | | {md(prompt.error)} |"]
+    if prompt.not_judged is not None and not prompt.head:
+        return [f"| ❌ | {name} | {prompt.status} | | | | | | | | {md(prompt.not_judged)} |"]
     if prompt.status == "removed":
         return [f"| ➖ | {name} | removed | | | | | | | | |"]
     if prompt.not_evaluated:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from plg.cli.common import cli, echo_table, open_registry
-from plg.errors import GateFailed, PlgError, ThresholdFailed
+from plg.errors import GateFailed, NotJudged, PlgError, ThresholdFailed
 
 
 @cli.command()
@@ -118,9 +118,12 @@ def ci(
     if sync_notes and event is not None and event.is_default_branch_push:
         store.push_notes(remote, NOTES_REF)
         click.echo(f"pushed recorded scores ({NOTES_REF}) to {remote}")
-    failed = [p.name for p in report.prompts if not p.passed]
+    unjudged = [p for p in report.prompts if p.not_judged is not None and p.error is None]
+    failed = [p.name for p in report.prompts if not p.passed and p not in unjudged]
     if failed:
         raise ThresholdFailed(f"{len(failed)} changed prompt(s) failed: {', '.join(failed)}")
+    if unjudged:
+        raise NotJudged("; ".join(p.not_judged or "" for p in unjudged))
     if strict_gate:
         refused = [p.name for p in report.prompts if p.gate_passed is False]
         if refused:

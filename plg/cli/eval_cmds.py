@@ -164,14 +164,9 @@ def run_and_show(
                 )
             if output:
                 click.echo(f"wrote {output}")
+    outcome.raise_if_not_judged()
     if not outcome.passed:
-        failed = [c for c in outcome.checks if not c.passed]
-        raise ThresholdFailed(
-            "; ".join(
-                f"{c.model}: {c.check} {c.value if c.value is None else round(c.value, 3)} < {c.bound:g}"
-                for c in failed
-            )
-        )
+        raise ThresholdFailed("; ".join(c.describe() for c in outcome.checks if not c.passed))
 
 
 def _print_reused(outcome, as_json: bool) -> None:  # type: ignore[no-untyped-def]

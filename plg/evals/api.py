@@ -13,8 +13,8 @@ from plg import config as plg_config
 from plg.errors import BadInput
 from plg.evals.config import LoadedPipeline, Pipeline, load_pipeline
 from plg.evals.datasets import Row
-from plg.evals.outputs import Outputs
-from plg.evals.runner import EvalSpec, RunResult, execute
+from plg.evals.outputs import Outputs, custom_spec
+from plg.evals.runner import RunResult, execute
 from plg.evals.runs import new_run_id
 
 
@@ -29,8 +29,8 @@ def evaluate(
     """`outputs` is either one string per row (same order) or records with the row's id/variables and
     `output`, as in an outputs file."""
     loaded = _loaded(pipeline_or_scorers)
-    from plg.evals.scorers import build_scorers
-
+    if not rows:
+        raise BadInput("no rows: there is nothing to judge")
     dataset = [Row(index=i, id=str(r.get("id", i)), values=dict(r)) for i, r in enumerate(rows)]
     if outputs and all(isinstance(o, str) for o in outputs):
         if len(outputs) != len(rows):
@@ -44,30 +44,37 @@ def evaluate(
     digest = hashlib.sha256(
         json.dumps([list(map(dict, rows)), records], sort_keys=True, default=str).encode()
     )
-    spec = EvalSpec(
+    root_path = Path(root).resolve()
+    spec = custom_spec(
+        loaded,
+        given,
         name=name,
-        kind="custom",
-        prompt=None,
-        datasets=(),
+        served_model=_served_model(root_path, loaded),
         dataset_hashes=(digest.hexdigest(),),
-        models=("outputs",),
-        params={},
-        scorers=tuple(build_scorers(loaded.config.scorers, loaded, "plg/offline")),
-        concurrency=loaded.config.concurrency,
-        pipeline_path=str(loaded.path),
-        pipeline_hash=loaded.content_hash,
-        base_dir=loaded.base_dir,
         rows=lambda: iter(dataset),
-        outputs=given,
     )
     from plg.evals.session import RunOptions, make_client
 
-    root_path = Path(root).resolve()
     client = make_client(root_path, spec.concurrency, RunOptions(use_cache=True), None)
     try:
         return execute(spec, client, plg_config.runs_dir(root_path), new_run_id(), "plg.evaluate")
     finally:
         client.close()
+
+
+def _served_model(root: Path, loaded: LoadedPipeline) -> str | None:
+    """The model the pipeline's prompt is served on, when the pipeline names one in this repository:
+    its judge defaults to it, as in `plg eval NAME --outputs`."""
+    if not loaded.config.prompt:
+        return None
+    from plg.errors import PlgError
+    from plg.registry.versions import Registry, split_ref
+
+    try:
+        name, ref = split_ref(loaded.config.prompt)
+        return Registry(root).resolve(name, ref).model
+    except PlgError:
+        return None
 
 
 def _loaded(source: str | Path | Sequence[Mapping[str, Any]]) -> LoadedPipeline:

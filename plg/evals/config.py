@@ -133,6 +133,7 @@ ScorerConfig = Annotated[
 class Threshold(_Strict):
     min_score: float | None = Field(default=None, ge=0, le=1)
     min_pass_rate: float | None = Field(default=None, ge=0, le=1)
+    max_error_rate: float = Field(default=0.0, ge=0, le=1)
 
 
 class BacktestGate(_Strict):
@@ -148,6 +149,7 @@ class LabelGate(_Strict):
     min_score: float | None = Field(default=None, ge=0, le=1)
     min_pass_rate: float | None = Field(default=None, ge=0, le=1)
     max_regression: float | None = Field(default=None, ge=0, le=1)
+    max_error_rate: float = Field(default=0.0, ge=0, le=1)
     backtest: BacktestGate | None = None
 
 
@@ -158,6 +160,7 @@ class Pipeline(_Strict):
     datasets: list[str] | None = None
     model: str | None = None
     models: list[str] | None = None
+    replace_served_model: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     scorers: list[ScorerConfig] = Field(default_factory=list)
     threshold: Threshold | None = None
@@ -172,6 +175,8 @@ class Pipeline(_Strict):
             raise ValueError("needs `dataset` (or `datasets`)")
         if self.model and self.models:
             raise ValueError("give `model` or `models`, not both")
+        if self.replace_served_model and not (self.model or self.models):
+            raise ValueError("`replace_served_model: true` needs `model` or `models` to serve instead")
         return self
 
     def dataset_paths(self) -> list[str]:
@@ -179,6 +184,12 @@ class Pipeline(_Strict):
 
     def model_list(self) -> list[str]:
         return list(self.models or ([self.model] if self.model else []))
+
+    def default_judge(self, served_model: str | None) -> str:
+        """The model an `llm_judge` scorer without `model:` asks: the model the prompt is served on, else
+        the pipeline's first model, else the offline model. It never depends on what is being scored, so
+        `plg eval`, `plg eval --outputs` and `plg.evaluate()` judge the same rows the same way."""
+        return served_model or (self.model_list() or ["plg/offline"])[0]
 
 
 @dataclass(frozen=True)

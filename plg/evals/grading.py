@@ -92,10 +92,11 @@ def import_sheet(run_file: Path, sheet: Path, scales: dict[str, tuple[float, flo
 
 
 def _row_totals(scores: tuple[ScoreRecord, ...]) -> dict[str, object]:
-    usable = [s for s in scores if s.score is not None and not s.error and not s.pending]
+    usable = [s for s in scores if not s.pending and (s.score is not None or s.error)]
     weight = sum(s.weight for s in usable)
     judged = [s for s in scores if not s.pending]
+    total = sum((0.0 if s.error or s.score is None else s.score) * s.weight for s in usable)
     return {
-        "score": sum(s.score * s.weight for s in usable) / weight if weight else None,  # type: ignore[operator]
+        "score": total / weight if weight else None,
         "passed": all(s.passed is True and not s.error for s in judged) if judged else None,
     }

@@ -8,10 +8,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plg.errors import BadInput
 from plg.evals.datasets import Row
+
+if TYPE_CHECKING:
+    from plg.evals.config import LoadedPipeline
+    from plg.evals.runner import EvalSpec
 
 
 def _key(variables: dict[str, Any], keys: tuple[str, ...]) -> str:
@@ -67,3 +71,43 @@ def load_outputs(path: Path) -> Outputs:
         except ValueError as err:
             raise BadInput(f"{path}, line {number}: not valid JSON ({err})") from None
     return Outputs.from_records(records, str(path))
+
+
+def custom_spec(
+    loaded: LoadedPipeline,
+    outputs: Outputs,
+    *,
+    name: str,
+    served_model: str | None,
+    label: str = "outputs",
+    datasets: tuple[Path, ...] = (),
+    dataset_hashes: tuple[str, ...] = (),
+    rows: Any = None,
+    prompt: Any = None,
+    concurrency: int | None = None,
+    pipeline_path: str | None = None,
+    identity_extra: str = "",
+) -> EvalSpec:
+    """The one way given outputs become a run, for `plg eval --outputs` and `plg.evaluate()` alike: the
+    pipeline's own scorers, with the pipeline's own judge (never the outputs' label as a model)."""
+    from plg.evals.runner import EvalSpec
+    from plg.evals.scorers import build_scorers
+
+    config = loaded.config
+    return EvalSpec(
+        name=name,
+        kind="custom",
+        prompt=prompt,
+        datasets=datasets,
+        dataset_hashes=dataset_hashes,
+        models=(label,),
+        params={},
+        scorers=tuple(build_scorers(config.scorers, loaded, config.default_judge(served_model))),
+        concurrency=concurrency or config.concurrency,
+        pipeline_path=pipeline_path or str(loaded.path),
+        pipeline_hash=loaded.content_hash,
+        base_dir=loaded.base_dir,
+        rows=rows,
+        outputs=outputs,
+        identity_extra=identity_extra,
+    )

@@ -19,6 +19,7 @@ class EvalRequest:
     concurrency: int | None = None
     repeats: int | None = None
     outputs: Path | None = None
+    decided_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,34 @@ class PlannedEval:
     min_pass_rate: float | None
     timeout: float | None
     pipeline: object | None
+    decides: tuple[str, ...] = ()
+    served_model: str | None = None
+    replaced: bool = False
+    max_error_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which models run and which of them the threshold and the gate decide on."""
+
+    models: tuple[str, ...]
+    decides: tuple[str, ...]
+    replaced: bool
+
+
+def choose_models(config: object, served: str | None, asked: tuple[str, ...]) -> ModelChoice:
+    """The served model is what users get, so it is what is judged; a pipeline's `models:` only add
+    comparisons, unless the pipeline says `replace_served_model: true`. Models named on the command line
+    are all judged, as asked."""
+    from plg.evals.config import Pipeline
+
+    assert isinstance(config, Pipeline)
+    listed = tuple(config.model_list())
+    if asked:
+        return ModelChoice(asked, asked, False)
+    if served is None or config.replace_served_model:
+        return ModelChoice(listed, listed, served is not None)
+    return ModelChoice((served, *(m for m in listed if m != served)), (served,), False)
 
 
 def required_columns(prompt: PromptVersion) -> set[str]:
@@ -59,41 +88,56 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
         prompt = resolve_prompt(registry, config.prompt)
     if prompt is not None and config.prompt and split_ref(config.prompt)[0] != prompt.name:
         raise BadInput(f"{path}: this pipeline belongs to prompt '{config.prompt}', not '{prompt.name}'")
-    models = tuple(request.models) or tuple(config.model_list()) or ((prompt.model,) if prompt else ())
-    if not models:
+    choice = choose_models(config, prompt.model if prompt else None, tuple(request.models))
+    if request.decided_only:
+        choice = ModelChoice(choice.decides, choice.decides, choice.replaced)
+    if not choice.models and request.outputs is None:
         raise BadInput(f"{path}: no model: set `models:` or pass --model")
     datasets = loaded.datasets
     for dataset in datasets:
         if not dataset.is_file():
             raise BadInput(f"{path}: dataset {dataset} does not exist")
-        if request.outputs is None:
-            needed = required_columns(prompt) if prompt is not None else {"messages"}
-            check_columns(dataset, needed, prompt.name if prompt else str(path))
-    outputs = None
+        needed = required_columns(prompt) if prompt is not None else {"messages"}
+        if request.outputs is not None:
+            needed = set()
+        if check_columns(dataset, needed, prompt.name if prompt else str(path)) == 0:
+            raise BadInput(f"{path}: dataset {dataset} has no rows: there is nothing to judge")
+    name = prompt.name if prompt else path.stem
     if request.outputs is not None:
-        from plg.evals.outputs import load_outputs
+        from plg.evals.outputs import custom_spec, load_outputs
 
-        outputs = load_outputs(request.outputs)
-        models = (f"outputs:{request.outputs.name}",)
-    params = {**(prompt.params if prompt else {}), **(config.params or {})}
-    scorers = tuple(build_scorers(config.scorers, loaded, models[0]))
-    spec = EvalSpec(
-        name=prompt.name if prompt else path.stem,
-        kind="custom" if request.outputs is not None else ("eval" if prompt else "completion"),
-        prompt=prompt,
-        datasets=datasets,
-        dataset_hashes=tuple(dataset_hash(d) for d in datasets),
-        models=models,
-        params=params,
-        scorers=scorers,
-        concurrency=request.concurrency or config.concurrency,
-        repeats=request.repeats or config.repeats,
-        pipeline_path=_relative(registry.root, path),
-        pipeline_hash=loaded.content_hash,
-        base_dir=loaded.base_dir,
-        outputs=outputs,
-        identity_extra=dataset_hash(request.outputs) if request.outputs is not None else "",
-    )
+        label = f"outputs:{request.outputs.name}"
+        choice = ModelChoice((label,), (label,), False)
+        spec = custom_spec(
+            loaded,
+            load_outputs(request.outputs),
+            name=name,
+            served_model=prompt.model if prompt else None,
+            label=choice.models[0],
+            datasets=datasets,
+            dataset_hashes=tuple(dataset_hash(d) for d in datasets),
+            prompt=prompt,
+            concurrency=request.concurrency,
+            pipeline_path=_relative(registry.root, path),
+            identity_extra=dataset_hash(request.outputs),
+        )
+    else:
+        judge = config.default_judge(prompt.model if prompt else None)
+        spec = EvalSpec(
+            name=name,
+            kind="eval" if prompt else "completion",
+            prompt=prompt,
+            datasets=datasets,
+            dataset_hashes=tuple(dataset_hash(d) for d in datasets),
+            models=choice.models,
+            params={**(prompt.params if prompt else {}), **(config.params or {})},
+            scorers=tuple(build_scorers(config.scorers, loaded, judge)),
+            concurrency=request.concurrency or config.concurrency,
+            repeats=request.repeats or config.repeats,
+            pipeline_path=_relative(registry.root, path),
+            pipeline_hash=loaded.content_hash,
+            base_dir=loaded.base_dir,
+        )
     threshold = config.threshold
     return PlannedEval(
         spec=spec,
@@ -101,6 +145,10 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
         min_pass_rate=threshold.min_pass_rate if threshold else None,
         timeout=config.timeout,
         pipeline=loaded,
+        decides=choice.decides,
+        served_model=prompt.model if prompt else None,
+        replaced=choice.replaced,
+        max_error_rate=threshold.max_error_rate if threshold else None,
     )
 
 
@@ -112,7 +160,8 @@ def plan_batch(
     prompt = resolve_prompt(registry, spec)
     if not dataset.is_file():
         raise BadInput(f"--dataset {dataset}: no such file")
-    check_columns(dataset, required_columns(prompt), prompt.name)
+    if check_columns(dataset, required_columns(prompt), prompt.name) == 0:
+        raise BadInput(f"--dataset {dataset}: no rows")
     return EvalSpec(
         name=prompt.name,
         kind="batch",

@@ -60,7 +60,7 @@ def text_summary(
     for check in checks:
         verdict = "pass" if check.passed else "FAIL"
         lines.append(
-            f"threshold {check.check} >= {check.bound:g} for {check.model}: {fmt(check.value)} {verdict}"
+            f"threshold {check.check} {check.op} {check.bound:g} for {check.model}: {fmt(check.value)} {verdict}"
         )
     return "\n".join(lines)
 
@@ -80,7 +80,7 @@ def markdown_summary(
     out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
     for check in checks:
         icon = "✅" if check.passed else "❌"
-        out.append(f"\n{icon} `{check.check}` ≥ {check.bound:g} for `{check.model}`: **{fmt(check.value)}**")
+        out.append(f"\n{icon} `{check.check}` {'≥' if check.op == '>=' else '≤'} {check.bound:g} for `{check.model}`: **{fmt(check.value)}**")
     return "\n".join(out) + "\n"
 
 

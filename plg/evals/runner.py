@@ -53,14 +53,18 @@ class EvalSpec:
     shard: Shard | None = field(default=None, compare=False)
 
     def identity(self, model: str) -> str:
-        """What makes a result this version's result: prompt blob, data, pipeline and model."""
+        """What makes a result this version's result: prompt blob, data, pipeline, model, and every judge
+        and option that decides a score (a backtest's judge, embedding model and label filter included)."""
         blob = self.prompt.blob if self.prompt is not None else None
         parts = [
+            self.kind,
             blob,
             *self.dataset_hashes,
             self.pipeline_hash,
             model,
             json.dumps(self.params, sort_keys=True),
+            self.identity_extra,
+            *(f"{s.name}={s.identity()}" for s in self.scorers),
         ]
         return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()
 
@@ -210,6 +214,7 @@ async def _run_row(
 
     def failed(messages: list[dict[str, str]] | None, err: PlgError, attempts: int) -> RowRecord:
         return RowRecord(
+            outside=bool(getattr(err, "outside", False)),
             **base,
             messages=messages,
             output=None,
@@ -256,6 +261,7 @@ async def _run_row(
             error=s.error,
             pending=s.pending,
             weight=scorer.weight,
+            outside=s.outside,
         )
         for s, scorer in zip(scores, spec.scorers, strict=True)
     )

@@ -65,6 +65,7 @@ class ScoreRecord:
     error: str | None = None
     pending: bool = False
     weight: float = 1.0
+    outside: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,14 @@ class RowRecord:
     passed: bool | None = None
     expected_output: str | None = None
     spans: tuple[dict[str, Any], ...] = field(default=())
+    outside: bool = False
+
+    def outside_error(self) -> str | None:
+        """The provider's error when this row could not be judged (its model call or a judge call failed
+        after retries), else None."""
+        if self.outside:
+            return self.error
+        return next((s.error for s in self.scores if s.outside), None)
 
     @property
     def key(self) -> tuple[int, str, int]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plg.errors import BadInput, PlgError
+from plg.errors import BadInput, ModelCallError, PlgError
 from plg.evals.config import (
     ContainsConfig,
     CostConfig,
@@ -39,6 +39,7 @@ class Score:
     reason: str = ""
     error: str | None = None
     pending: bool = False
+    outside: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,16 @@ class Scorer:
         self.weight = weight
         self.pass_at = pass_at if pass_at is not None else (0.5 if self.graded else 1.0)
 
+    def identity(self) -> str:
+        """What, besides the pipeline text, decides this scorer's results (its judge or embedding model):
+        part of the eval identity, so a result is reused only for the very same judges."""
+        return ""
+
     async def score(self, output: str, row: Row, ctx: ScoreContext) -> Score:
         try:
             return await self._score(output, row, ctx)
+        except ModelCallError as err:
+            return Score(self.name, None, None, error=err.message, outside=err.outside)
         except PlgError as err:
             return Score(self.name, None, None, error=err.message)
         except Exception as err:  # noqa: BLE001 - one evaluator's failure is that row's error
@@ -182,6 +190,10 @@ class Judge(Scorer):
         rubric = config.rubric or "\n".join(f"- {c}" for c in config.criteria or [])
         self.template = _compile(rubric, f"scorer {name}")
         self.model, self.params = config.model or default_model, dict(config.params)
+        self.rubric = rubric
+
+    def identity(self) -> str:
+        return json.dumps(["llm_judge", self.model, self.params, self.rubric], sort_keys=True, default=str)
 
     async def _score(self, output: str, row: Row, ctx: ScoreContext) -> Score:
         rubric = _render(self.template, row, f"scorer {self.name}")
@@ -210,6 +222,9 @@ class Similarity(Scorer):
     def __init__(self, config: SimilarityConfig, name: str) -> None:
         super().__init__(name, config.weight, config.pass_at)
         self.against, self.model = config.against, config.model
+
+    def identity(self) -> str:
+        return json.dumps(["similarity", self.model, self.against])
 
     async def _score(self, output: str, row: Row, ctx: ScoreContext) -> Score:
         reference = row.values.get(self.against)
@@ -332,11 +347,12 @@ def _build(config: Any, name: str, loaded: LoadedPipeline, default_model: str) -
 
 
 def weighted_score(scores: Sequence[Score], scorers: Sequence[Scorer]) -> float | None:
+    """A scorer that errored scores 0 with its full weight: a missing judgement is never left out."""
     total = weight = 0.0
     for score, scorer in zip(scores, scorers, strict=True):
-        if score.score is None or score.error or score.pending:
+        if score.pending or (score.score is None and not score.error):
             continue
-        total += score.score * scorer.weight
+        total += (0.0 if score.error or score.score is None else score.score) * scorer.weight
         weight += scorer.weight
     return total / weight if weight else None
 

@@ -5,18 +5,18 @@ The CLI, the promotion gate and CI all go through here, so "this version's score
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from plg import config as plg_config
-from plg.errors import BadInput, Refused
+from plg.errors import BadInput, NotJudged, Refused
 from plg.evals.plan import EvalRequest, PlannedEval, plan_eval
 from plg.evals.runner import RunResult, execute
 from plg.evals.runs import RowRecord, find_run, new_run_id
-from plg.evals.summary import ThresholdCheck, check_threshold
+from plg.evals.summary import Scored, ThresholdCheck, check_threshold
 from plg.registry.scores import RecordedScore, find_score, record_scores
 from plg.registry.versions import Registry
 
@@ -48,10 +48,15 @@ class EvalOutcome:
     reused: tuple[RecordedScore, ...]
     checks: tuple[ThresholdCheck, ...]
     recorded: tuple[RecordedScore, ...]
+    not_judged: str | None = None
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return self.not_judged is None and all(c.passed for c in self.checks)
+
+    def raise_if_not_judged(self) -> None:
+        if self.not_judged is not None:
+            raise NotJudged(self.not_judged)
 
 
 def make_client(root: Path, concurrency: int, options: RunOptions, timeout: float | None):  # type: ignore[no-untyped-def]
@@ -92,8 +97,7 @@ def run_eval(
         if not options.force and options.resume is None:
             reused = recorded_for(registry, planned)
             if reused is not None:
-                checks = check_threshold(reused, planned.min_score, planned.min_pass_rate)
-                return EvalOutcome(planned, None, tuple(reused), checks, ())
+                return EvalOutcome(planned, None, tuple(reused), _checks(planned, reused), ())
     if on_start:
         on_start(planned)
     runs_dir = plg_config.runs_dir(registry.root)
@@ -112,13 +116,32 @@ def run_eval(
                 close()
     if options.shard is not None:
         return EvalOutcome(planned, result, (), (), ())
-    checks = check_threshold(result.summaries, planned.min_score, planned.min_pass_rate)
+    checks = _checks(planned, result.summaries)
     recorded: tuple[RecordedScore, ...] = ()
     if options.record:
         recorded = tuple(_to_recorded(planned, result, checks))
         assert spec.prompt is not None and spec.prompt.commit is not None
-        record_scores(registry.store, spec.prompt.commit, list(recorded))
-    return EvalOutcome(planned, result, (), checks, recorded)
+        if recorded:
+            record_scores(registry.store, spec.prompt.commit, list(recorded))
+    return EvalOutcome(planned, result, (), checks, recorded, not_judged_message(planned, result))
+
+
+def _checks(planned: PlannedEval, summaries: Sequence[Scored]) -> tuple[ThresholdCheck, ...]:
+    """The threshold judges the models the eval decides on (the served one), not the comparisons."""
+    decided = [s for s in summaries if not planned.decides or s.model in planned.decides]
+    return check_threshold(decided, planned.min_score, planned.min_pass_rate, planned.max_error_rate)
+
+
+def not_judged_message(planned: PlannedEval, result: RunResult) -> str | None:
+    """Rows whose model or judge calls failed after retries leave the version unjudged: say which
+    model, how many rows and the provider's own one-line error."""
+    for summary in result.summaries:
+        if summary.not_judged and (not planned.decides or summary.model in planned.decides):
+            return (
+                f"{planned.spec.name}: not judged: {summary.not_judged} of {summary.rows} row(s) on "
+                f"{summary.model} could not be scored: {summary.outside_error}"
+            )
+    return None
 
 
 def _merge_shards(
@@ -154,6 +177,8 @@ def _to_recorded(
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out = []
     for summary in result.summaries:
+        if summary.not_judged:
+            continue  # an outage is not the version's score: never recorded, so the next run calls again
         model_checks = [c for c in checks if c.model == summary.model]
         out.append(
             RecordedScore(

@@ -35,6 +35,11 @@ class ModelSummary:
     p95_latency: float | None
     cached: int
     scorers: tuple[ScorerSummary, ...]
+    not_judged: int = 0
+    outside_error: str | None = None
+
+    def scorer_errors(self) -> dict[str, int]:
+        return {s.name: s.errors for s in self.scorers}
 
     def to_json(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -49,6 +54,11 @@ class ThresholdCheck:
     value: float | None
     bound: float
     passed: bool
+    op: str = ">="
+
+    def describe(self) -> str:
+        shown = "-" if self.value is None else f"{self.value:.3f}"
+        return f"{self.model}: {self.check} {shown} {'<' if self.op == '>=' else '>'} {self.bound:g}"
 
 
 class ExactSum:
@@ -99,6 +109,8 @@ class _ModelAcc:
     cached: int = 0
     latencies: list[float] = field(default_factory=list)
     scorers: dict[str, _ScorerAcc] = field(default_factory=dict)
+    not_judged: int = 0
+    outside_error: str | None = None
 
 
 class Aggregator:
@@ -112,6 +124,10 @@ class Aggregator:
         acc.rows += 1
         if row.error:
             acc.errors += 1
+        outside = row.outside_error()
+        if outside is not None:
+            acc.not_judged += 1
+            acc.outside_error = acc.outside_error or outside
         acc.prompt_tokens += row.prompt_tokens or 0
         acc.completion_tokens += row.completion_tokens or 0
         if row.cost is not None:
@@ -169,6 +185,8 @@ class Aggregator:
                 )
                 for name, s in acc.scorers.items()
             ),
+            not_judged=acc.not_judged,
+            outside_error=acc.outside_error,
         )
 
 
@@ -179,22 +197,28 @@ class Scored(Protocol):
     score: float | None
     pass_rate: float | None
 
+    def scorer_errors(self) -> dict[str, int]: ...
+
 
 def check_threshold(
-    summaries: Sequence[Scored], min_score: float | None, min_pass_rate: float | None
+    summaries: Sequence[Scored],
+    min_score: float | None,
+    min_pass_rate: float | None,
+    max_error_rate: float | None = None,
 ) -> tuple[ThresholdCheck, ...]:
-    """A row that errored counts as failed and scores 0: a run cannot pass by erroring out."""
+    """A row that errored counts as failed and scores 0: a run cannot pass by erroring out. With
+    `max_error_rate` set, a scorer (or the model call) that errored on more rows than that fails too."""
     checks = []
     for summary in summaries:
         if min_score is not None:
-            value = _with_errors_as_zero(summary.score, summary.rows - summary.errors, summary.rows)
+            value = errors_as_zero(summary.score, summary.rows - summary.errors, summary.rows)
             checks.append(
                 ThresholdCheck(
                     summary.model, "min_score", value, min_score, value is not None and value >= min_score
                 )
             )
         if min_pass_rate is not None:
-            value = _with_errors_as_zero(summary.pass_rate, summary.rows - summary.errors, summary.rows)
+            value = errors_as_zero(summary.pass_rate, summary.rows - summary.errors, summary.rows)
             checks.append(
                 ThresholdCheck(
                     summary.model,
@@ -204,10 +228,32 @@ def check_threshold(
                     value is not None and value >= min_pass_rate,
                 )
             )
+        if max_error_rate is not None:
+            checks += error_checks(summary, max_error_rate)
     return tuple(checks)
 
 
-def _with_errors_as_zero(value: float | None, ok_rows: int, rows: int) -> float | None:
-    if value is None or rows == 0:
+def error_checks(summary: Scored, max_error_rate: float) -> list[ThresholdCheck]:
+    """One check per scorer that errored (and one for rows that failed before scoring: a model call, a
+    missing output) on more than the allowed share; a row that failed counts against every scorer."""
+    if not summary.rows:
+        return []
+    failing = {"rows": summary.errors} if summary.errors else {}
+    failing.update({name: count + summary.errors for name, count in summary.scorer_errors().items() if count})
+    checks = []
+    for name, count in failing.items():
+        rate = count / summary.rows
+        if rate > max_error_rate:
+            checks.append(
+                ThresholdCheck(summary.model, f"errors ({name})", rate, max_error_rate, False, op="<=")
+            )
+    return checks
+
+
+def errors_as_zero(value: float | None, ok_rows: int, rows: int) -> float | None:
+    """A mean over the rows that ran, re-read over every row with the failed ones as 0."""
+    if rows == 0:
         return value
+    if value is None:
+        return 0.0 if ok_rows == 0 else value
     return value * ok_rows / rows

@@ -152,7 +152,7 @@ def report_from_run(candidate: PromptVersion, history: Path, result: RunResult |
     path = result.path if isinstance(result, RunResult) else result
     header, rows = latest_rows(path)
     records: list[RowRecord] = sorted(rows.values(), key=lambda r: r.key)
-    ok = [r for r in records if r.error is None and r.output is not None]
+    ok = [r for r in records if r.error is None and r.output is not None and not any(s.error for s in r.scores)]
     sims = [s.score for r in ok for s in r.scores if s.name == "similarity" and s.score is not None]
     judges = [s.score for r in ok for s in r.scores if s.name == "judge" and s.score is not None]
     exact = [_norm(r.output or "") == _norm(r.expected_output or "") for r in ok]

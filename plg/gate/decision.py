@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from plg import config as plg_config
-from plg.errors import BadInput, Refused
+from plg.errors import BadInput, NotJudged, Refused
 from plg.evals.config import BacktestGate, LabelGate, find_pipeline, load_pipeline, resolve_inside
 from plg.evals.plan import EvalRequest
 from plg.evals.runner import execute
@@ -36,6 +36,19 @@ class Decision:
     label: str
     checks: tuple[Check, ...]
     gated: bool
+    model: str | None = None
+    replaced: bool = False
+
+    def model_line(self) -> str | None:
+        """Which model the figures are for: the served one, or the one the pipeline says replaces it."""
+        if self.model is None:
+            return None
+        if self.replaced:
+            return (
+                f"decided on {self.model}, which the pipeline serves instead of {self.candidate.model} "
+                "(replace_served_model: true)"
+            )
+        return f"decided on {self.model}, the model {self.candidate.name} is served on"
 
     @property
     def passed(self) -> bool:
@@ -55,14 +68,31 @@ def gate_for(
     return load_pipeline(path).config.gate.get(label), path
 
 
+def decision_model(registry: Registry, candidate: PromptVersion) -> tuple[str, bool]:
+    """The model a gate judges `candidate` on, and whether its pipeline replaces the served model."""
+    from plg.evals.plan import choose_models
+
+    try:
+        path = find_pipeline(registry.root, candidate.name, candidate.front.eval, None)
+    except BadInput:
+        return candidate.model, False
+    choice = choose_models(load_pipeline(path).config, candidate.model, ())
+    return (choice.decides[0] if choice.decides else candidate.model), choice.replaced
+
+
 def _eval_score(registry: Registry, version: PromptVersion, pipeline: Path, use_cache: bool) -> RecordedScore:
-    """The recorded eval of this exact version, or a fresh one that gets recorded."""
+    """The recorded eval of this exact version on the model it is judged on, or a fresh one that gets
+    recorded. An eval the provider could not finish is not a score: it raises NotJudged."""
     spec = f"{version.name}@{version.version}"
     outcome = run_eval(
-        registry, EvalRequest(spec=spec, pipeline=pipeline), RunOptions(record=True, use_cache=use_cache)
+        registry,
+        EvalRequest(spec=spec, pipeline=pipeline, decided_only=True),
+        RunOptions(record=True, use_cache=use_cache),
     )
+    outcome.raise_if_not_judged()
     recorded = outcome.reused or outcome.recorded
-    return recorded[0]
+    decided = [r for r in recorded if r.model in outcome.planned.decides] or list(recorded)
+    return decided[0]
 
 
 def run_backtest(
@@ -104,6 +134,12 @@ def run_backtest(
         result = execute(spec, client, runs_dir, new_run_id(), registry.store.identity())
     finally:
         client.close()
+    for summary in result.summaries:
+        if summary.not_judged:
+            raise NotJudged(
+                f"{candidate.name}: backtest not judged: {summary.not_judged} of {summary.rows} row(s) on "
+                f"{summary.model} could not be scored: {summary.outside_error}"
+            )
     report = report_from_run(candidate, history, result)
     if record and candidate.commit and candidate.version is not None:
         record_scores(
@@ -156,29 +192,35 @@ def decide(
             )
         return Decision(candidate, label, (), gated=False)
     assert pipeline is not None
+    model, replaced = decision_model(registry, candidate)
     checks: list[Check] = []
     needs_eval = (
         gate.min_score is not None or gate.min_pass_rate is not None or gate.max_regression is not None
     )
     score = _eval_score(registry, candidate, pipeline, use_cache) if needs_eval else None
+    if score is not None:
+        checks += _error_checks(score, gate.max_error_rate)
     if gate.min_score is not None and score is not None:
-        checks.append(_at_least("eval score", score.score, gate.min_score))
+        checks.append(_at_least("eval score", _errors_as_zero(score), gate.min_score))
     if gate.min_pass_rate is not None and score is not None:
-        checks.append(_at_least("eval pass rate", score.pass_rate, gate.min_pass_rate))
+        checks.append(_at_least("eval pass rate", _errors_as_zero(score, "pass_rate"), gate.min_pass_rate))
     if gate.max_regression is not None and score is not None:
         if holder is None or holder.commit == candidate.commit:
             checks.append(
-                Check("no regression", score.score, "no current holder", True, "first version to hold it")
+                Check(
+                    "no regression", _errors_as_zero(score), "no current holder", True, "first version to hold it"
+                )
             )
         else:
             held = _eval_score(registry, holder, pipeline, use_cache)
-            floor = (held.score or 0.0) - gate.max_regression
+            held_score, now = _errors_as_zero(held) or 0.0, _errors_as_zero(score)
+            floor = held_score - gate.max_regression
             checks.append(
                 Check(
                     "no regression",
-                    score.score,
-                    f">= {floor:.3f} (v{holder.version} {held.score:.3f} - {gate.max_regression:g})",
-                    (score.score or 0.0) >= floor,
+                    now,
+                    f">= {floor:.3f} (v{holder.version} {held_score:.3f} - {gate.max_regression:g})",
+                    (now or 0.0) >= floor,
                 )
             )
     if gate.backtest is not None:
@@ -200,8 +242,27 @@ def decide(
         if bt.min_exact is not None:
             checks.append(_at_least("backtest exact match", report.exact_rate, bt.min_exact))
         if report.errors:
-            checks.append(Check("backtest errors", float(report.errors), "0", False, "rows failed to run"))
-    return Decision(candidate, label, tuple(checks), gated=True)
+            checks.append(
+                Check("backtest errors", float(report.errors), "0", False, "rows failed to run or score")
+            )
+    return Decision(candidate, label, tuple(checks), gated=True, model=model, replaced=replaced)
+
+
+def _errors_as_zero(score: RecordedScore, figure: str = "score") -> float | None:
+    """The gate reads a figure the way the threshold does: rows that failed count as 0."""
+    from plg.evals.summary import errors_as_zero
+
+    value = score.score if figure == "score" else score.pass_rate
+    return errors_as_zero(value, score.rows - score.errors, score.rows)
+
+
+def _error_checks(score: RecordedScore, max_error_rate: float) -> list[Check]:
+    from plg.evals.summary import error_checks
+
+    return [
+        Check(c.check, c.value, f"<= {max_error_rate:g}", False, "a missing judgement counts as a failure")
+        for c in error_checks(score, max_error_rate)
+    ]
 
 
 def backtest_inputs(
@@ -212,10 +273,16 @@ def backtest_inputs(
         history = resolve_inside(registry.root, registry.root, bt.history, "gate backtest history")
     else:
         history = registry.root / "evals/history" / f"{candidate.name}.jsonl"
+    model, replaced = decision_model(registry, candidate)
+    extra: dict[str, Any] = {"model": model} if replaced else {}
     if bt is None:
-        return history, {}
+        return history, extra
     judge = bt.judge if isinstance(bt.judge, str) else (candidate.model if bt.judge else None)
-    return history, {"embedding_model": bt.embedding_model or "plg/offline-embed", "judge_model": judge}
+    return history, {
+        **extra,
+        "embedding_model": bt.embedding_model or "plg/offline-embed",
+        "judge_model": judge,
+    }
 
 
 def _at_least(name: str, value: float | None, bound: float) -> Check:

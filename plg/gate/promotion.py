@@ -45,9 +45,11 @@ def decision_table(decision) -> list[str]:  # type: ignore[no-untyped-def]
         ]
         for c in decision.checks
     ]
-    return tabulate(
+    table = tabulate(
         rows, headers=["check", "figure", "bound", "result", ""], tablefmt="simple", disable_numparse=True
     ).splitlines()
+    line = decision.model_line()
+    return [f"{decision.label} gate for {decision.candidate.ref}: {line}", *table] if line else table
 
 
 def promote(

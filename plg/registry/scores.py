@@ -36,6 +36,14 @@ class RecordedScore:
     kind: str = "eval"
     details: dict[str, Any] | None = None
 
+    def scorer_errors(self) -> dict[str, int]:
+        scorers = (self.details or {}).get("scorers") or {}
+        return {
+            name: int((figures or {}).get("errors") or 0)
+            for name, figures in scorers.items()
+            if isinstance(figures, dict)
+        }
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 

@@ -7,14 +7,14 @@ import pytest
 
 import plg
 from plg.errors import BadInput
-from tests.conftest import CAKE_V1, GitRepo, run_cli
+from tests.conftest import CAKE_SERVED, GitRepo, run_cli
 from tests.evals.test_engine import ISSUE_PIPELINE, write_cakes
 from tests.loopback_llm import LoopbackLLM
 
 
 @pytest.fixture
 def cake_eval(repo: GitRepo) -> GitRepo:
-    repo.write("prompts/cake.prompt", CAKE_V1)
+    repo.write("prompts/cake.prompt", CAKE_SERVED)
     repo.write(
         "evals/cake.yaml",
         ISSUE_PIPELINE.replace(
@@ -45,7 +45,8 @@ def test_custom_workflow_scores_given_outputs_without_generation(
         + "\n"
     )
     result = run_cli("eval", "cake", "--outputs", str(outputs), "--json")
-    assert result.code == 0
+    assert result.code == 1  # a row without an output is a missing judgement: it fails the threshold
+    assert "errors (rows) 0.250 > 0" in result.err
     threshold = json.loads(result.out)["thresholds"][0]
     assert threshold["value"] == pytest.approx(
         0.5

@@ -125,7 +125,7 @@ def test_python_scorer_return_shapes_and_exceptions(tmp_path: Path) -> None:
     assert scores[1].passed is False and scores[2].reason == "close"
     assert scores[3].error == "RuntimeError: evaluator broke"
     assert row_passed(scores) is False
-    assert weighted_score(scores, built) == pytest.approx((1.0 + 0.25 + 0.9) / 3)
+    assert weighted_score(scores, built) == pytest.approx((1.0 + 0.25 + 0.9 + 0.0) / 4)  # an error scores 0
 
 
 def test_human_scorer_is_pending(tmp_path: Path) -> None:
