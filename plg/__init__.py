@@ -7,9 +7,23 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Client", "Registry", "PromptVersion", "PlgError", "evaluate", "current_span"]
+_PROMPTLAYER = (
+    "PromptLayer",
+    "AsyncPromptLayer",
+    "PromptLayerError",
+    "PromptLayerAPIError",
+    "PromptLayerNotFoundError",
+    "PromptLayerBadRequestError",
+    "PromptLayerValidationError",
+    "PromptLayerAPIConnectionError",
+    "PromptLayerAPITimeoutError",
+)
+
+__all__ = ["Client", "Registry", "PromptVersion", "PlgError", "evaluate", "current_span", *_PROMPTLAYER]
 
 _LAZY = {
+    **dict.fromkeys(_PROMPTLAYER, "plg.runtime.promptlayer"),
+    "AsyncPromptLayer": "plg.runtime.promptlayer_async",
     "evaluate": "plg.evals.api",
     "Client": "plg.runtime.client",
     "Registry": "plg.registry.versions",

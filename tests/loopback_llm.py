@@ -176,6 +176,9 @@ def _handler_for(llm: LoopbackLLM) -> type[BaseHTTPRequestHandler]:
             messages = payload.get("messages") or []
             text = llm.responder(messages)
             prompt_tokens = sum(token_count(str(m.get("content", ""))) for m in messages)
+            if payload.get("stream"):
+                self._stream(payload, text, prompt_tokens)
+                return
             body = {
                 "id": f"chatcmpl-{len(llm.requests)}",
                 "object": "chat.completion",
@@ -191,6 +194,31 @@ def _handler_for(llm: LoopbackLLM) -> type[BaseHTTPRequestHandler]:
                 },
             }
             self._send(200, json.dumps(body).encode())
+
+        def _stream(self, payload: dict[str, Any], text: str, prompt_tokens: int) -> None:
+            """Server-sent events as OpenAI streams them: one delta per word, then usage if asked, then [DONE]."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            base = {"id": f"chatcmpl-{len(llm.requests)}", "object": "chat.completion.chunk",
+                    "created": int(time.time()), "model": payload.get("model", "fake-model")}
+            words = text.split(" ")
+            for i, word in enumerate(words):
+                delta = {"content": word if i == 0 else " " + word}
+                if i == 0:
+                    delta["role"] = "assistant"
+                chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
+            if (payload.get("stream_options") or {}).get("include_usage"):
+                usage = {"prompt_tokens": prompt_tokens, "completion_tokens": token_count(text),
+                         "total_tokens": prompt_tokens + token_count(text)}
+                self.wfile.write(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
 
     return Handler
 

@@ -13,7 +13,7 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,7 @@ class Completion:
     latency_s: float
     cached: bool = False
     attempts: int = 1
+    raw: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ class ModelClient:
             cost=cost,
             latency_s=latency,
             attempts=attempts,
+            raw=response,
         )
 
     @staticmethod

@@ -449,6 +449,15 @@ class GitStore:
             raise PushRejected(f"cannot fetch from {url}: {err.message}") from None
 
 
+    # -- writing a prompt file from the SDK (PromptLayer's templates.publish) --------------------------
+    def commit_paths(self, paths: list[str], message: str) -> str:
+        """Commit exactly these paths (whatever else is staged stays staged); return the new commit."""
+        self.identity()
+        self.run("add", "--", *paths)
+        self.run("commit", "--quiet", "--only", "-m", message, "--", *paths)
+        return self.resolve_commit("HEAD")
+
+
 def clone_bare(url: str, dest: Path, stored_url: str) -> GitStore:
     """Clone `url` into `dest` as a bare repository, atomically (a half-written clone is never left
     where a later start would take it for a good cache). `stored_url` is what the clone's config keeps:

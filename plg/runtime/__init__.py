@@ -1,6 +1,9 @@
-"""What runs inside applications: the PromptLayer-shaped `Client`, the request log and the history format.
+"""What runs inside applications: the `Client`, its sources, the PromptLayer skin, the request log and the
+history format.
 
-The client resolves a version through `plg.registry`, renders it, calls `plg.llm`, and logs the request;
-the log store (SQLite) is the only module that opens the request database. `history` is the JSONL format
-that `plg logs export` writes and backtests replay. Imports registry, llm, tracing and below.
+The client resolves a version through a source (`sources`: a checkout or a followed git remote;
+`bundle`: a lock file), renders it, calls `plg.llm`, and logs the request; `promptlayer` shapes the same
+request path as PromptLayer's SDK. The log store (SQLite) is the only module that opens the request
+database. `history` is the JSONL format that `plg logs export` writes and backtests replay. Imports
+registry, llm, tracing and below.
 """

@@ -170,6 +170,9 @@ class BundleSource:
         self._versions[name] = pv
         return pv
 
+    def names(self, label: str | None = None) -> list[str]:
+        return sorted(self._entries) if label in (None, self.bundle.label) else []
+
     def invalidate(self, name: str | None = None) -> None:
         pass
 

@@ -18,6 +18,8 @@ from typing import Any
 from plg import config as plg_config
 from plg.errors import BadInput, ModelCallError
 from plg.registry.versions import PromptVersion
+from plg.runtime.streams import Streaming
+from plg.runtime.track import GROUP_KEY, Group, Track
 from plg.tracing import spans as tracing
 
 logger = logging.getLogger("plg.runtime.client")
@@ -38,35 +40,23 @@ class _Call:
     span: tracing.ActiveSpan | None = None
 
 
-class Track:
-    """`client.track.*`: attach scores, metadata and prompt info to logged requests (PromptLayer's API)."""
+@dataclass(frozen=True)
+class Outcome:
+    """A logged, successful request: what every response shape (plg's, PromptLayer's) is built from."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def score(self, request_id: str, score: float, name: str | None = None) -> bool:
-        self._client.log.set_score(request_id, score, name=name)
-        return True
-
-    def metadata(self, request_id: str, metadata: Mapping[str, str]) -> bool:
-        self._client.log.set_metadata(request_id, dict(metadata))
-        return True
-
-    def prompt(
-        self,
-        request_id: str,
-        prompt_name: str,
-        prompt_input_variables: Mapping[str, Any],
-        version: int | None = None,
-        label: str | None = None,
-    ) -> bool:
-        self._client.log.set_prompt(
-            request_id, prompt_name, dict(prompt_input_variables), version=version, label=label
-        )
-        return True
+    request_id: str
+    version: PromptVersion
+    messages: list[dict[str, str]]
+    model: str
+    params: dict[str, Any]
+    variables: dict[str, Any]
+    completion: Any
 
 
-class Client:
+class Client(Streaming):
+    """The SDK: `run`/`arun` (plg's response shape), `call`/`acall`/`stream`/`astream` (the request path
+    every shape is built from), `track`, `group`, `log_call`, tracing."""
+
     def __init__(
         self,
         repo: str | Path | None = None,
@@ -86,7 +76,8 @@ class Client:
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._use_cache = use_cache
-        self.track = Track(self)
+        self.track = Track(lambda: self.log)
+        self.group = Group()
 
     @property
     def root(self) -> Path:
@@ -160,6 +151,7 @@ class Client:
         tags: list[str] | None,
         metadata: Mapping[str, str] | None,
         request_span: tracing.ActiveSpan | None,
+        group_id: int | None = None,
     ) -> _Call:
         if label is not None and version is not None:
             raise BadInput("give prompt_release_label or prompt_version, not both")
@@ -173,6 +165,7 @@ class Client:
             if step is not None:
                 step.set_attributes({"version": pv.version, "label": pv.label, "messages": len(messages)})
         inherited = request_span.inherited_attributes() if request_span is not None else {}
+        grouped = {GROUP_KEY: str(group_id)} if group_id is not None else {}
         return _Call(
             version=pv,
             messages=messages,
@@ -180,7 +173,7 @@ class Client:
             params={**pv.params, **(params or {})},
             variables=variables,
             tags=tuple(tags or ()),
-            metadata={**tracing.metadata_from_attributes(inherited), **(metadata or {})},
+            metadata={**tracing.metadata_from_attributes(inherited), **(metadata or {}), **grouped},
             started=time.perf_counter(),
             span=request_span,
         )
@@ -196,24 +189,11 @@ class Client:
         tags: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        with self._tracer.span("plg.run", {"prompt": prompt_name}, kind="client") as active:
-            call = self._prepare(
-                prompt_name,
-                input_variables,
-                prompt_release_label,
-                prompt_version,
-                model,
-                params,
-                tags,
-                metadata,
-                active,
+        return _response(
+            self.call(
+                prompt_name, input_variables, prompt_release_label, prompt_version, model, params, tags, metadata
             )
-            try:
-                completion = self.models.complete(call.model, call.messages, call.params)
-            except ModelCallError as err:
-                self._failed(call, err)
-                raise
-            return self._succeeded(call, completion)
+        )
 
     async def arun(
         self,
@@ -226,17 +206,51 @@ class Client:
         tags: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
+        return _response(
+            await self.acall(
+                prompt_name, input_variables, prompt_release_label, prompt_version, model, params, tags, metadata
+            )
+        )
+
+    def call(
+        self,
+        prompt_name: str,
+        input_variables: Mapping[str, Any] | None = None,
+        label: str | None = None,
+        version: int | None = None,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        group_id: int | None = None,
+    ) -> Outcome:
+        """Resolve, render, call the model, log: the one request path every response shape is built from."""
         with self._tracer.span("plg.run", {"prompt": prompt_name}, kind="client") as active:
             call = self._prepare(
-                prompt_name,
-                input_variables,
-                prompt_release_label,
-                prompt_version,
-                model,
-                params,
-                tags,
-                metadata,
-                active,
+                prompt_name, input_variables, label, version, model, params, tags, metadata, active, group_id
+            )
+            try:
+                completion = self.models.complete(call.model, call.messages, call.params)
+            except ModelCallError as err:
+                self._failed(call, err)
+                raise
+            return self._succeeded(call, completion)
+
+    async def acall(
+        self,
+        prompt_name: str,
+        input_variables: Mapping[str, Any] | None = None,
+        label: str | None = None,
+        version: int | None = None,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        group_id: int | None = None,
+    ) -> Outcome:
+        with self._tracer.span("plg.run", {"prompt": prompt_name}, kind="client") as active:
+            call = self._prepare(
+                prompt_name, input_variables, label, version, model, params, tags, metadata, active, group_id
             )
             try:
                 completion = await self.models.acomplete(call.model, call.messages, call.params)
@@ -244,6 +258,55 @@ class Client:
                 self._failed(call, err)
                 raise
             return self._succeeded(call, completion)
+
+    def log_call(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        output: str | None,
+        latency_s: float | None,
+        started_at: float | None = None,
+        params: Mapping[str, Any] | None = None,
+        prompt_name: str | None = None,
+        version: int | None = None,
+        label: str | None = None,
+        input_variables: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        cost: float | None = None,
+        error: str | None = None,
+    ) -> str:
+        """Log a request made outside `run` (another client, another provider); returns its request id."""
+        from plg.runtime.logstore import RequestRecord
+
+        _check_metadata(metadata)
+        fields: dict[str, Any] = {}
+        if started_at is not None:
+            fields["time"] = started_at
+        record = RequestRecord.new(
+            prompt_name=prompt_name,
+            version=version,
+            commit=None,
+            label=label,
+            model=model,
+            params=dict(params or {}),
+            input_variables=dict(input_variables or {}),
+            messages=list(messages),
+            output=output,
+            error=error,
+            latency_s=latency_s,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=cost,
+            tags=tuple(tags or ()),
+            metadata=dict(metadata or {}),
+            **fields,
+        )
+        self.log.insert(record)
+        return record.id
 
     def _record(self, call: _Call, **outcome: Any) -> Any:
         from plg.runtime.logstore import RequestRecord
@@ -271,13 +334,13 @@ class Client:
             )
         return record
 
-    def _failed(self, call: _Call, err: ModelCallError) -> None:
+    def _failed(self, call: _Call, err: ModelCallError, partial: str | None = None) -> None:
         record = self._record(
-            call, output=None, error=err.message, latency_s=time.perf_counter() - call.started
+            call, output=partial, error=err.message, latency_s=time.perf_counter() - call.started
         )
         err.request_id = record.id
 
-    def _succeeded(self, call: _Call, completion: Any) -> dict[str, Any]:
+    def _succeeded(self, call: _Call, completion: Any) -> Outcome:
         record = self._record(
             call,
             output=completion.text,
@@ -287,7 +350,7 @@ class Client:
             completion_tokens=completion.completion_tokens,
             cost=completion.cost,
         )
-        return _response(record.id, call.version, call.messages, call.model, call.params, completion)
+        return Outcome(record.id, call.version, call.messages, call.model, call.params, call.variables, completion)
 
 
 def _open_source(repo: str | Path | None, bundle: str | Path | None, label_ttl: float) -> Any:
@@ -309,20 +372,14 @@ def _check_metadata(metadata: Mapping[str, str] | None) -> None:
             raise BadInput(f"metadata must map strings to strings; got {key!r}: {value!r}")
 
 
-def _response(
-    request_id: str,
-    pv: PromptVersion,
-    messages: list[dict[str, str]],
-    model: str,
-    params: dict[str, Any],
-    completion: Any,
-) -> dict[str, Any]:
-    """PromptLayer's response shape, built at the edge from plg's values."""
+def _response(outcome: Outcome) -> dict[str, Any]:
+    """The response shape `Client.run` has always returned, built at the edge from the outcome."""
+    completion, pv = outcome.completion, outcome.version
     answer = {"role": "assistant", "content": completion.text}
     raw = {
-        "id": f"plg-{request_id}",
+        "id": f"plg-{outcome.request_id}",
         "object": "chat.completion",
-        "model": model,
+        "model": outcome.model,
         "choices": [{"index": 0, "message": answer, "finish_reason": "stop"}],
         "usage": {
             "prompt_tokens": completion.prompt_tokens,
@@ -331,11 +388,11 @@ def _response(
         },
     }
     return {
-        "request_id": request_id,
+        "request_id": outcome.request_id,
         "raw_response": raw,
         "prompt_blueprint": {
-            "prompt_template": {"type": "chat", "messages": [*messages, answer]},
-            "metadata": {"model": {"name": model, "parameters": params}},
+            "prompt_template": {"type": "chat", "messages": [*outcome.messages, answer]},
+            "metadata": {"model": {"name": outcome.model, "parameters": outcome.params}},
         },
         "prompt_name": pv.name,
         "prompt_version": pv.version,

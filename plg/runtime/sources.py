@@ -96,6 +96,13 @@ class LocalSource:
             return found
         return self._resolve_moving(name, label)
 
+    def names(self, label: str | None = None) -> list[str]:
+        """Prompt names (those carrying `label`, when given)."""
+        registry = self.registry
+        if label is None:
+            return registry.list()
+        return sorted(n for n, labels in registry.all_labels().items() if label in labels)
+
     def invalidate(self, name: str | None = None) -> None:
         """Forget moving answers (all, or one prompt's) so the next request re-reads them."""
         with self._lock:
