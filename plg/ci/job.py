@@ -6,10 +6,12 @@ whose exact eval is already in `refs/notes/plg` costs no model call: CI is incre
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from plg.ci.changes import ChangedPrompt, all_prompts, changed_prompts, resolve_base
 from plg.ci.github import Event
@@ -19,6 +21,9 @@ from plg.evals.plan import EvalRequest
 from plg.evals.session import EvalOutcome, RunOptions, run_eval
 from plg.registry.scores import RecordedScore, read_scores
 from plg.registry.versions import PromptVersion, Registry
+
+if TYPE_CHECKING:
+    from plg.evals.shards import Shard
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class CiOptions:
     use_cache: bool = True
     backtest: bool = True
     require_eval: bool = False
+    shard: Shard | None = None
+    shard_runs_to: Path | None = None
+    shard_dirs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ def run_ci(
         prompts=results,
         unchanged=max(total - len([r for r in results if r.status != "removed"]), 0),
         seconds=round(time.monotonic() - started, 2),
+        shard=str(options.shard) if options.shard is not None else None,
     )
     return report, base
 
@@ -152,11 +161,17 @@ def evaluate_changed(
 def _evaluate(registry: Registry, version: PromptVersion, options: CiOptions) -> EvalOutcome:
     committed = version.version is not None
     spec = f"{version.name}@{version.version}" if committed else f"{version.name}@{version.commit}"
-    return run_eval(
+    outcome = run_eval(
         registry,
         EvalRequest(spec=spec, models=options.models),
-        RunOptions(record=committed, use_cache=options.use_cache),
+        RunOptions(
+            record=committed, use_cache=options.use_cache, shard=options.shard, shard_dirs=options.shard_dirs
+        ),
     )
+    if options.shard is not None and options.shard_runs_to is not None and outcome.result is not None:
+        options.shard_runs_to.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(outcome.result.path, options.shard_runs_to / outcome.result.path.name)
+    return outcome
 
 
 def _figures(version: PromptVersion, outcome: EvalOutcome) -> list[Figures]:

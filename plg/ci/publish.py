@@ -152,6 +152,8 @@ def post_artifact(directory: Path, event: Event | None, api: GitHubAPI | None) -
     repository = (event.repository if event else None) or os.environ.get("GITHUB_REPOSITORY")
     if not repository:
         raise BadInput("posting a report needs the repository (GITHUB_REPOSITORY)")
+    if report.shard is not None:
+        raise BadInput(f"{directory}/report.json is shard {report.shard}'s partial report: merge the shards first")
     commit = report.pr_head_sha
     if commit is None:
         raise BadInput(f"{directory}/report.json is not the report of a pull request: not posted")

@@ -97,6 +97,7 @@ class CiReport(_Frozen):
     prompts: list[PromptResult] = Field(default_factory=list, max_length=20_000)
     unchanged: int = 0
     seconds: float = 0.0
+    shard: Short | None = None
 
     @property
     def passed(self) -> bool:
@@ -168,7 +169,9 @@ def render_markdown(report: CiReport, title: str = "plg") -> str:
     lines = [COMMENT_MARKER]
     failed = [p for p in report.prompts if not p.passed]
     count = len(report.prompts)
-    if count == 0:
+    if report.shard is not None:
+        lines.append(f"## {md(title)}: shard {md(report.shard)}, partial figures (not judged)")
+    elif count == 0:
         lines.append(f"## {md(title)}: no prompt changed")
     else:
         state = f"{len(failed)} failed" if failed else "all passed"

@@ -28,7 +28,20 @@ REQUIREMENTS_HEADER = """\
 """
 
 
-def init_project(directory: Path, install: str | None = None) -> list[str]:
+MAX_SHARDS = 256  # the most jobs one GitHub Actions matrix holds
+
+
+def ci_workflow(shards: int | None) -> str:
+    """The plain workflow, or the variant whose evals run on a matrix of `shards` runners and merge."""
+    if shards is None:
+        return _template("workflow.yml")
+    if not 1 <= shards <= MAX_SHARDS:
+        raise BadInput(f"--shards {shards}: a job matrix runs 1 to {MAX_SHARDS} runners")
+    return _template("workflow-sharded.yml").replace("@SHARDS@", str(shards))
+
+
+def init_project(directory: Path, install: str | None = None, shards: int | None = None) -> list[str]:
+    workflow = ci_workflow(shards)
     directory.mkdir(parents=True, exist_ok=True)
     said = []
     if install is None:
@@ -40,7 +53,7 @@ def init_project(directory: Path, install: str | None = None) -> list[str]:
         said.append(f"initialised a git repository in {directory}")
     files = {
         "prompts/hello.prompt": NEW_PROMPT_TEMPLATE.format(description=json.dumps("A first prompt: edit me")),
-        ".github/workflows/plg.yml": _template("workflow.yml"),
+        ".github/workflows/plg.yml": workflow,
         ".github/workflows/plg-comment.yml": _template("workflow-comment.yml"),
         ".github/workflows/plg-promote.yml": _template("workflow-promote.yml"),
         ".github/plg-requirements.txt": f"{REQUIREMENTS_HEADER}{install}\n",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from plg.cli.common import cli, echo_table, open_registry
-from plg.errors import GateFailed, NotJudged, PlgError, ThresholdFailed
+from plg.errors import BadInput, GateFailed, NotJudged, PlgError, ThresholdFailed
 
 
 @cli.command()
@@ -47,6 +48,21 @@ from plg.errors import GateFailed, NotJudged, PlgError, ThresholdFailed
     type=click.Path(file_okay=False, path_type=Path),
     help="Only post the report in DIR to its pull request (the workflow_run job for forks).",
 )
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Evaluate only slice I of N of each eval's rows (one runner of a job matrix): write the partial "
+    "report and shard runs to --report-dir; no comment, gate or notes push.",
+)
+@click.option(
+    "--merge-shards",
+    "merge_shards",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Merge the shard runs under DIR (every runner's --report-dir) and report, comment and record "
+    "as a whole `plg ci` would; repeat for several directories.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def ci(
@@ -64,15 +80,25 @@ def ci(
     remote: str,
     sync_notes: bool | None,
     post_artifact: Path | None,
+    shard: str | None,
+    merge_shards: tuple[Path, ...],
     as_json: bool,
 ) -> None:
     """Evaluate the prompts a push or pull request changed, beside the base; exit 1 if one fails its threshold."""
     from plg.ci.github import GitHubAPI, annotation, read_event
     from plg.ci.job import CiOptions, run_ci
-    from plg.ci.publish import annotations, publish
+    from plg.ci.publish import ARTIFACT_DIR, annotations, publish, write_artifact
     from plg.ci.publish import post_artifact as do_post
+    from plg.evals.shards import parse_shard
     from plg.registry.scores import NOTES_REF
 
+    if shard is not None and merge_shards:
+        raise BadInput("--shard runs one slice; --merge-shards combines them in a final job: give one")
+    for directory in merge_shards:
+        if not directory.is_dir():
+            raise BadInput(f"--merge-shards {directory}: not a directory (give each shard's --report-dir)")
+    slice_ = parse_shard(shard) if shard is not None else None
+    shard_dir = (report_dir or Path(ARTIFACT_DIR)) if slice_ is not None else None
     event = read_event()
     if post_artifact is not None:
         click.echo(do_post(post_artifact, event, GitHubAPI.from_env()))
@@ -99,13 +125,29 @@ def ci(
         use_cache=not no_cache,
         backtest=not no_gate,
         require_eval=require_eval,
+        shard=slice_,
+        shard_runs_to=shard_dir / "runs" if shard_dir is not None else None,
+        shard_dirs=merge_shards,
     )
+    if slice_ is not None:
+        options = replace(options, gate_label=None, backtest=False)
     report, chosen = run_ci(
         registry,
         event,
         options,
         on_prompt=lambda p: click.echo(f"evaluating {p.name} ({p.status})", err=True),
     )
+    if shard_dir is not None:
+        write_artifact(report, shard_dir)
+        if as_json:
+            click.echo(report.to_json())
+        else:
+            _print_text(report, chosen.how)
+        click.echo(
+            f"shard {slice_}: partial figures, not judged; wrote the report and shard runs to {shard_dir}/ "
+            "for `plg ci --merge-shards`"
+        )
+        return
     published = publish(report, event, comment=not no_comment, artifact_dir=report_dir)
     if as_json:
         click.echo(report.to_json())

@@ -24,13 +24,20 @@ def _short(commit: str | None) -> str:
     help="The pip requirement the CI workflows install (default: this plg, pinned to its commit or version; "
     "e.g. 'plg-registry @ git+https://github.com/OWNER/plg@v0.2.0').",
 )
-def init(directory: str, install: str | None) -> None:
+@click.option(
+    "--shards",
+    type=int,
+    metavar="N",
+    help="Write the CI workflow that splits each eval across a matrix of N runners and merges "
+    "(N is also the workflow's `shards` input default).",
+)
+def init(directory: str, install: str | None, shards: int | None) -> None:
     """Set up prompts/, evals/, CI workflows and .gitignore in DIRECTORY (a git repository is created if needed)."""
     from plg.ci.scaffold import init_project
 
     if install is not None and (not install.strip() or "\n" in install or install.lstrip().startswith("-")):
         raise BadInput("--install must be one pip requirement on one line")
-    for line in init_project(Path(directory), install.strip() if install else None):
+    for line in init_project(Path(directory), install.strip() if install else None, shards):
         click.echo(line)
 
 

@@ -359,3 +359,40 @@ def test_an_edited_code_evaluator_is_evaluated_again_not_reused(
     assert (
         llm_server.chat_count() == 0
     )  # the model's answers come from the response cache; only scoring reran
+
+
+def test_a_matrix_of_shards_then_one_merge_reports_what_one_job_would(
+    project: GitRepo,
+    llm_server: LoopbackLLM,
+    github_api: LoopbackGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    base, head = pull_request(project)
+    github_env(monkeypatch, tmp_path, "pull_request", base_sha=base, head_sha=head)
+    whole = run_cli("ci", "--no-notes", "--no-comment", "--json")
+    assert whole.code == 0, whole
+    project.git("update-ref", "-d", "refs/notes/plg")  # forget the recorded scores: evaluate again
+    llm_server.reset()
+
+    dirs = [tmp_path / f"shard-{i}" for i in (1, 2, 3)]
+    for i, directory in enumerate(dirs, 1):
+        shard = run_cli(
+            "ci", "--no-notes", "--no-cache", "--shard", f"{i}/3", "--report-dir", str(directory)
+        )
+        assert shard.code == 0, shard
+        assert json.loads((directory / "report.json").read_text())["shard"] == f"{i}/3"
+    assert cake_calls(llm_server) == (6, 0)  # head and base, each row once across the three runners
+    assert github_api.writes() == [] and project.git("notes", "--ref", "plg", "list") == ""
+    refused = run_cli("ci", "--post-artifact", str(dirs[0]))
+    assert refused.code == 2 and "partial report" in refused.err
+
+    missing = run_cli("ci", "--no-notes", "--no-comment", "--merge-shards", str(dirs[0]), "--merge-shards", str(dirs[1]))
+    assert missing.code == 1 and "shard 3/3 missing" in missing.out
+    llm_server.reset()
+    merged = run_cli("ci", "--no-notes", *(a for d in dirs for a in ("--merge-shards", str(d))), "--json")
+    assert merged.code == 0, merged
+    assert llm_server.chat_count() == 0
+    assert printed_report(merged.out)["prompts"] == printed_report(whole.out)["prompts"]
+    assert [w.method for w in github_api.writes()] == ["POST"]  # one comment, from the merge
+    assert project.git("notes", "--ref", "plg", "list") != ""  # recorded once, by the merge

@@ -24,7 +24,13 @@ def workflow_files(tmp_path: Path) -> list[Path]:
     assert (target / ".github" / "plg-requirements.txt").read_text().splitlines()[-1] == requirement
     written = sorted((target / ".github" / "workflows").glob("*.yml"))
     assert [p.name for p in written] == ["plg-comment.yml", "plg-promote.yml", "plg.yml"]
-    return sorted((ROOT / ".github" / "workflows").glob("*.yml")) + written
+    return sorted((ROOT / ".github" / "workflows").glob("*.yml")) + written + [sharded_workflow(tmp_path)]
+
+
+def sharded_workflow(tmp_path: Path) -> Path:
+    target = tmp_path / "sharded"
+    assert run_cli("init", str(target), "--shards", "4", "--install", "plg-registry==0.1.0").code == 0
+    return target / ".github" / "workflows" / "plg.yml"
 
 
 def _tool(name: str) -> str:
@@ -112,3 +118,31 @@ def test_composite_action_passes_inputs_through_env() -> None:
         assert "${{ inputs." not in (step.get("run") or "")
         if "uses" in step:
             assert PINNED.match(step["uses"])
+
+
+def test_the_sharded_workflow_runs_a_matrix_sized_by_its_input_then_one_merge(tmp_path: Path) -> None:
+    flow = yaml.safe_load(sharded_workflow(tmp_path).read_text())
+    assert flow[True]["workflow_dispatch"]["inputs"]["shards"]["default"] == 4
+    plan = flow["jobs"]["plan"]["steps"][0]
+    assert plan["env"]["SHARDS"] == "${{ inputs.shards || vars.PLG_SHARDS || '4' }}"
+    matrix = flow["jobs"]["shard"]["strategy"]["matrix"]["shard"]
+    assert matrix == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    shard_runs = [s.get("run", "") for s in flow["jobs"]["shard"]["steps"]]
+    assert 'plg ci --shard "$SHARD/$SHARDS" --report-dir plg-shard' in shard_runs
+    assert flow["jobs"]["shard"]["permissions"] == {"contents": "read"}
+    for final in ("report", "record"):
+        job = flow["jobs"][final]
+        assert job["needs"] == ["plan", "shard"]
+        assert any("plg ci" in s.get("run", "") and "--merge-shards shards" in s["run"] for s in job["steps"])
+    bash = shutil.which("bash")
+    assert bash is not None
+    for shards, ok in (("3", True), ("0", False), ("257", False), ("2; rm -rf /", False)):
+        out = tmp_path / f"out-{len(shards)}-{ok}"
+        proc = subprocess.run(
+            [bash, "-c", plan["run"]], env={"SHARDS": shards, "GITHUB_OUTPUT": str(out), "PATH": os.environ["PATH"]},
+            capture_output=True, text=True,
+        )
+        assert (proc.returncode == 0) is ok, proc
+        if ok:
+            assert out.read_text().splitlines() == ["count=3", "matrix=[1,2,3]"]
+    assert run_cli("init", str(tmp_path / "bad"), "--shards", "0").code == 2
