@@ -252,13 +252,17 @@ class PromptLayer:
 
     def _stream(self, args: dict[str, Any]) -> Iterator[dict[str, Any]]:
         last: Any = None
-        for event in self.client.stream(**args):
-            if event.outcome is None:
-                last = bp.attr_wrap(event.piece.raw) if isinstance(event.piece.raw, dict) else event.piece.raw
-                yield _chunk(event, last)
-            else:
-                yield {"request_id": event.outcome.request_id, "raw_response": last,
-                       "prompt_blueprint": _chunk(event, last)["prompt_blueprint"]}
+        events = self.client.stream(**args)
+        try:
+            for event in events:
+                if event.outcome is None:
+                    last = bp.attr_wrap(event.piece.raw) if isinstance(event.piece.raw, dict) else event.piece.raw
+                    yield _chunk(event, last)
+                else:
+                    yield {"request_id": event.outcome.request_id, "raw_response": last,
+                           "prompt_blueprint": _chunk(event, last)["prompt_blueprint"]}
+        finally:
+            events.close()
 
     @_guarded
     def log_request(self, **kwargs: Any) -> dict[str, Any]:

@@ -92,6 +92,16 @@ def test_streaming_yields_chunks_and_logs_once(poet: GitRepo, llm_server: Loopba
     assert rows[0].completion_tokens
 
 
+def test_a_stream_closed_early_is_logged_once_with_what_arrived(poet: GitRepo) -> None:
+    pl = PromptLayer(api_key="pl_****")
+    stream = pl.run(prompt_name="ai-poet", input_variables={"topic": "tea"}, stream=True)
+    first = next(stream)
+    stream.close()
+    rows = pl.client.log.query(LogQuery(prompt="ai-poet"))
+    assert len(rows) == 1 and rows[0].error == "stream closed by the caller after 1 chunk(s)"
+    assert rows[0].output == _text(first)
+
+
 def test_templates_as_documented(poet: GitRepo) -> None:
     pl = PromptLayer(api_key="pl_****", base_url="https://api.promptlayer.com")
     template = pl.templates.get("ai-poet")
