@@ -22,6 +22,17 @@ def log_path(root: Path) -> Path:
     return Path(override) if override else state_dir(root) / "requests.db"
 
 
+def log_location(root: Path) -> str:
+    """The request log: a SQLite file, or a `postgresql://` URL (PLG_LOG may hold either)."""
+    return os.environ.get("PLG_LOG") or str(state_dir(root) / "requests.db")
+
+
+def spill_path(root: Path) -> Path:
+    """Where log rows wait, on this host, while the PostgreSQL log cannot be reached."""
+    override = os.environ.get("PLG_LOG_SPILL")
+    return Path(override) if override else state_dir(root) / "log-spill.db"
+
+
 def runs_dir(root: Path) -> Path:
     override = os.environ.get("PLG_RUNS")
     return Path(override) if override else state_dir(root) / "runs"

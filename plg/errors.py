@@ -74,6 +74,10 @@ class OutsideFailure(PlgError):
     exit_code = 3
 
 
+class LogUnavailable(OutsideFailure):
+    """The request log's database cannot be reached (PostgreSQL down, refusing, or timing out)."""
+
+
 class PushRejected(OutsideFailure):
     pass
 

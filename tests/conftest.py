@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_server import PgServer
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Ada Tester",
     "GIT_AUTHOR_EMAIL": "ada@example.com",
@@ -125,7 +127,6 @@ Write a recipe for a {{ cake_type }} cake for {{ serving_size }} people.
 CAKE_SERVED = CAKE_V1.replace("model: plg/offline", "model: openai/fake-model")
 """The cake prompt served on the loopback model: what `plg eval` scores by default."""
 
-
 @pytest.fixture
 def cake_eval(repo: GitRepo) -> GitRepo:
     """The cake prompt committed with the issue's example pipeline and a dataset."""
@@ -136,6 +137,37 @@ def cake_eval(repo: GitRepo) -> GitRepo:
     write_cakes(repo)
     repo.commit("cake with eval")
     return repo
+
+
+# Read at import: the autouse fixture above removes CI from each test's environment.
+ON_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server in a temporary directory for the session. On CI a missing server or
+    driver fails the tests that need it; elsewhere they are skipped with the reason."""
+    from tests.pg_server import missing_reason
+
+    reason = missing_reason()
+    if reason is None:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            reason = "psycopg is not installed (pip install -e '.[postgres]')"
+    if reason is not None:
+        if ON_CI:
+            pytest.fail(f"PostgreSQL tests cannot run on CI: {reason}")
+        pytest.skip(reason)
+    server = PgServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return pg_server.new_database()
 
 
 from tests.loopback_github import github_api  # noqa: E402, F401  (fixture)

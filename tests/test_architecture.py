@@ -20,7 +20,9 @@ LAYERS = {
 DOORS = {
     "litellm": {"plg/llm/provider.py"},
     "git": {"plg/registry/gitstore.py"},
-    "sqlite3": {"plg/runtime/logstore.py", "plg/llm/cache.py"},
+    "sqlite3": {"plg/runtime/sqlite_log.py", "plg/llm/cache.py"},
+    "psycopg": {"plg/runtime/postgres_log.py"},
+    "psycopg_pool": {"plg/runtime/postgres_log.py"},
     "click": {"plg/cli"},
     "starlette": {"plg/view/app.py"},
     "uvicorn": {"plg/view/app.py"},

@@ -1,4 +1,4 @@
-"""Request-log commands: logs (list), logs show, logs export."""
+"""Request-log commands: logs (list), logs show, logs export, logs export-traces, logs copy, logs sync."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from plg.cli.common import cli, echo_json, echo_table, parse_assignments, repo_path
+
+LOG_HELP = "The log: a SQLite file or a postgresql:// URL (default $PLG_LOG, else .plg/requests.db)."
 
 
 def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -29,12 +31,7 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--search", help="Words (the last one as a prefix) in inputs, messages or output."),
         click.option("--min-score", type=float, help="Requests with a score of at least this (0-100)."),
-        click.option(
-            "--log",
-            "log_path",
-            type=click.Path(dir_okay=False),
-            help="The log database (default .plg/requests.db).",
-        ),
+        click.option("--log", "log_path", metavar="PATH|URL", help=LOG_HELP),
     ]
     for option in reversed(options):
         func = option(func)
@@ -58,16 +55,18 @@ def build_query(limit: int | None, **kw: Any):  # type: ignore[no-untyped-def]
     )
 
 
-def open_log(ctx: click.Context, log_path: str | None):  # type: ignore[no-untyped-def]
-    from plg import config as plg_config
-    from plg.runtime.logstore import SQLiteLogStore
-
-    if log_path:
-        return SQLiteLogStore(Path(log_path))
-    root = Path(repo_path(ctx)).resolve()
+def _root(ctx: click.Context) -> Path:
     from plg.registry.gitstore import _find_worktree
 
-    return SQLiteLogStore(plg_config.log_path(_find_worktree(root) or root))
+    root = Path(repo_path(ctx)).resolve()
+    return _find_worktree(root) or root
+
+
+def open_log(ctx: click.Context, log_path: str | None):  # type: ignore[no-untyped-def]
+    """Reads and copies talk to the database directly; only the SDK writes through a background writer."""
+    from plg.runtime.logstore import open_log as open_store
+
+    return open_store(log_path, _root(ctx) if not log_path else Path("."))
 
 
 def _when(ts: float) -> str:
@@ -130,7 +129,7 @@ def logs(ctx: click.Context, limit: int, as_json: bool, log_path: str | None, **
 
 @logs.command(name="show")
 @click.argument("request_id")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False))
+@click.option("--log", "log_path", metavar="PATH|URL", help=LOG_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--trace", is_flag=True, help="Draw the trace the request belongs to, with timings.")
 @click.pass_context
@@ -243,3 +242,62 @@ def logs_export(
     click.echo(
         f"exported {result.written} request(s){where}; skipped {result.skipped} without an answer", err=True
     )
+
+
+@logs.command(name="copy")
+@click.option("--from", "source", required=True, metavar="PATH|URL", help="The log to read.")
+@click.option("--to", "dest", required=True, metavar="PATH|URL", help="The log to add its rows to.")
+def logs_copy(source: str, dest: str) -> None:
+    """Copy every request and span from one log to another (e.g. .plg/requests.db into PostgreSQL).
+
+    Rows already in the destination (same request id) are left as they are, so an interrupted copy is
+    finished by running it again."""
+    from plg.runtime.logcopy import copy_log
+    from plg.runtime.logstore import open_log as open_store
+
+    if Path(source).resolve() == Path(dest).resolve() or source == dest:
+        raise click.UsageError("--from and --to name the same log")
+    if "://" not in source and not Path(source).is_file():
+        raise click.UsageError(f"--from {source}: no such file")
+    here = Path(".")
+    moved = copy_log(open_store(source, here), open_store(dest, here))
+    click.echo(f"copied {moved.requests} request(s) and {moved.spans} span(s) to {_shown(dest)}")
+
+
+@logs.command(name="sync")
+@click.option("--log", "log_path", metavar="URL", help="The PostgreSQL log (default $PLG_LOG).")
+@click.option(
+    "--spill",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The spill file (default $PLG_LOG_SPILL, else .plg/log-spill.db).",
+)
+@click.pass_context
+def logs_sync(ctx: click.Context, log_path: str | None, spill: Path | None) -> None:
+    """Move rows that waited in the local spill file while PostgreSQL was unreachable.
+
+    Each batch is deleted from the spill only after PostgreSQL committed it, and a row already there is
+    not added twice: running it again, or beside a running application, moves every row exactly once."""
+    from plg import config as plg_config
+    from plg.runtime.logcopy import sync_spill
+    from plg.runtime.logstore import is_database_url
+    from plg.runtime.logstore import open_log as open_store
+    from plg.runtime.sqlite_log import SQLiteLogStore
+
+    root = _root(ctx)
+    location = log_path or plg_config.log_location(root)
+    if not is_database_url(location):
+        raise click.UsageError("give --log postgresql://… (or set PLG_LOG): only a database log has a spill")
+    spill = spill or plg_config.spill_path(root)
+    if not spill.is_file():
+        click.echo(f"nothing to sync: no spill file at {spill}")
+        return
+    moved = sync_spill(SQLiteLogStore(spill), open_store(location, root))
+    click.echo(
+        f"moved {moved.requests} request(s) and {moved.spans} span(s) from {spill} to {_shown(location)}"
+    )
+
+
+def _shown(location: str) -> str:
+    from plg.runtime.logstore import safe_url
+
+    return safe_url(location)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plg import config as plg_config
 from plg.errors import BadInput, ModelCallError
 from plg.registry.versions import PromptVersion
 from plg.runtime.streams import Streaming
@@ -100,13 +99,9 @@ class Client(Streaming):
     @property
     def log(self) -> Any:
         if self._log is None:
-            from plg.runtime.logstore import SQLiteLogStore
+            from plg.runtime.logstore import open_log
 
-            if self._log_arg is None or isinstance(self._log_arg, (str, Path)):
-                path = Path(self._log_arg) if self._log_arg is not None else plg_config.log_path(self.root)
-                self._log = SQLiteLogStore(path)
-            else:
-                self._log = self._log_arg
+            self._log = open_log(self._log_arg, self.root, background=True)
         return self._log
 
     @property

@@ -44,7 +44,13 @@ class LogQuery:
     errors_only: bool = False
     with_output_only: bool = False
 
+    def search_words(self) -> list[str]:
+        """`--search` matches these words as a phrase, the last one as a prefix; with no word characters
+        at all it falls back to a substring match."""
+        return _WORDS.findall(self.search or "")
+
     def where_sql(self) -> tuple[str, list[Any]]:
+        """The filter as SQLite SQL (PostgreSQL builds its own over its own columns)."""
         clauses: list[str] = []
         args: list[Any] = []
         for column, value in (("prompt", self.prompt), ("label", self.label), ("version", self.version)):
@@ -71,7 +77,7 @@ class LogQuery:
         if self.with_output_only:
             clauses.append("error IS NULL AND output IS NOT NULL")
         if self.search:
-            words = _WORDS.findall(self.search)
+            words = self.search_words()
             if words:
                 clauses.append("seq IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)")
                 args.append('"' + " ".join(words) + '" *')

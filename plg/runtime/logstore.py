@@ -1,91 +1,42 @@
 """The request log: every SDK request with its inputs, output, timing, cost, tags, metadata and scores.
 
-SQLite by default. WAL lets readers run beside one writer; writers take `BEGIN IMMEDIATE` so a
-read-then-write transaction never fails at once with SQLITE_BUSY, and wait up to `busy_timeout` for
-the lock, which makes several processes writing at once safe on one host. `synchronous=NORMAL`: in WAL
-mode it never corrupts the database and loses nothing when a process crashes; only the last commits
-before a power loss can be lost, and it saves an fsync per request on the hot path. A shared server
-database for more than one host goes behind the same `LogStore` interface.
+`LogStore` is what callers use; `open_log` picks the backend from where the log lives. A file path is
+SQLite (`sqlite_log`), embedded and the default. A `postgresql://` URL is a shared server
+(`postgres_log`) for applications on several hosts; the SDK writes to it through a background writer
+(`logwriter`) so no request waits on the network, and rows that cannot reach it wait in a local SQLite
+spill file until `logcopy.sync_spill` moves them over.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
-import time
-import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
-from plg.errors import BadInput, NotFound
+from plg import config as plg_config
+from plg.errors import BadInput
 from plg.runtime.logquery import LogQuery
+from plg.runtime.records import DEFAULT_SCORE_NAME, RequestRecord
+from plg.runtime.sqlite_log import SQLiteLogStore
 from plg.tracing.spans import Span
 
-DEFAULT_SCORE_NAME = "default"
+__all__ = [
+    "DEFAULT_SCORE_NAME",
+    "LogStore",
+    "RequestRecord",
+    "SQLiteLogStore",
+    "is_database_url",
+    "open_log",
+    "safe_url",
+]
 
-
-@dataclass(frozen=True)
-class RequestRecord:
-    id: str
-    time: float
-    prompt_name: str | None
-    version: int | None
-    commit: str | None
-    label: str | None
-    model: str | None
-    params: dict[str, Any]
-    input_variables: dict[str, Any]
-    messages: list[dict[str, Any]]
-    output: str | None
-    error: str | None
-    latency_s: float | None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost: float | None = None
-    tags: tuple[str, ...] = ()
-    metadata: dict[str, str] = field(default_factory=dict)
-    scores: dict[str, float] = field(default_factory=dict)
-    trace_id: str | None = None
-    span_id: str | None = None
-
-    @classmethod
-    def new(cls, **fields: Any) -> RequestRecord:
-        fields.setdefault("id", uuid.uuid4().hex)
-        fields.setdefault("time", time.time())
-        fields["tags"] = tuple(fields.get("tags") or ())
-        for key in ("params", "input_variables", "metadata", "scores"):
-            fields[key] = dict(fields.get(key) or {})
-        fields["messages"] = list(fields.get("messages") or [])
-        for key in (
-            "prompt_name",
-            "version",
-            "commit",
-            "label",
-            "model",
-            "output",
-            "error",
-            "latency_s",
-            "trace_id",
-            "span_id",
-        ):
-            fields.setdefault(key, None)
-        return cls(**fields)
-
-    def search_text(self) -> str:
-        """What `--search` looks in: inputs, non-system messages, output, error. The system prompt is the
-        same for every request of a version (filter by prompt instead) and would double the index."""
-        parts = [str(v) for v in self.input_variables.values()]
-        parts += [str(m.get("content", "")) for m in self.messages if m.get("role") != "system"]
-        parts += [self.output or "", self.error or ""]
-        return "\n".join(parts)
+_SCHEMES = ("postgresql", "postgres")
 
 
 class LogStore(Protocol):
-    """What callers need from a request log; SQLite is one implementation."""
+    """What callers need from a request log. Inserting a request id that is already there changes
+    nothing, so copies and spill syncs can be repeated."""
 
     def insert(self, record: RequestRecord) -> None: ...
     def insert_many(self, records: list[RequestRecord]) -> None: ...
@@ -106,318 +57,52 @@ class LogStore(Protocol):
     def insert_spans(self, spans: list[Span]) -> None: ...
     def trace(self, trace_id: str) -> list[Span]: ...
     def traces_of(self, q: LogQuery) -> list[Span]: ...
+    def iter_spans(self) -> Iterator[Span]: ...
     def close(self) -> None: ...
 
 
-MIGRATIONS: list[tuple[int, str]] = [
-    (
-        1,
-        """
-        CREATE TABLE requests (
-            seq INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            time REAL NOT NULL,
-            prompt TEXT, version INTEGER, commit_sha TEXT, label TEXT, model TEXT,
-            params TEXT NOT NULL DEFAULT '{}', input_variables TEXT NOT NULL DEFAULT '{}',
-            messages TEXT NOT NULL DEFAULT '[]', output TEXT, error TEXT,
-            latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER, cost REAL
-        );
-        CREATE INDEX requests_time ON requests(time);
-        CREATE INDEX requests_prompt_time ON requests(prompt, time);
-        CREATE TABLE request_tags (seq INTEGER NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
-        CREATE TABLE request_metadata (seq INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-                                       PRIMARY KEY (seq, key)) WITHOUT ROWID;
-        CREATE INDEX request_metadata_kv ON request_metadata(key, value);
-        CREATE TABLE request_scores (seq INTEGER NOT NULL, name TEXT NOT NULL, score REAL NOT NULL,
-                                     PRIMARY KEY (seq, name)) WITHOUT ROWID;
-    """,
-    ),
-    (
-        2,
-        """
-        CREATE VIRTUAL TABLE requests_fts USING fts5(body, content='', tokenize="unicode61 remove_diacritics 2");
-        INSERT INTO requests_fts(rowid, body)
-            SELECT seq, input_variables || char(10) || messages || char(10) || coalesce(output, '')
-                   || char(10) || coalesce(error, '') FROM requests;
-    """,
-    ),
-    (
-        3,
-        """
-        CREATE TABLE spans (
-            span_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL,
-            start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, kind TEXT NOT NULL,
-            status TEXT NOT NULL, status_message TEXT, attributes TEXT NOT NULL DEFAULT '{}'
-        ) WITHOUT ROWID;
-        CREATE INDEX spans_trace ON spans(trace_id, start_ns);
-        ALTER TABLE requests ADD COLUMN trace_id TEXT;
-        ALTER TABLE requests ADD COLUMN span_id TEXT;
-        CREATE INDEX requests_trace ON requests(trace_id) WHERE trace_id IS NOT NULL;
-    """,
-    ),
-]
-
-_COLUMNS = (
-    "seq, id, time, prompt, version, commit_sha, label, model, params, input_variables, messages, output, "
-    "error, latency_s, prompt_tokens, completion_tokens, cost, trace_id, span_id"
-)
-_SPAN_COLUMNS = (
-    "span_id, trace_id, parent_id, name, start_ns, end_ns, kind, status, status_message, attributes"
-)
+def is_database_url(location: str | Path) -> bool:
+    return isinstance(location, str) and urlsplit(location).scheme in _SCHEMES
 
 
-class SQLiteLogStore:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE): a deferred one that
-        reads first fails at once with SQLITE_BUSY when another process writes, whatever busy_timeout says."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-
-    def _migrate(self) -> None:
-        with self._transaction() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied REAL NOT NULL)"
-            )
-            done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
-            for version, sql in MIGRATIONS:
-                if version in done:
-                    continue
-                for statement in (part.strip() for part in sql.split(";")):
-                    if statement:
-                        conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
-
-    def schema_version(self) -> int:
-        return max(v for (v,) in self._conn.execute("SELECT version FROM schema_migrations"))
-
-    # -- writes ---------------------------------------------------------------------------------
-    def _write(self, records: list[RequestRecord]) -> None:
-        with self._transaction() as conn:
-            for r in records:
-                seq = conn.execute(
-                    "INSERT INTO requests (id, time, prompt, version, commit_sha, label, model, params, "
-                    "input_variables, messages, output, error, latency_s, prompt_tokens, completion_tokens, cost, "
-                    "trace_id, span_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        r.id,
-                        r.time,
-                        r.prompt_name,
-                        r.version,
-                        r.commit,
-                        r.label,
-                        r.model,
-                        _dumps(r.params),
-                        _dumps(r.input_variables),
-                        _dumps(r.messages),
-                        r.output,
-                        r.error,
-                        r.latency_s,
-                        r.prompt_tokens,
-                        r.completion_tokens,
-                        r.cost,
-                        r.trace_id,
-                        r.span_id,
-                    ),
-                ).lastrowid
-                if r.tags:
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO request_tags VALUES (?, ?)", [(seq, t) for t in r.tags]
-                    )
-                if r.metadata:
-                    conn.executemany(
-                        "INSERT INTO request_metadata VALUES (?, ?, ?)",
-                        [(seq, k, v) for k, v in r.metadata.items()],
-                    )
-                if r.scores:
-                    conn.executemany(
-                        "INSERT INTO request_scores VALUES (?, ?, ?)",
-                        [(seq, k, v) for k, v in r.scores.items()],
-                    )
-                conn.execute("INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", (seq, r.search_text()))
-
-    def insert(self, record: RequestRecord) -> None:
-        self._write([record])
-
-    def insert_many(self, records: list[RequestRecord]) -> None:
-        self._write(records)
-
-    def insert_spans(self, spans: list[Span]) -> None:
-        with self._transaction() as conn:
-            conn.executemany(
-                f"INSERT OR REPLACE INTO spans ({_SPAN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (s.span_id, s.trace_id, s.parent_id, s.name, s.start_ns, s.end_ns, s.kind, s.status)
-                    + (s.status_message, _dumps(s.attributes))
-                    for s in spans
-                ],
-            )
-
-    def _seq(self, request_id: str) -> int:
-        row = self._conn.execute("SELECT seq FROM requests WHERE id = ?", (request_id,)).fetchone()
-        if row is None and len(request_id) >= 6:
-            rows = self._conn.execute(
-                "SELECT seq FROM requests WHERE id >= ? AND id < ? LIMIT 2",
-                (request_id, request_id + "\uffff"),
-            ).fetchall()
-            row = rows[0] if len(rows) == 1 else None
-        if row is None:
-            raise NotFound(f"no request '{request_id}' in {self.path}")
-        return int(row[0])
-
-    def set_score(self, request_id: str, score: float, name: str | None = None) -> None:
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 100:
-            raise BadInput(f"score must be a number from 0 to 100, got {score!r}")
-        self._update(
-            request_id,
-            "INSERT OR REPLACE INTO request_scores VALUES (?, ?, ?)",
-            lambda seq: [(seq, name or DEFAULT_SCORE_NAME, float(score))],
-        )
-
-    def set_metadata(self, request_id: str, metadata: Mapping[str, str]) -> None:
-        for key, value in metadata.items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise BadInput(f"metadata must map strings to strings; got {key!r}: {value!r}")
-        self._update(
-            request_id,
-            "INSERT OR REPLACE INTO request_metadata VALUES (?, ?, ?)",
-            lambda seq: [(seq, k, v) for k, v in metadata.items()],
-        )
-
-    def set_prompt(
-        self,
-        request_id: str,
-        prompt_name: str,
-        input_variables: Mapping[str, Any],
-        version: int | None = None,
-        label: str | None = None,
-    ) -> None:
-        self._update(
-            request_id,
-            "UPDATE requests SET prompt = ?, input_variables = ?, version = ?, label = ? WHERE seq = ?",
-            lambda seq: [(prompt_name, _dumps(dict(input_variables)), version, label, seq)],
-        )
-
-    def _update(self, request_id: str, sql: str, rows: Any) -> None:
-        with self._transaction() as conn:
-            conn.executemany(sql, rows(self._seq(request_id)))
-
-    # -- reads ----------------------------------------------------------------------------------
-    def get(self, request_id: str) -> RequestRecord:
-        seq = self._seq(request_id)
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM requests WHERE seq = ?", (seq,)).fetchone()
-        return self._hydrate([row])[0]
-
-    def query(self, q: LogQuery) -> list[RequestRecord]:
-        return list(self.iter_query(q))
-
-    def iter_query(self, q: LogQuery) -> Iterator[RequestRecord]:
-        where, args = q.where_sql()
-        limit = f" LIMIT {int(q.limit)}" if q.limit else ""
-        if q.limit and q.offset:
-            limit += f" OFFSET {int(q.offset)}"
-        cursor = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM requests WHERE {where} ORDER BY time DESC{limit}", args
-        )
-        while True:
-            batch = cursor.fetchmany(500)
-            if not batch:
-                return
-            yield from self._hydrate(batch)
-
-    def trace(self, trace_id: str) -> list[Span]:
-        rows = self._conn.execute(
-            f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns", (trace_id,)
-        ).fetchall()
-        return [_span(r) for r in rows]
-
-    def traces_of(self, q: LogQuery) -> list[Span]:
-        """Every span of every trace that holds a request matching `q`."""
-        where, args = q.where_sql()
-        limit = f" LIMIT {int(q.limit)}" if q.limit else ""
-        rows = self._conn.execute(
-            f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id IN (SELECT trace_id FROM requests "
-            f"WHERE trace_id IS NOT NULL AND {where} ORDER BY time DESC{limit}) ORDER BY trace_id, start_ns",
-            args,
-        ).fetchall()
-        return [_span(r) for r in rows]
-
-    def count(self, q: LogQuery) -> int:
-        where, args = q.where_sql()
-        return int(self._conn.execute(f"SELECT count(*) FROM requests WHERE {where}", args).fetchone()[0])
-
-    def _hydrate(self, rows: list[tuple[Any, ...]]) -> list[RequestRecord]:
-        seqs = [r[0] for r in rows]
-        marks = ",".join("?" * len(seqs))
-        tags: dict[int, list[str]] = {}
-        for seq, tag in self._conn.execute(f"SELECT seq, tag FROM request_tags WHERE seq IN ({marks})", seqs):
-            tags.setdefault(seq, []).append(tag)
-        meta: dict[int, dict[str, str]] = {}
-        for seq, key, value in self._conn.execute(
-            f"SELECT seq, key, value FROM request_metadata WHERE seq IN ({marks})", seqs
-        ):
-            meta.setdefault(seq, {})[key] = value
-        scores: dict[int, dict[str, float]] = {}
-        for seq, name, score in self._conn.execute(
-            f"SELECT seq, name, score FROM request_scores WHERE seq IN ({marks})", seqs
-        ):
-            scores.setdefault(seq, {})[name] = score
-        return [
-            RequestRecord(
-                id=r[1],
-                time=r[2],
-                prompt_name=r[3],
-                version=r[4],
-                commit=r[5],
-                label=r[6],
-                model=r[7],
-                params=json.loads(r[8]),
-                input_variables=json.loads(r[9]),
-                messages=json.loads(r[10]),
-                output=r[11],
-                error=r[12],
-                latency_s=r[13],
-                prompt_tokens=r[14],
-                completion_tokens=r[15],
-                cost=r[16],
-                tags=tuple(sorted(tags.get(r[0], []))),
-                metadata=meta.get(r[0], {}),
-                scores=scores.get(r[0], {}),
-                trace_id=r[17],
-                span_id=r[18],
-            )
-            for r in rows
-        ]
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _span(row: tuple[Any, ...]) -> Span:
-    names = _SPAN_COLUMNS.split(", ")
-    data = dict(zip(names, row, strict=True))
-    data["attributes"] = json.loads(data["attributes"])
-    return Span.from_json(data)
+def open_log(location: str | Path | Any | None, root: Path, background: bool = False) -> Any:
+    """The log at `location` (None: PLG_LOG, else .plg/requests.db). `background=True` is for the SDK's
+    request path: PostgreSQL writes go through a queue and a writer thread instead of the caller."""
+    if location is None:
+        location = plg_config.log_location(root)
+    if not isinstance(location, (str, Path)):
+        return location
+    if is_database_url(location):
+        store = open_postgres(str(location), pooled=background)
+        if not background:
+            return store
+        from plg.runtime.logwriter import BackgroundLogStore
+
+        return BackgroundLogStore(store, plg_config.spill_path(root))
+    if isinstance(location, str) and "://" in location:
+        raise BadInput(f"log '{safe_url(location)}': expected a file path or a postgresql:// URL")
+    return SQLiteLogStore(Path(location))
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+def open_postgres(url: str, pooled: bool = False) -> Any:
+    try:
+        from plg.runtime.postgres_log import PostgresLogStore
+    except ModuleNotFoundError as err:
+        if err.name not in ("psycopg", "psycopg_pool"):
+            raise
+        raise BadInput(
+            f"log '{safe_url(url)}' needs the PostgreSQL driver: pip install 'plg-registry[postgres]'"
+        ) from None
+    return PostgresLogStore(url, pooled=pooled)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from plg.errors import BadInput, NotFound
 from plg.runtime.history import export_history, load_history
 from plg.runtime.logquery import LogQuery, parse_time
-from plg.runtime.logstore import MIGRATIONS, RequestRecord, SQLiteLogStore
+from plg.runtime.logstore import LogStore, RequestRecord, SQLiteLogStore
+from plg.runtime.sqlite_log import MIGRATIONS
 from plg.tracing.spans import Span
 
 
@@ -30,8 +32,20 @@ def record(**fields) -> RequestRecord:  # type: ignore[no-untyped-def]
     return RequestRecord.new(**{**base, **fields})
 
 
-def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
-    store = SQLiteLogStore(tmp_path / "log.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogStore]:
+    """The same behaviour asked of both backends: the embedded file and a real PostgreSQL server."""
+    if request.param == "sqlite":
+        opened: LogStore = SQLiteLogStore(tmp_path / "log.db")
+    else:
+        from plg.runtime.postgres_log import PostgresLogStore
+
+        opened = PostgresLogStore(request.getfixturevalue("pg_url"))
+    yield opened
+    opened.close()
+
+
+def test_round_trip_keeps_every_field(store: LogStore) -> None:
     original = record(
         commit="c" * 40,
         label="production",
@@ -48,8 +62,7 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     assert store.get(original.id[:10]).id == original.id  # unique prefix, as git does
 
 
-def test_filters_alone_and_combined(tmp_path: Path) -> None:
-    store = SQLiteLogStore(tmp_path / "log.db")
+def test_filters_alone_and_combined(store: LogStore) -> None:
     now = datetime.now(timezone.utc).timestamp()
     a = record(time=now - 10 * 86400, tags=["web"], metadata={"user": "ada"}, output="old lemon answer")
     b = record(
@@ -84,11 +97,11 @@ def test_filters_alone_and_combined(tmp_path: Path) -> None:
     assert ids(prompt="cake", tags=("web",), since=parse_time("1d")) == {b.id}
     assert ids(meta={"user": "ada"}, search="charged", min_score=10) == {c.id}
     assert [r.id for r in store.query(LogQuery(limit=2))] == [c.id, b.id]
+    assert [r.id for r in store.query(LogQuery(limit=2, offset=1))] == [b.id, a.id]
     assert store.count(LogQuery(tags=("web",))) == 2
 
 
-def test_track_calls_update_and_replace(tmp_path: Path) -> None:
-    store = SQLiteLogStore(tmp_path / "log.db")
+def test_track_calls_update_and_replace(store: LogStore) -> None:
     r = record(metadata={"user": "ada", "plan": "pro"})
     store.insert(r)
     store.set_metadata(r.id, {"user": "bob"})
@@ -106,8 +119,7 @@ def test_track_calls_update_and_replace(tmp_path: Path) -> None:
     )
 
 
-def test_bad_values_and_unknown_ids(tmp_path: Path) -> None:
-    store = SQLiteLogStore(tmp_path / "log.db")
+def test_bad_values_and_unknown_ids(store: LogStore) -> None:
     r = record()
     store.insert(r)
     with pytest.raises(BadInput, match="0 to 100"):
@@ -161,8 +173,7 @@ def test_eight_processes_lose_no_row(tmp_path: Path) -> None:
     assert store.count(LogQuery(meta={"worker": "7"})) == 500
 
 
-def test_export_round_trip_and_hand_written_history(tmp_path: Path) -> None:
-    store = SQLiteLogStore(tmp_path / "log.db")
+def test_export_round_trip_and_hand_written_history(store: LogStore, tmp_path: Path) -> None:
     good = record(tags=["web"], metadata={"user": "ada"})
     failed = record(output=None, error="RateLimitError (429)")
     store.insert(good)
