@@ -313,9 +313,9 @@ class BackgroundLogStore:
         self.flush()
         return self.target.iter_query(q)
 
-    def count(self, q: LogQuery) -> int:
+    def count(self, q: LogQuery, at_most: int | None = None) -> int:
         self.flush()
-        return self.target.count(q)
+        return self.target.count(q, at_most=at_most)
 
     def trace(self, trace_id: str) -> list[Span]:
         self.flush()

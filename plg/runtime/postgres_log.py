@@ -242,11 +242,12 @@ class PostgresLogStore:
 
     def query(self, q: LogQuery) -> list[RequestRecord]:
         where, args = _where(q)
-        limit = _limit(q)
+        sql = f"SELECT {_COLUMNS} FROM plg_requests WHERE {where} ORDER BY time DESC{_limit(q)}"
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM plg_requests WHERE {where} ORDER BY time DESC{limit}", args
-            ).fetchall()
+            if q.limit and (q.search or q.meta or q.tags):
+                rows = _newest_matching(conn, sql, args)
+            else:
+                rows = conn.execute(sql, args).fetchall()
         return [_record(r) for r in rows]
 
     def iter_query(self, q: LogQuery) -> Iterator[RequestRecord]:
@@ -259,10 +260,14 @@ class PostgresLogStore:
             for row in cur:
                 yield _record(row)
 
-    def count(self, q: LogQuery) -> int:
+    def count(self, q: LogQuery, at_most: int | None = None) -> int:
+        """With `at_most`, counting stops past it (the CLI's "N of more than 10,000")."""
         where, args = _where(q)
+        cap = f" LIMIT {int(at_most) + 1}" if at_most is not None else ""
         with self._connection() as conn:
-            row = conn.execute(f"SELECT count(*) FROM plg_requests WHERE {where}", args).fetchone()
+            row = conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM plg_requests WHERE {where}{cap}) AS hits", args
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def trace(self, trace_id: str) -> list[Span]:
@@ -298,6 +303,22 @@ class PostgresLogStore:
         with self._direct_lock:
             if self._direct is not None:
                 self._direct.close()
+
+
+def _newest_matching(conn: psycopg.Connection[Any], sql: str, args: list[Any]) -> list[Any]:
+    """The newest rows matching an indexed filter (words, metadata, tags). The planner cannot tell a rare
+    word from a common one well enough: the GIN index finds a rare word's rows at once but must fetch every
+    row of a common one to sort them, while walking the time index backwards finds 50 rows of a common
+    word at once but reads the whole table for a rare one. So ask the GIN index for at most 150 ms, then
+    walk the time index."""
+    try:
+        with conn.transaction():
+            conn.execute("SET LOCAL statement_timeout = 150")
+            gin_first = sql.replace("ORDER BY time DESC", "ORDER BY time + 0 DESC")
+            return conn.execute(gin_first, args).fetchall()  # type: ignore[arg-type]
+    except psycopg.errors.QueryCanceled:
+        pass
+    return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
 
 
 def _limit(q: LogQuery) -> str:

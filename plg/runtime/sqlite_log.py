@@ -304,9 +304,12 @@ class SQLiteLogStore:
             conn.executemany("DELETE FROM spans WHERE span_id = ?", [(s.span_id,) for s in spans])
             return len(records) + len(spans)
 
-    def count(self, q: LogQuery) -> int:
+    def count(self, q: LogQuery, at_most: int | None = None) -> int:
+        """With `at_most`, counting stops past it (the CLI's "N of more than 10,000")."""
         where, args = q.where_sql()
-        return int(self._conn.execute(f"SELECT count(*) FROM requests WHERE {where}", args).fetchone()[0])
+        cap = f" LIMIT {int(at_most) + 1}" if at_most is not None else ""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM requests WHERE {where}{cap})"
+        return int(self._conn.execute(sql, args).fetchone()[0])
 
     def _hydrate(self, rows: list[tuple[Any, ...]]) -> list[RequestRecord]:
         seqs = [r[0] for r in rows]
