@@ -25,65 +25,25 @@ from plg.errors import LogUnavailable, NotFound
 from plg.redact import scrub_secrets
 from plg.runtime.logquery import LogQuery
 from plg.runtime.logstore import safe_url
+from plg.runtime.postgres_schema import (
+    COLUMNS,
+    INSERT,
+    INSERT_SPAN,
+    MIGRATIONS,
+    SEARCH_CHARS,
+    SPAN_COLUMNS,
+    clean,
+    indexed,
+    limit_sql,
+    record,
+    span,
+    where,
+)
 from plg.runtime.records import DEFAULT_SCORE_NAME, RequestRecord, check_metadata, check_score
 from plg.tracing.spans import Span
 
-# A tsvector holds at most 1 MB; the index covers the first part of a very long request.
-SEARCH_CHARS = 200_000
 _MIGRATION_LOCK = 0x706C67  # "plg"
 WRITE_TIMEOUT = 2.0
-
-MIGRATIONS: list[tuple[int, str]] = [
-    (
-        1,
-        """
-        CREATE TABLE plg_requests (
-            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            id text COLLATE "C" NOT NULL UNIQUE,
-            time double precision NOT NULL,
-            prompt text, version integer, commit_sha text, label text, model text,
-            params json NOT NULL DEFAULT '{}', input_variables json NOT NULL DEFAULT '{}',
-            messages json NOT NULL DEFAULT '[]', output text, error text,
-            latency_s double precision, prompt_tokens integer, completion_tokens integer,
-            cost double precision,
-            tags text[] NOT NULL DEFAULT '{}', metadata jsonb NOT NULL DEFAULT '{}',
-            scores jsonb NOT NULL DEFAULT '{}',
-            trace_id text, span_id text,
-            search tsvector NOT NULL
-        );
-        CREATE INDEX plg_requests_time ON plg_requests (time);
-        CREATE INDEX plg_requests_prompt_time ON plg_requests (prompt, time);
-        CREATE INDEX plg_requests_tags ON plg_requests USING gin (tags);
-        CREATE INDEX plg_requests_metadata ON plg_requests USING gin (metadata jsonb_path_ops);
-        CREATE INDEX plg_requests_search ON plg_requests USING gin (search);
-        CREATE INDEX plg_requests_trace ON plg_requests (trace_id) WHERE trace_id IS NOT NULL;
-        CREATE TABLE plg_spans (
-            span_id text PRIMARY KEY, trace_id text NOT NULL, parent_id text, name text NOT NULL,
-            start_ns bigint NOT NULL, end_ns bigint NOT NULL, kind text NOT NULL,
-            status text NOT NULL, status_message text, attributes json NOT NULL DEFAULT '{}'
-        );
-        CREATE INDEX plg_spans_trace ON plg_spans (trace_id, start_ns);
-    """,
-    ),
-]
-
-_COLUMNS = (
-    "id, time, prompt, version, commit_sha, label, model, params, input_variables, messages, output, "
-    "error, latency_s, prompt_tokens, completion_tokens, cost, tags, metadata, scores, trace_id, span_id"
-)
-_INSERT = (
-    f"INSERT INTO plg_requests ({_COLUMNS}, search) VALUES "
-    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, to_tsvector('simple', %s)) "
-    "ON CONFLICT (id) DO NOTHING"
-)
-_SPAN_COLUMNS = (
-    "span_id, trace_id, parent_id, name, start_ns, end_ns, kind, status, status_message, attributes"
-)
-_INSERT_SPAN = (
-    f"INSERT INTO plg_spans ({_SPAN_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
-    "ON CONFLICT (span_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _SPAN_COLUMNS.split(", ")[1:])
-)
 
 
 class PostgresLogStore:
@@ -175,9 +135,9 @@ class PostgresLogStore:
         gives up on an unreachable server sooner than reads do: its rows have a spill file to go to."""
         with self._connection(WRITE_TIMEOUT) as conn, conn.transaction(), conn.cursor() as cur:
             if records:
-                cur.executemany(_INSERT, [_row(r) for r in records])
+                cur.executemany(INSERT, [_row(r) for r in records])
             if spans:
-                cur.executemany(_INSERT_SPAN, [_span_row(s) for s in spans])
+                cur.executemany(INSERT_SPAN, [_span_row(s) for s in spans])
 
     def insert(self, record: RequestRecord) -> None:
         self.write([record], [])
@@ -193,11 +153,11 @@ class PostgresLogStore:
         self._update(
             request_id,
             "scores = scores || jsonb_build_object(%s::text, %s::float8)",
-            [_clean(name or DEFAULT_SCORE_NAME), value],
+            [clean(name or DEFAULT_SCORE_NAME), value],
         )
 
     def set_metadata(self, request_id: str, metadata: Mapping[str, str]) -> None:
-        cleaned = {_clean(k): _clean(v) for k, v in check_metadata(metadata).items()}
+        cleaned = {clean(k): clean(v) for k, v in check_metadata(metadata).items()}
         self._update(request_id, "metadata = metadata || %s", [Jsonb(cleaned)])
 
     def set_prompt(
@@ -211,7 +171,7 @@ class PostgresLogStore:
         self._update(
             request_id,
             "prompt = %s, input_variables = %s, version = %s, label = %s",
-            [_clean(prompt_name), _json(dict(input_variables)), version, _clean(label)],
+            [clean(prompt_name), _json(dict(input_variables)), version, clean(label)],
         )
 
     def _update(self, request_id: str, assignments: str, args: list[Any]) -> None:
@@ -220,7 +180,7 @@ class PostgresLogStore:
             conn.execute(f"UPDATE plg_requests SET {assignments} WHERE seq = %s", [*args, seq])
 
     def _seq(self, conn: psycopg.Connection[Any], request_id: str) -> int:
-        request_id = _clean(request_id) or ""
+        request_id = clean(request_id) or ""
         row = conn.execute("SELECT seq FROM plg_requests WHERE id = %s", (request_id,)).fetchone()
         if row is None and len(request_id) >= 6:
             rows = conn.execute(
@@ -236,66 +196,70 @@ class PostgresLogStore:
     def get(self, request_id: str) -> RequestRecord:
         with self._connection() as conn:
             seq = self._seq(conn, request_id)
-            row = conn.execute(f"SELECT {_COLUMNS} FROM plg_requests WHERE seq = %s", (seq,)).fetchone()
+            row = conn.execute(f"SELECT {COLUMNS} FROM plg_requests WHERE seq = %s", (seq,)).fetchone()
         assert row is not None
-        return _record(row)
+        return record(row)
 
     def query(self, q: LogQuery) -> list[RequestRecord]:
-        where, args = _where(q)
-        sql = f"SELECT {_COLUMNS} FROM plg_requests WHERE {where} ORDER BY time DESC{_limit(q)}"
+        condition, args = where(q)
+        sql = f"SELECT {COLUMNS} FROM plg_requests WHERE {condition} ORDER BY time DESC{limit_sql(q)}"
         with self._connection() as conn:
-            if q.limit and (q.search or q.meta or q.tags):
-                rows = _newest_matching(conn, sql, args)
+            if q.limit and indexed(q):
+                gin_sql = sql.replace("ORDER BY time DESC", "ORDER BY time + 0 DESC")
+                rows = _two_ways(conn, gin_sql, sql, args)
             else:
                 rows = conn.execute(sql, args).fetchall()
-        return [_record(r) for r in rows]
+        return [record(r) for r in rows]
 
     def iter_query(self, q: LogQuery) -> Iterator[RequestRecord]:
         """A server-side cursor: an export of millions of rows holds 500 at a time in memory."""
-        where, args = _where(q)
-        limit = _limit(q)
+        condition, args = where(q)
+        limit = limit_sql(q)
         with self._connection() as conn, conn.transaction(), conn.cursor(name="plg_iter") as cur:
             cur.itersize = 500
-            cur.execute(f"SELECT {_COLUMNS} FROM plg_requests WHERE {where} ORDER BY time DESC{limit}", args)
+            cur.execute(
+                f"SELECT {COLUMNS} FROM plg_requests WHERE {condition} ORDER BY time DESC{limit}", args
+            )
             for row in cur:
-                yield _record(row)
+                yield record(row)
 
     def count(self, q: LogQuery, at_most: int | None = None) -> int:
         """With `at_most`, counting stops past it (the CLI's "N of more than 10,000")."""
-        where, args = _where(q)
+        condition, args = where(q)
         cap = f" LIMIT {int(at_most) + 1}" if at_most is not None else ""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM plg_requests WHERE {condition}{cap}) AS hits"
         with self._connection() as conn:
-            row = conn.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM plg_requests WHERE {where}{cap}) AS hits", args
-            ).fetchone()
+            if cap and indexed(q):
+                return int(_two_ways(conn, sql, sql, args)[0][0])
+            row = conn.execute(sql, args).fetchone()
         return int(row[0]) if row else 0
 
     def trace(self, trace_id: str) -> list[Span]:
         with self._connection() as conn:
             rows = conn.execute(
-                f"SELECT {_SPAN_COLUMNS} FROM plg_spans WHERE trace_id = %s ORDER BY start_ns",
-                (_clean(trace_id),),
+                f"SELECT {SPAN_COLUMNS} FROM plg_spans WHERE trace_id = %s ORDER BY start_ns",
+                (clean(trace_id),),
             ).fetchall()
-        return [_span(r) for r in rows]
+        return [span(r) for r in rows]
 
     def traces_of(self, q: LogQuery) -> list[Span]:
         """Every span of every trace that holds a request matching `q`."""
-        where, args = _where(q)
+        condition, args = where(q)
         limit = f" LIMIT {int(q.limit)}" if q.limit else ""
         with self._connection() as conn:
             rows = conn.execute(
-                f"SELECT {_SPAN_COLUMNS} FROM plg_spans WHERE trace_id IN (SELECT trace_id FROM plg_requests "
-                f"WHERE trace_id IS NOT NULL AND {where} ORDER BY time DESC{limit}) ORDER BY trace_id, start_ns",
+                f"SELECT {SPAN_COLUMNS} FROM plg_spans WHERE trace_id IN (SELECT trace_id FROM plg_requests "
+                f"WHERE trace_id IS NOT NULL AND {condition} ORDER BY time DESC{limit}) ORDER BY trace_id, start_ns",
                 args,
             ).fetchall()
-        return [_span(r) for r in rows]
+        return [span(r) for r in rows]
 
     def iter_spans(self) -> Iterator[Span]:
         with self._connection() as conn, conn.transaction(), conn.cursor(name="plg_spans") as cur:
             cur.itersize = 500
-            cur.execute(f"SELECT {_SPAN_COLUMNS} FROM plg_spans ORDER BY trace_id, start_ns")
+            cur.execute(f"SELECT {SPAN_COLUMNS} FROM plg_spans ORDER BY trace_id, start_ns")
             for row in cur:
-                yield _span(row)
+                yield span(row)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -305,65 +269,23 @@ class PostgresLogStore:
                 self._direct.close()
 
 
-def _newest_matching(conn: psycopg.Connection[Any], sql: str, args: list[Any]) -> list[Any]:
-    """The newest rows matching an indexed filter (words, metadata, tags). The planner cannot tell a rare
-    word from a common one well enough: the GIN index finds a rare word's rows at once but must fetch every
-    row of a common one to sort them, while walking the time index backwards finds 50 rows of a common
-    word at once but reads the whole table for a rare one. So ask the GIN index for at most 150 ms, then
-    walk the time index."""
+def _two_ways(conn: psycopg.Connection[Any], gin_sql: str, scan_sql: str, args: list[Any]) -> list[Any]:
+    """Rows matching an indexed filter (words, metadata, tags), asked two ways. The planner cannot tell a
+    rare word from a common one well enough: the GIN index finds a rare word's rows at once but must fetch
+    every row of a common one, while a scan (the time index backwards, or the table) finds the first rows
+    of a common word at once but reads everything for a rare one. So use only the GIN index for at most
+    150 ms, then let the planner scan without it."""
     try:
         with conn.transaction():
             conn.execute("SET LOCAL statement_timeout = 150")
-            gin_first = sql.replace("ORDER BY time DESC", "ORDER BY time + 0 DESC")
-            return conn.execute(gin_first, args).fetchall()  # type: ignore[arg-type]
+            conn.execute("SET LOCAL enable_seqscan = off")
+            conn.execute("SET LOCAL enable_indexscan = off")
+            return conn.execute(gin_sql, args).fetchall()  # type: ignore[arg-type]
     except psycopg.errors.QueryCanceled:
         pass
-    return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
-
-
-def _limit(q: LogQuery) -> str:
-    if not q.limit:
-        return ""
-    return f" LIMIT {int(q.limit)}" + (f" OFFSET {int(q.offset)}" if q.offset else "")
-
-
-def _where(q: LogQuery) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    for column, value in (("prompt", q.prompt), ("label", q.label), ("version", q.version)):
-        if value is not None:
-            clauses.append(f"{column} = %s")
-            args.append(_clean(value) if isinstance(value, str) else value)
-    if q.since is not None:
-        clauses.append("time >= %s")
-        args.append(q.since.timestamp())
-    if q.until is not None:
-        clauses.append("time < %s")
-        args.append(q.until.timestamp())
-    if q.tags:
-        clauses.append("tags @> %s::text[]")
-        args.append([_clean(t) for t in q.tags])
-    if q.meta:
-        clauses.append("metadata @> %s")
-        args.append(Jsonb({_clean(k): _clean(v) for k, v in q.meta.items()}))
-    if q.min_score is not None:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM jsonb_each(scores) AS s(name, value) WHERE s.value::float8 >= %s)"
-        )
-        args.append(q.min_score)
-    if q.errors_only:
-        clauses.append("error IS NOT NULL")
-    if q.with_output_only:
-        clauses.append("error IS NULL AND output IS NOT NULL")
-    if q.search:
-        words = q.search_words()
-        if words:
-            clauses.append("search @@ to_tsquery('simple', %s)")
-            args.append(" <-> ".join(f"'{w}'" for w in words) + ":*")
-        else:
-            clauses.append("(input_variables::text || messages::text || coalesce(output, '')) ILIKE %s")
-            args.append(f"%{_clean(q.search)}%")
-    return (" AND ".join(clauses) or "TRUE"), args
+    with conn.transaction():
+        conn.execute("SET LOCAL enable_bitmapscan = off")
+        return conn.execute(scan_sql, args).fetchall()  # type: ignore[arg-type]
 
 
 def _alive(conn: psycopg.Connection[Any]) -> bool:
@@ -377,11 +299,6 @@ def _alive(conn: psycopg.Connection[Any]) -> bool:
     return True
 
 
-def _clean(text: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; one in a model's output must not make the whole batch fail."""
-    return text.replace("\x00", "\ufffd") if text is not None and "\x00" in text else text
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
@@ -392,54 +309,28 @@ def _json(value: Any) -> Json:
 
 def _row(r: RequestRecord) -> tuple[Any, ...]:
     return (
-        _clean(r.id),
+        clean(r.id),
         r.time,
-        _clean(r.prompt_name),
+        clean(r.prompt_name),
         r.version,
-        _clean(r.commit),
-        _clean(r.label),
-        _clean(r.model),
+        clean(r.commit),
+        clean(r.label),
+        clean(r.model),
         _json(r.params),
         _json(r.input_variables),
         _json(r.messages),
-        _clean(r.output),
-        _clean(r.error),
+        clean(r.output),
+        clean(r.error),
         r.latency_s,
         r.prompt_tokens,
         r.completion_tokens,
         r.cost,
-        [_clean(t) for t in r.tags],
-        Jsonb({_clean(k): _clean(v) for k, v in r.metadata.items()}),
-        Jsonb({_clean(k): float(v) for k, v in r.scores.items()}),
-        _clean(r.trace_id),
-        _clean(r.span_id),
-        _clean(r.search_text()[:SEARCH_CHARS]),
-    )
-
-
-def _record(row: tuple[Any, ...]) -> RequestRecord:
-    return RequestRecord(
-        id=row[0],
-        time=row[1],
-        prompt_name=row[2],
-        version=row[3],
-        commit=row[4],
-        label=row[5],
-        model=row[6],
-        params=row[7],
-        input_variables=row[8],
-        messages=row[9],
-        output=row[10],
-        error=row[11],
-        latency_s=row[12],
-        prompt_tokens=row[13],
-        completion_tokens=row[14],
-        cost=row[15],
-        tags=tuple(sorted(row[16])),
-        metadata=dict(row[17]),
-        scores={k: float(v) for k, v in row[18].items()},
-        trace_id=row[19],
-        span_id=row[20],
+        [clean(t) for t in r.tags],
+        Jsonb({clean(k): clean(v) for k, v in r.metadata.items()}),
+        Jsonb({clean(k): float(v) for k, v in r.scores.items()}),
+        clean(r.trace_id),
+        clean(r.span_id),
+        clean(r.search_text()[:SEARCH_CHARS]),
     )
 
 
@@ -448,16 +339,11 @@ def _span_row(s: Span) -> tuple[Any, ...]:
         s.span_id,
         s.trace_id,
         s.parent_id,
-        _clean(s.name),
+        clean(s.name),
         s.start_ns,
         s.end_ns,
         s.kind,
         s.status,
-        _clean(s.status_message),
+        clean(s.status_message),
         _json(s.attributes),
     )
-
-
-def _span(row: tuple[Any, ...]) -> Span:
-    data = dict(zip(_SPAN_COLUMNS.split(", "), row, strict=True))
-    return Span.from_json(data)
