@@ -19,6 +19,7 @@ from plg.ci.report import Backtest, Check, CiReport, Figures, PromptResult
 from plg.errors import NoPipeline, NotFound, NotJudged, PlgError
 from plg.evals.plan import EvalRequest
 from plg.evals.session import EvalOutcome, RunOptions, run_eval
+from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, read_scores
 from plg.registry.versions import PromptVersion, Registry
 
@@ -88,6 +89,7 @@ def run_ci(
     on_prompt: Callable[[ChangedPrompt], None] | None = None,
 ) -> tuple[CiReport, Base]:
     started = time.monotonic()
+    prewarm(options.models or None)  # an eval follows: litellm imports while git is read
     base = choose_base(registry, event, options.base)
     head_sha = registry.store.resolve_commit("HEAD")
     if options.every_prompt or base.sha is None:

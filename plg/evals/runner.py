@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from plg.errors import BadInput, PlgError
 from plg.evals.datasets import Row, iter_rows
+from plg.evals.rowtrace import pack
 from plg.evals.runs import SHARD_DONE, RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
 from plg.evals.summary import Aggregator, ModelSummary
 from plg.tracing import spans as tracing
@@ -67,6 +68,11 @@ class EvalSpec:
             *(f"{s.name}={s.identity()}" for s in self.scorers),
         ]
         return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()
+
+    def models_called(self) -> tuple[str, ...]:
+        """Every model a row may call: the run's own and the scorers' (judges, embeddings)."""
+        scorer_models = (getattr(s, "model", None) for s in self.scorers)
+        return (*self.models, *(m for m in scorer_models if isinstance(m, str)))
 
     def run_identity(self) -> str:
         return hashlib.sha256("".join(self.identity(m) for m in self.models).encode()).hexdigest()
@@ -177,20 +183,13 @@ async def _run_one(spec: EvalSpec, client: Any, row: Row, model: str, repeat: in
             root.set_status("error", record.error)
         elif record.score is not None:
             root.set_attributes({"score": round(record.score, 6), "passed": record.passed})
-    return replace(record, spans=tuple(s.to_json() for s in collected))
+    return replace(record, span_tree=pack(collected, record))
 
 
 async def _scored(scorer: Any, output: str, row: Row, ctx: Any, sink: tracing.SpanSink) -> Any:
     with tracing.span(f"evaluator.{scorer.name}", sink, {"weight": scorer.weight}) as active:
         result = await scorer.score(output, row, ctx)
-        active.set_attributes(
-            {
-                "score": result.score,
-                "passed": result.passed,
-                "reason": result.reason,
-                "pending": result.pending or None,
-            }
-        )
+        active.set_attributes(tracing.evaluator_attributes(result, scorer.weight))
         if result.error:
             active.set_status("error", result.error)
     return result
@@ -270,7 +269,7 @@ async def _run_row(
         messages=messages,
         output=completion.text,
         error=None,
-        latency_s=completion.latency_s,
+        latency_s=None if completion.latency_s is None else round(completion.latency_s, 6),
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         cost=completion.cost,

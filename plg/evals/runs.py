@@ -18,7 +18,7 @@ from typing import IO, Any
 from plg.errors import BadInput, NotFound
 from plg.tracing.spans import Span
 
-RUN_FORMAT = 1
+RUN_FORMAT = 2  # 2: rows leave out fields at their default and keep spans compactly as `trace`
 SHARD_DONE = "shard-done"
 
 
@@ -90,6 +90,7 @@ class RowRecord:
     expected_output: str | None = None
     spans: tuple[dict[str, Any], ...] = field(default=())
     outside: bool = False
+    span_tree: list[Any] | None = None
 
     def outside_error(self) -> str | None:
         """The provider's error when this row could not be judged (its model call or a judge call failed
@@ -104,22 +105,67 @@ class RowRecord:
 
     def trace(self) -> list[Span]:
         """The row's span tree (empty for rows written before runs kept spans)."""
+        if self.span_tree is not None:
+            from plg.evals.rowtrace import unpack
+
+            return unpack(self.span_tree, self)
         return [Span.from_json(s) for s in self.spans]
 
     def to_json(self) -> dict[str, Any]:
         """Shallow on purpose: every row of a run is serialised once, and `asdict`'s deep copy of the
-        variables, messages and spans cost more than the rest of an offline row put together."""
-        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        data["scores"] = [dict(vars(score)) for score in self.scores]
-        data["type"] = "row"
+        variables, messages and spans cost more than the rest of an offline row put together. Fields at
+        their default are left out (a plain row is mostly defaults), the span tree is kept as `trace`."""
+        data: dict[str, Any] = {"type": "row"}
+        for name in _ROW_FIELDS:
+            value = getattr(self, name)
+            if name in _OMITTED_WHEN and value == _OMITTED_WHEN[name]:
+                continue
+            data[_JSON_NAME.get(name, name)] = value
+        if self.scores:
+            data["scores"] = [_score_json(score) for score in self.scores]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RowRecord:
-        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields = {_FIELD_NAME.get(k, k): v for k, v in data.items()}
+        fields = {k: v for k, v in fields.items() if k in cls.__dataclass_fields__}
+        for name, default in _OMITTED_WHEN.items():
+            fields.setdefault(name, default)
         fields["scores"] = tuple(ScoreRecord(**s) for s in fields.get("scores") or ())
         fields["spans"] = tuple(fields.get("spans") or ())
         return cls(**fields)
+
+
+_SCORE_DEFAULTS = {"reason": "", "error": None, "pending": False, "weight": 1.0, "outside": False}
+_OMITTED_WHEN: dict[str, Any] = {
+    "messages": None,
+    "output": None,
+    "error": None,
+    "latency_s": None,
+    "prompt_tokens": None,
+    "completion_tokens": None,
+    "cost": None,
+    "cached": False,
+    "attempts": 1,
+    "scores": (),
+    "score": None,
+    "passed": None,
+    "expected_output": None,
+    "spans": (),
+    "outside": False,
+    "span_tree": None,
+}
+_JSON_NAME = {"span_tree": "trace"}
+_ROW_FIELDS = tuple(name for name in RowRecord.__dataclass_fields__ if name != "scores")
+_FIELD_NAME = {v: k for k, v in _JSON_NAME.items()}
+
+
+def _score_json(score: ScoreRecord) -> dict[str, Any]:
+    data = dict(vars(score))
+    for key, default in _SCORE_DEFAULTS.items():
+        if data[key] == default and type(data[key]) is type(default):
+            del data[key]
+    return data
 
 
 def new_run_id() -> str:
@@ -137,7 +183,7 @@ class RunWriter:
             self._write(header.to_json())
 
     def _write(self, data: dict[str, Any]) -> None:
-        self._file.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+        self._file.write(json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":")) + "\n")
         self._file.flush()
 
     def append(self, row: RowRecord) -> None:

@@ -17,6 +17,7 @@ from plg.evals.plan import EvalRequest, PlannedEval, plan_eval
 from plg.evals.runner import RunResult, execute
 from plg.evals.runs import RowRecord, find_run, new_run_id
 from plg.evals.summary import Scored, ThresholdCheck, check_threshold
+from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, find_score, record_scores
 from plg.registry.versions import Registry
 
@@ -89,6 +90,7 @@ def run_eval(
             raise BadInput("--shard runs one slice; --merge combines finished slices: give one of them")
         planned = replace(planned, spec=replace(planned.spec, shard=options.shard))
     spec = planned.spec
+    prewarm(spec.models_called())
     if options.record:
         if spec.prompt is None or spec.prompt.version is None:
             raise Refused(

@@ -17,6 +17,7 @@ from plg.evals.runner import execute
 from plg.evals.runs import find_run, new_run_id
 from plg.evals.session import RunOptions, make_client, run_eval
 from plg.gate.backtest import BacktestReport, backtest_spec, report_from_figures, report_from_run
+from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, find_score, record_scores
 from plg.registry.versions import PromptVersion, Registry
 
@@ -119,6 +120,7 @@ def run_backtest(
         against=against,
         base_dir=registry.root,
     )
+    prewarm(spec.models_called())
     identity = spec.identity(spec.models[0])
     runs_dir = plg_config.runs_dir(registry.root)
     if candidate.commit and candidate.version is not None:

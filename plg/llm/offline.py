@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 OFFLINE_MODEL = "plg/offline"
 OFFLINE_EMBEDDING_MODEL = "plg/offline-embed"
@@ -104,3 +105,42 @@ def offline_embedding(text: str) -> list[float]:
 
 def token_count(text: str) -> int:
     return max(1, len(text) // 4)
+
+
+def litellm_handler(litellm: Any) -> Any:
+    """The offline model as a litellm custom provider (`plg/...`), for code that calls litellm itself;
+    plg's own calls answer it in-process without litellm. Takes the module: only provider.py imports it."""
+
+    class OfflineLLM(litellm.CustomLLM):  # type: ignore[misc,name-defined]
+        def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+            text = offline_reply(messages)
+            prompt_tokens = sum(token_count(str(m.get("content", ""))) for m in messages)
+            return litellm.ModelResponse(
+                model=OFFLINE_MODEL,
+                choices=[
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
+                usage={
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": token_count(text),
+                    "total_tokens": prompt_tokens + token_count(text),
+                },
+            )
+
+        async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+            return self.completion(model, messages)
+
+        def embedding(self, model: str, input: list, model_response: Any, *args: Any, **kwargs: Any) -> Any:
+            model_response.data = [
+                {"object": "embedding", "index": i, "embedding": offline_embedding(str(t))}
+                for i, t in enumerate(input)
+            ]
+            model_response.model = OFFLINE_EMBEDDING_MODEL
+            return model_response
+
+        async def aembedding(
+            self, model: str, input: list, model_response: Any, *args: Any, **kwargs: Any
+        ) -> Any:
+            return self.embedding(model, input, model_response)
+
+    return OfflineLLM()

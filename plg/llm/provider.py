@@ -9,33 +9,43 @@ looks like a credential before they are stored or shown.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import random
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from plg.errors import ModelCallError
 from plg.llm.cache import CachedAnswer, ResponseCache, cache_key
+from plg.llm.failures import Failure, classify
 from plg.llm.offline import (
     OFFLINE_EMBEDDING_MODEL,
     OFFLINE_MODEL,
+    litellm_handler,
     offline_embedding,
     offline_reply,
     token_count,
 )
+from plg.llm.pricing import PriceBook
 from plg.redact import scrub_secrets
 from plg.tracing import spans as tracing
 
-RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 _litellm: Any = None
 _import_lock = threading.Lock()
+_prewarm_lock = threading.Lock()
+_prewarm_thread: threading.Thread | None = None
+_prices = PriceBook()
+_plg_call: contextvars.ContextVar[bool] = contextvars.ContextVar("plg_model_call", default=False)
 
 
 def litellm_module() -> Any:
-    """Import litellm once, quietly, offline-safe, with plg's offline model registered."""
+    """Import litellm once, quietly, offline-safe, with plg's offline model registered. Waits for a
+    background import `prewarm` started instead of starting a second one."""
     global _litellm
     if _litellm is None:
         with _import_lock:
@@ -49,48 +59,83 @@ def litellm_module() -> Any:
                 litellm.set_verbose = False
                 litellm.custom_provider_map = [
                     *[p for p in (litellm.custom_provider_map or []) if p.get("provider") != "plg"],
-                    {"provider": "plg", "custom_handler": _offline_handler(litellm)},
+                    {"provider": "plg", "custom_handler": litellm_handler(litellm)},
                 ]
+                _skip_unused_work(litellm)
                 _litellm = litellm
     return _litellm
 
 
-def _offline_handler(litellm: Any) -> Any:
-    from litellm import CustomLLM
+def prewarm(models: Iterable[str] | None = None) -> None:
+    """Start importing litellm (seconds of CPU) in a background thread, so that the command reads git,
+    datasets and caches meanwhile and its first model call waits only for what is left of the import.
+    Nothing starts when every model named is plg's own, which litellm never answers."""
+    global _prewarm_thread
+    if _litellm is not None or (models is not None and all(_is_plg_model(m) for m in models)):
+        return
+    with _prewarm_lock:
+        if _prewarm_thread is None:
+            _prewarm_thread = threading.Thread(target=_import_in_background, name="plg-litellm-import", daemon=True)
+            _prewarm_thread.start()
 
-    class OfflineLLM(CustomLLM):  # type: ignore[misc]
-        def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-            text = offline_reply(messages)
-            prompt_tokens = sum(token_count(str(m.get("content", ""))) for m in messages)
-            return litellm.ModelResponse(
-                model=OFFLINE_MODEL,
-                choices=[
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                ],
-                usage={
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": token_count(text),
-                    "total_tokens": prompt_tokens + token_count(text),
-                },
-            )
 
-        async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-            return self.completion(model, messages)
+def _import_in_background() -> None:
+    with suppress(Exception):  # the first model call imports again and reports the error
+        litellm_module()
 
-        def embedding(self, model: str, input: list, model_response: Any, *args: Any, **kwargs: Any) -> Any:
-            model_response.data = [
-                {"object": "embedding", "index": i, "embedding": offline_embedding(str(t))}
-                for i, t in enumerate(input)
-            ]
-            model_response.model = OFFLINE_EMBEDDING_MODEL
-            return model_response
 
-        async def aembedding(
-            self, model: str, input: list, model_response: Any, *args: Any, **kwargs: Any
-        ) -> Any:
-            return self.embedding(model, input, model_response)
+def _is_plg_model(model: str | None) -> bool:
+    return model in (OFFLINE_MODEL, OFFLINE_EMBEDDING_MODEL) or (model or "").startswith("outputs:")
 
-    return OfflineLLM()
+
+def _skip_unused_work(litellm: Any) -> None:
+    """Inside plg's own calls, litellm neither prices the response (plg multiplies tokens by prices it
+    looked up once per model) nor runs its success/failure logging (plg has no litellm callbacks):
+    together most of litellm's CPU per call. Scoped by a context variable, so code in the same process
+    that calls litellm directly keeps litellm's behaviour. Missing internals on another litellm
+    version only cost speed."""
+    try:
+        from litellm.litellm_core_utils.litellm_logging import Logging
+    except ImportError:
+        return
+    priced = getattr(Logging, "response_cost_calculator", None)
+    if priced is None or getattr(priced, "_plg_skip", False):
+        return
+
+    def response_cost_calculator(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _plg_call.get():
+            return None
+        return priced(self, *args, **kwargs)
+
+    response_cost_calculator._plg_skip = True  # type: ignore[attr-defined]
+    Logging.response_cost_calculator = response_cost_calculator
+
+
+async def _litellm_ready() -> Any:
+    """litellm for a call made on the event loop: while its import finishes in a thread, the loop keeps
+    answering cached and offline rows instead of stalling every task in flight."""
+    if _litellm is not None:
+        return _litellm
+    return await asyncio.to_thread(litellm_module)
+
+
+@contextmanager
+def _quiet_call() -> Iterator[None]:
+    """Mark the block as plg's own litellm call (see `_skip_unused_work`)."""
+    marker = _plg_call.set(True)
+    internal: Any = None
+    try:
+        from litellm._internal_context import is_internal_call
+
+        internal = is_internal_call.set(True)
+    except ImportError:
+        is_internal_call = None
+    try:
+        yield
+    finally:
+        if is_internal_call is not None:
+            is_internal_call.reset(internal)
+        _plg_call.reset(marker)
 
 
 @dataclass(frozen=True)
@@ -115,60 +160,6 @@ class CallOptions:
     retry_after_max: float = 120.0
 
 
-@dataclass(frozen=True)
-class _Failure:
-    message: str
-    status: int | None
-    error_class: str
-    retryable: bool
-    retry_after: float | None
-
-
-def _classify(err: BaseException) -> _Failure:
-    status = getattr(err, "status_code", None)
-    if not isinstance(status, int):
-        status = None
-    name = type(err).__name__
-    retry_after = None
-    response = getattr(err, "response", None)
-    headers = getattr(response, "headers", None) or getattr(err, "litellm_response_headers", None) or {}
-    try:
-        value = headers.get("retry-after") if headers else None
-        retry_after = float(value) if value is not None else None
-    except (TypeError, ValueError, AttributeError):
-        retry_after = None
-    transient_names = (
-        "Timeout",
-        "APIConnectionError",
-        "ServiceUnavailable",
-        "InternalServerError",
-        "RateLimit",
-        "ConnectError",
-        "ReadTimeout",
-        "RemoteProtocolError",
-        "APIError",
-    )
-    if status is not None:
-        retryable = status in RETRY_STATUS or status >= 500
-    else:
-        retryable = any(t in name for t in transient_names) or isinstance(
-            err, (TimeoutError, ConnectionError)
-        )
-    if name in (
-        "BadRequestError",
-        "AuthenticationError",
-        "NotFoundError",
-        "PermissionDeniedError",
-        "ContextWindowExceededError",
-        "ContentPolicyViolationError",
-        "UnsupportedParamsError",
-    ):
-        retryable = False
-    first_line = (str(err).strip().splitlines() or [name])[0][:300]
-    message = scrub_secrets(f"{name}{f' ({status})' if status else ''}: {first_line}")
-    return _Failure(message, status, name, retryable, retry_after)
-
-
 class ModelClient:
     """One per run or per SDK client: shares the cache, the in-flight bound and litellm's HTTP clients."""
 
@@ -183,12 +174,12 @@ class ModelClient:
 
     def _wait_before_retry(self, model: str, err: BaseException, attempt: int) -> float:
         """Seconds to wait before the next attempt, or the final ModelCallError when there is none."""
-        failure = _classify(err)
+        failure = classify(err)
         if not failure.retryable or attempt >= self.options.max_attempts:
             raise self._final(model, failure, attempt) from None
         return self._delay(attempt, failure)
 
-    def _delay(self, attempt: int, failure: _Failure) -> float:
+    def _delay(self, attempt: int, failure: Failure) -> float:
         backoff = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
         delay = random.uniform(backoff / 2, backoff)
         if failure.retry_after is not None:
@@ -242,9 +233,7 @@ class ModelClient:
                 f"{model}: malformed response (no message content)", error_class="MalformedResponse"
             ) from None
         usage = getattr(response, "usage", None)
-        hidden = getattr(response, "_hidden_params", None) or {}
-        raw_cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
-        cost = float(raw_cost) if isinstance(raw_cost, (int, float)) else None
+        cost = _prices.cost(litellm, model, usage)
         return Completion(
             text=text,
             model=model,
@@ -308,7 +297,7 @@ class ModelClient:
             attempt += 1
             started = time.perf_counter()
             try:
-                with self._thread_slots:
+                with self._thread_slots, _quiet_call():
                     response = litellm.completion(**kwargs)
                 completion = self._to_completion(
                     litellm, model, response, time.perf_counter() - started, attempt
@@ -335,7 +324,7 @@ class ModelClient:
         key, hit = self._cached(model, messages, params, variant)
         if hit is not None:
             return hit
-        litellm = litellm_module()
+        litellm = await _litellm_ready()
         kwargs = self._kwargs(model, messages, params)
         slots = self._slots()
         attempt = 0
@@ -344,7 +333,8 @@ class ModelClient:
             try:
                 async with slots:
                     started = time.perf_counter()
-                    response = await litellm.acompletion(**kwargs)
+                    with _quiet_call():
+                        response = await litellm.acompletion(**kwargs)
                     latency = time.perf_counter() - started
                 completion = self._to_completion(litellm, model, response, latency, attempt)
                 break
@@ -363,7 +353,7 @@ class ModelClient:
         return slots
 
     @staticmethod
-    def _final(model: str, failure: _Failure, attempts: int) -> ModelCallError:
+    def _final(model: str, failure: Failure, attempts: int) -> ModelCallError:
         tries = f" after {attempts} attempt{'s' if attempts > 1 else ''}"
         err = ModelCallError(
             f"{model}: {failure.message}{tries}", status_code=failure.status, error_class=failure.error_class
@@ -376,25 +366,27 @@ class ModelClient:
             return [offline_embedding(t) for t in texts]
         litellm = litellm_module()
         try:
-            response = litellm.embedding(
-                model=model, input=texts, timeout=self.options.timeout, **self._embed_base(model)
-            )
+            with _quiet_call():
+                response = litellm.embedding(
+                    model=model, input=texts, timeout=self.options.timeout, **self._embed_base(model)
+                )
         except Exception as err:  # noqa: BLE001
-            raise self._final(model, _classify(err), 1) from None
+            raise self._final(model, classify(err), 1) from None
         return [list(item["embedding"]) for item in response.data]
 
     async def aembed(self, model: str, texts: list[str]) -> list[list[float]]:
         if model == OFFLINE_EMBEDDING_MODEL:
             return [offline_embedding(t) for t in texts]
-        litellm = litellm_module()
+        litellm = await _litellm_ready()
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with self._slots():
-                    response = await litellm.aembedding(
-                        model=model, input=texts, timeout=self.options.timeout, **self._embed_base(model)
-                    )
+                    with _quiet_call():
+                        response = await litellm.aembedding(
+                            model=model, input=texts, timeout=self.options.timeout, **self._embed_base(model)
+                        )
                 return [list(item["embedding"]) for item in response.data]
             except Exception as err:  # noqa: BLE001 - classified by _wait_before_retry
                 await asyncio.sleep(self._wait_before_retry(model, err, attempt))
@@ -427,6 +419,7 @@ def open_client(
 
 __all__ = [
     "CallOptions",
+    "prewarm",
     "Completion",
     "ModelClient",
     "OFFLINE_EMBEDDING_MODEL",

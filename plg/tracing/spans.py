@@ -242,6 +242,17 @@ def completion_attributes(completion: Any) -> dict[str, Any]:
     }
 
 
+def evaluator_attributes(result: Any, weight: float) -> dict[str, Any]:
+    """What an `evaluator.<name>` span says about a scorer's result."""
+    return {
+        "weight": weight,
+        "score": result.score,
+        "passed": result.passed,
+        "reason": result.reason,
+        "pending": result.pending or None,
+    }
+
+
 @contextmanager
 def model_call_span(model: str) -> Iterator[Callable[[Any], Any]]:
     """`llm.call` around a model call, when traced; yields `note(completion)` to record its figures."""

@@ -144,3 +144,47 @@ def test_importing_the_model_layer_does_not_import_litellm() -> None:
 def test_server_can_be_used_outside_pytest() -> None:
     with LoopbackLLM(latency=0.0) as server:
         assert server.base_url.startswith("http://127.0.0.1:")
+
+
+def test_cost_is_litellm_price_for_a_known_model(llm_server: LoopbackLLM) -> None:
+    """plg prices its own calls from litellm's cost map (litellm's per-call pricing is off for them):
+    the figure must be the one litellm itself stamps on the same response."""
+    import asyncio
+
+    litellm = litellm_module()
+    mine = ModelClient(options=FAST).complete("openai/gpt-4o-mini", MSG)
+    theirs = asyncio.run(
+        litellm.acompletion(model="openai/gpt-4o-mini", messages=MSG, api_base=llm_server.base_url)
+    )
+    assert theirs.usage.prompt_tokens == mine.prompt_tokens
+    assert theirs.usage.completion_tokens == mine.completion_tokens
+    assert mine.cost is not None and mine.cost > 0
+    assert mine.cost == pytest.approx(theirs._hidden_params["response_cost"], rel=1e-9)
+
+
+def test_unknown_model_has_no_cost_figure(llm_server: LoopbackLLM) -> None:
+    assert ModelClient(options=FAST).complete("openai/fake-model", MSG).cost is None
+
+
+def test_prewarm_imports_litellm_in_the_background_only_for_provider_models() -> None:
+    code = (
+        "import sys, threading\n"
+        "from plg.llm import provider\n"
+        "provider.prewarm(['plg/offline', 'plg/offline-embed'])\n"
+        "assert 'litellm' not in sys.modules and provider._prewarm_thread is None\n"
+        "provider.prewarm(['plg/offline', 'openai/gpt-4o-mini'])\n"
+        "thread = provider._prewarm_thread\n"
+        "assert thread is not None and thread.daemon and threading.current_thread() is not thread\n"
+        "assert provider.litellm_module() is sys.modules['litellm']\n"
+        "thread.join(30); assert not thread.is_alive(); print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_help_does_not_import_litellm() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "plg.cli", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "Usage" in proc.stdout
+    assert "litellm" not in proc.stderr
