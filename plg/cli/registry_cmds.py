@@ -88,7 +88,8 @@ def show(ctx: click.Context, spec: str, as_json: bool) -> None:
 
     registry = open_registry(ctx)
     name, ref = split_ref(spec)
-    pv = registry.resolve(name, ref)
+    pv = registry.locate(name, ref)
+    about = registry.summary(pv)
     info = {
         "name": pv.name,
         "version": pv.version,
@@ -96,28 +97,28 @@ def show(ctx: click.Context, spec: str, as_json: bool) -> None:
         "blob": pv.blob,
         "label": pv.label,
         "path": pv.path,
-        "model": pv.model,
-        "params": pv.params,
-        "inputs": {k: v.model_dump(exclude_none=True) for k, v in pv.front.inputs.items()},
-        "description": pv.front.description,
-        "eval": pv.front.eval,
-        "template": pv.template,
+        "model": about.model,
+        "params": about.params,
+        "inputs": about.inputs,
+        "description": about.description,
+        "eval": about.eval,
+        "template": about.template,
     }
     if as_json:
         echo_json(info)
         return
-    click.echo(f"{pv.ref}" + (f"  [{pv.label}]" if pv.label else ""))
+    ref_text = f"{pv.name}@{pv.version}" if pv.version is not None else f"{pv.name} (working tree)"
+    click.echo(ref_text + (f"  [{pv.label}]" if pv.label else ""))
     click.echo(f"commit:  {pv.commit or '(uncommitted)'}")
-    click.echo(f"model:   {pv.model}  {json.dumps(pv.params) if pv.params else ''}".rstrip())
-    if pv.front.description:
-        click.echo(f"about:   {pv.front.description}")
-    for key, spec_ in pv.front.inputs.items():
-        extra = f" = {spec_.default!r}" if spec_.default is not None else ""
-        click.echo(
-            f"input:   {key} ({spec_.type}){extra}" + (f" - {spec_.description}" if spec_.description else "")
-        )
+    click.echo(f"model:   {about.model}  {json.dumps(about.params) if about.params else ''}".rstrip())
+    if about.description:
+        click.echo(f"about:   {about.description}")
+    for key, spec_ in about.inputs.items():
+        default, described = spec_.get("default"), spec_.get("description")
+        extra = f" = {default!r}" if default is not None else ""
+        click.echo(f"input:   {key} ({spec_.get('type', 'any')}){extra}" + (f" - {described}" if described else ""))
     click.echo("")
-    click.echo(pv.template.rstrip("\n"))
+    click.echo(about.template.rstrip("\n"))
 
 
 @cli.command()

@@ -239,12 +239,14 @@ def repository_root(path: Path) -> Path:
 def load_pipeline(path: Path, root: Path | None = None) -> LoadedPipeline:
     import yaml
 
+    from plg.config import load_yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise BadInput(f"{path}: {getattr(err, 'strerror', None) or err}") from None
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = load_yaml(text) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""

@@ -53,27 +53,33 @@ def pack(spans: Sequence[Span], row: Any) -> list[Any] | None:
     position = {s.span_id: i for i, s in enumerate(spans)}
     root = next((s for s in spans if s.parent_id is None), spans[0])
     top = root.span_id
+    origin = root.start_ns
     packed: list[list[Any]] = []
     for s in spans:
         derived = _derived(s.name, row, s.parent_id == top)
-        extras = {
-            k: v for k, v in s.attributes.items() if derived.get(k, _MISSING) != v or type(derived[k]) is not type(v)
-        }
-        dropped = {k for k in derived if derived[k] is not None} - set(s.attributes)
-        for key in dropped:  # derivable but never recorded on this span: say so, so reading adds nothing
-            extras[key] = None
+        attributes = s.attributes
+        extras: dict[str, Any] = {}
+        for key, value in attributes.items():
+            given = derived.get(key, _MISSING)
+            if given is _MISSING or given != value or type(given) is not type(value):
+                extras[key] = value
+        for key, given in derived.items():
+            if given is not None and key not in attributes:
+                extras[key] = None  # derivable but never recorded on this span: reading must not add it
         entry: list[Any] = [
             s.name,
-            position.get(s.parent_id, -1) if s.parent_id is not None else -1,
-            s.start_ns - root.start_ns,
+            -1 if s.parent_id is None else position.get(s.parent_id, -1),
+            s.start_ns - origin,
             s.end_ns - s.start_ns,
+        ]
+        tail = (
             extras or None,
             None if s.status == "unset" else s.status,
             s.status_message,
             None if s.kind == _default_kind(s.name) else s.kind,
-        ]
-        while entry and entry[-1] is None and len(entry) > 4:
-            entry.pop()
+        )
+        last = max((i for i, v in enumerate(tail) if v is not None), default=-1)
+        entry.extend(tail[: last + 1])
         packed.append(entry)
     return [root.trace_id, root.start_ns, packed]
 

@@ -250,7 +250,10 @@ async def _run_row(
     ctx = ScoreContext(
         model_client=client, latency_s=completion.latency_s, cost=completion.cost, base_dir=spec.base_dir
     )
-    scores = await asyncio.gather(*(_scored(s, completion.text, row, ctx, sink) for s in spec.scorers))
+    if len(spec.scorers) == 1:  # a task per row saved: most pipelines have one scorer
+        scores = [await _scored(spec.scorers[0], completion.text, row, ctx, sink)]
+    else:
+        scores = await asyncio.gather(*(_scored(s, completion.text, row, ctx, sink) for s in spec.scorers))
     records = tuple(
         ScoreRecord(
             name=s.name,

@@ -54,8 +54,11 @@ class LogEntry:
 
 def catalog(registry: Registry) -> list[CatalogEntry]:
     """Three git calls whatever the number of prompts: histories, labels, working-tree status."""
-    from plg.registry.prompt import parse_front_matter
+    from plg import config
+    from plg.registry.gitstore import blob_id
+    from plg.registry.summaries import summary
 
+    cache_dir = config.state_dir(registry.root) / "summaries"
     names = registry.list()
     histories = registry.all_versions()
     all_labels = registry.all_labels()
@@ -64,12 +67,14 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
     for name in names:
         history = histories.get(name, [])
         by_commit = {v.commit: v.number for v in history}
-        path = registry.root / PROMPTS_DIR / f"{name}{SUFFIX}"
+        where = f"{PROMPTS_DIR}/{name}{SUFFIX}"
         problem = None
         try:
             validate_name(name)
-            front = parse_front_matter(path.read_text(errors="replace"), f"{PROMPTS_DIR}/{name}{SUFFIX}")
-            model, description = front.model, front.description
+            data = (registry.root / where).read_bytes()
+            text = data.decode("utf-8", errors="replace")
+            about = summary(cache_dir, blob_id(data), lambda text=text: text, where)  # type: ignore[misc]
+            model, description = about.model, about.description
         except PlgError as err:
             problem = err.message.removeprefix(f"{PROMPTS_DIR}/{name}{SUFFIX}: ")
             model, description = "?", f"(invalid: {problem})"

@@ -109,6 +109,12 @@ class PromptFile:
         `{{ x if flag }}` and unused macro parameters."""
         return frozenset().union(*(s.variables for s in self.sections))
 
+    @cached_property
+    def needed(self) -> frozenset[str]:
+        """Variables a render must be given: required inputs and undeclared template variables."""
+        inputs = self.front.inputs
+        return frozenset({n for n, s in inputs.items() if s.is_required} | (self.variables - set(inputs)))
+
     def check(self) -> None:
         """Compile every section now, so syntax errors surface at lint time."""
         self.variables  # noqa: B018
@@ -137,8 +143,10 @@ def parse_prompt(text: str, where: str) -> PromptFile:
 def _load_front(front_src: str, where: str) -> FrontMatter:
     import yaml
 
+    from plg.config import load_yaml
+
     try:
-        raw = yaml.safe_load(front_src) if front_src.strip() else {}
+        raw = load_yaml(front_src) if front_src.strip() else {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f", line {mark.line + 2}" if mark is not None else ""
@@ -218,10 +226,7 @@ def coerce_value(name: str, spec: InputSpec, value: Any, where: str) -> Any:
 
 
 def missing_variables(prompt: PromptFile, variables: dict[str, Any]) -> list[str]:
-    needed = {n for n, s in prompt.front.inputs.items() if s.is_required} | (
-        prompt.variables - set(prompt.front.inputs)
-    )
-    return sorted(n for n in needed if n not in variables)
+    return sorted(n for n in prompt.needed if n not in variables)
 
 
 def resolve_variables(prompt: PromptFile, variables: dict[str, Any], where: str) -> dict[str, Any]:

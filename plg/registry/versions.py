@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from plg.registry.gitstore import FileChange, GitStore, blob_id, is_sha
 
 if TYPE_CHECKING:
     from plg.registry.prompt import FrontMatter, Message, PromptFile
+    from plg.registry.summaries import PromptSummary
 
 PROMPTS_DIR = "prompts"
 SUFFIX = ".prompt"
@@ -48,6 +49,20 @@ class Version:
             author=change.author,
             subject=change.subject,
         )
+
+
+@dataclass(frozen=True)
+class Location:
+    """Which file `name@ref` means (its blob), before anything reads or parses it."""
+
+    name: str
+    version: int | None
+    commit: str | None
+    blob: str
+    path: str
+    where: str
+    label: str | None = None
+    data: bytes | None = None  # the working-tree file's content, already read
 
 
 @dataclass(frozen=True)
@@ -196,10 +211,14 @@ class Registry:
         if version is not None:
             return self.resolve(name, f"v{version}" if isinstance(version, int) else version)
         if label is not None:
-            return self._by_label(name, label)
+            return self._version(self._by_label(name, label))
         return self.resolve(name, ref)
 
     def resolve(self, name: str, ref: str | None) -> PromptVersion:
+        return self._version(self.locate(name, ref))
+
+    def locate(self, name: str, ref: str | None) -> Location:
+        """Where `name@ref` is, without reading the file: what `plg show` needs before the summary."""
         validate_name(name)
         if ref is None:
             return self._working_tree(name)
@@ -216,26 +235,49 @@ class Registry:
             ) from None
         return self._by_commit(name, commit, ref)
 
+    def summary(self, found: Location) -> PromptSummary:
+        """The located file's model, inputs and template from the blob-keyed cache (parsed on a miss)."""
+        from plg import config
+        from plg.registry.summaries import summary
+
+        def text() -> str:
+            data = found.data if found.data is not None else self.store.read_blob(found.blob)
+            return data.decode("utf-8", errors="replace")
+
+        return summary(config.state_dir(self.root) / "summaries", found.blob, text, found.where)
+
     def latest(self, name: str) -> PromptVersion:
         history = self.versions(name)
         if not history:
             self.require_exists(name)
             raise NotFound(f"{name} has no committed version yet (commit prompts/{name}{SUFFIX} first)")
-        return self._at(name, history[-1])
+        return self._version(self._at(name, history[-1]))
 
-    def _at(self, name: str, version: Version, label: str | None = None) -> PromptVersion:
-        where = f"{name}@{version.number}"
+    def _version(self, found: Location) -> PromptVersion:
+        if found.data is not None:
+            from plg.registry.prompt import parse_prompt
+
+            file = self._parsed.get(found.blob) or parse_prompt(
+                found.data.decode("utf-8", errors="replace"), found.where
+            )
+            self._parsed[found.blob] = file
+        else:
+            file = self.parse_blob(found.blob, found.where)
         return PromptVersion(
-            name=name,
-            version=version.number,
-            commit=version.commit,
-            blob=version.blob,
-            path=version.path,
-            file=self.parse_blob(version.blob, where),
-            label=label,
+            name=found.name,
+            version=found.version,
+            commit=found.commit,
+            blob=found.blob,
+            path=found.path,
+            file=file,
+            label=found.label,
         )
 
-    def _working_tree(self, name: str) -> PromptVersion:
+    def _at(self, name: str, version: Version, label: str | None = None) -> Location:
+        where = f"{name}@{version.number}"
+        return Location(name, version.number, version.commit, version.blob, version.path, where, label)
+
+    def _working_tree(self, name: str) -> Location:
         path = self.prompt_path(name)
         file_path = self.root / path
         if not file_path.is_file():
@@ -243,27 +285,24 @@ class Registry:
             raise NotFound(
                 f"{path} is not in the working tree (deleted?): name a committed version, {name}@<version>"
             )
-        from plg.registry.prompt import parse_prompt
-
         try:
             data = file_path.read_bytes()
         except OSError as err:
             raise NotFound(f"{path}: cannot read it ({err.strerror})") from None
         blob = blob_id(data)
-        file = self._parsed.get(blob) or parse_prompt(data.decode("utf-8", errors="replace"), path)
-        self._parsed[blob] = file
         history = self.versions(name)
         current = history[-1] if history and history[-1].blob == blob else None
-        return PromptVersion(
-            name=name,
-            version=current.number if current else None,
-            commit=current.commit if current else None,
-            blob=blob,
-            path=path,
-            file=file,
+        return Location(
+            name,
+            current.number if current else None,
+            current.commit if current else None,
+            blob,
+            path,
+            path,
+            data=data,
         )
 
-    def _by_number(self, name: str, number: int) -> PromptVersion:
+    def _by_number(self, name: str, number: int) -> Location:
         history = self.versions(name)
         if not history:
             self.require_exists(name)
@@ -271,20 +310,19 @@ class Registry:
             raise NotFound(f"{name}@{number}: no such version ({name} has versions 1..{len(history)})")
         return self._at(name, history[number - 1])
 
-    def _by_label(self, name: str, label: str) -> PromptVersion:
+    def _by_label(self, name: str, label: str) -> Location:
         validate_name(name)
         validate_name(label, "label")
         commit = self.store.ref_value(f"{TAG_PREFIX}{name}@{label}^{{commit}}")
         if commit is None:
             self.require_exists(name)
             raise NotFound(f"{name}@{label}: no such label{self._label_hint(name)}")
-        resolved = self._by_commit(name, commit, label)
-        return PromptVersion(**{**resolved.__dict__, "label": label})
+        return replace(self._by_commit(name, commit, label), label=label)
 
     def at_commit(self, name: str, commit: str) -> PromptVersion:
-        return self._by_commit(name, commit, commit[:10])
+        return self._version(self._by_commit(name, commit, commit[:10]))
 
-    def _by_commit(self, name: str, commit: str, ref: str) -> PromptVersion:
+    def _by_commit(self, name: str, commit: str, ref: str) -> Location:
         history = self.versions(name)
         for version in reversed(history):
             if version.commit == commit:
@@ -298,14 +336,7 @@ class Registry:
             for version in reversed(history):
                 if version.blob == blob:
                     return self._at(name, version)
-            return PromptVersion(
-                name=name,
-                version=None,
-                commit=commit,
-                blob=blob,
-                path=candidate,
-                file=self.parse_blob(blob, f"{name}@{ref}"),
-            )
+            return Location(name, None, commit, blob, candidate, f"{name}@{ref}")
         self.require_exists(name)
         raise NotFound(f"{name}@{ref}: the prompt does not exist at commit {commit[:12]}")
 

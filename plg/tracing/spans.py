@@ -11,16 +11,18 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-import secrets
+import os
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from plg.errors import BadInput
 
+_ids = random.Random(int.from_bytes(os.urandom(16), "little"))
 AttrValue = str | int | float | bool
 SpanSink = Callable[["Span"], None]
 STATUSES = ("unset", "ok", "error")
@@ -31,11 +33,13 @@ METADATA_ATTRIBUTES = {"user.id": "user_id", "gen_ai.conversation.id": "conversa
 
 
 def new_trace_id() -> str:
-    return secrets.token_hex(16)
+    """Random, not secret (as OpenTelemetry's SDKs make them): a syscall per id cost the eval engine more
+    than the rest of a span's bookkeeping."""
+    return f"{_ids.getrandbits(128) or 1:032x}"
 
 
 def new_span_id() -> str:
-    return secrets.token_hex(8)
+    return f"{_ids.getrandbits(64) or 1:016x}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,11 @@ def _attr(value: Any) -> AttrValue:
 class ActiveSpan:
     """A span being recorded. Users reach it through `current_span()` to add attributes."""
 
+    __slots__ = (
+        "name", "kind", "parent", "trace_id", "span_id", "_sink", "_anchor", "start_ns", "attributes",
+        "status", "status_message",
+    )
+
     def __init__(
         self,
         name: str,
@@ -128,7 +137,8 @@ class ActiveSpan:
         self.attributes: dict[str, AttrValue] = {}
         self.status = "unset"
         self.status_message: str | None = None
-        self.set_attributes(attributes or {})
+        if attributes:
+            self.set_attributes(attributes)
 
     def _now(self) -> int:
         wall, perf = self._anchor
@@ -192,40 +202,60 @@ def current_span() -> ActiveSpan | None:
     return _current.get()
 
 
-@contextmanager
+class _Recording:
+    """`with span(...)`: a plain context manager rather than a generator one, as the eval engine enters
+    four or more per row."""
+
+    __slots__ = ("_active", "_token")
+
+    def __init__(self, active: ActiveSpan) -> None:
+        self._active = active
+
+    def __enter__(self) -> ActiveSpan:
+        self._token = _current.set(self._active)
+        return self._active
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: Any) -> None:
+        if err is not None:
+            self._active.record_exception(err)
+        _current.reset(self._token)
+        self._active.end()
+
+
+class _NotRecording:
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NOT_RECORDING = _NotRecording()
+
+
 def span(
     name: str,
     sink: SpanSink,
     attributes: Mapping[str, Any] | None = None,
     kind: str = "internal",
     new_trace: bool = False,
-) -> Iterator[ActiveSpan]:
+) -> AbstractContextManager[ActiveSpan]:
     """Record `name` around the block as a child of the current span (or a new trace's root).
     An exception marks it an error and propagates."""
-    active = ActiveSpan(name, sink, None if new_trace else _current.get(), attributes, kind)
-    token = _current.set(active)
-    try:
-        yield active
-    except BaseException as err:
-        active.record_exception(err)
-        raise
-    finally:
-        _current.reset(token)
-        active.end()
+    return _Recording(ActiveSpan(name, sink, None if new_trace else _current.get(), attributes, kind))
 
 
-@contextmanager
 def child_span(
     name: str, attributes: Mapping[str, Any] | None = None, kind: str = "internal"
-) -> Iterator[ActiveSpan | None]:
+) -> AbstractContextManager[ActiveSpan | None]:
     """A span only when something is being traced: library code (the model layer) marks its steps
     without knowing who records them; with no current span it costs nothing and yields None."""
     parent = _current.get()
     if parent is None:
-        yield None
-        return
-    with span(name, parent._sink, attributes, kind) as active:
-        yield active
+        return _NOT_RECORDING
+    return _Recording(ActiveSpan(name, parent._sink, parent, attributes, kind))
 
 
 def completion_attributes(completion: Any) -> dict[str, Any]:
@@ -253,23 +283,39 @@ def evaluator_attributes(result: Any, weight: float) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def model_call_span(model: str) -> Iterator[Callable[[Any], Any]]:
+class _ModelCall:
+    __slots__ = ("_recording",)
+
+    def __init__(self, model: str) -> None:
+        parent = _current.get()
+        self._recording = (
+            None
+            if parent is None
+            else _Recording(ActiveSpan("llm.call", parent._sink, parent, {"model": model}, "client"))
+        )
+
+    def note(self, completion: Any) -> Any:
+        if self._recording is not None:
+            self._recording._active.set_attributes(completion_attributes(completion))
+        return completion
+
+    def __enter__(self) -> Callable[[Any], Any]:
+        if self._recording is not None:
+            self._recording.__enter__()
+        return self.note
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: Any) -> None:
+        if self._recording is None:
+            return
+        if err is not None:
+            attempts = getattr(err, "attempts", 1)
+            self._recording._active.set_attributes({"attempts": attempts, "retries": max(attempts - 1, 0)})
+        self._recording.__exit__(kind, err, tb)
+
+
+def model_call_span(model: str) -> AbstractContextManager[Callable[[Any], Any]]:
     """`llm.call` around a model call, when traced; yields `note(completion)` to record its figures."""
-    with child_span("llm.call", {"model": model}, kind="client") as active:
-
-        def note(completion: Any) -> Any:
-            if active is not None:
-                active.set_attributes(completion_attributes(completion))
-            return completion
-
-        try:
-            yield note
-        except BaseException as err:
-            if active is not None:
-                attempts = getattr(err, "attempts", 1)
-                active.set_attributes({"attempts": attempts, "retries": max(attempts - 1, 0)})
-            raise
+    return _ModelCall(model)
 
 
 def metadata_from_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
