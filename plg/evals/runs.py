@@ -112,9 +112,17 @@ class RowRecord:
         return [Span.from_json(s) for s in self.spans]
 
     def to_json(self) -> dict[str, Any]:
-        """Shallow on purpose: every row of a run is serialised once, and `asdict`'s deep copy of the
-        variables, messages and spans cost more than the rest of an offline row put together. Fields at
-        their default are left out (a plain row is mostly defaults), the span tree is kept as `trace`."""
+        """Every field, and the span tree in full: what reports and exports give users."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in _ROW_FIELDS if name != "span_tree"}
+        data["scores"] = [dict(vars(score)) for score in self.scores]
+        data["spans"] = [span.to_json() for span in self.trace()]
+        data["type"] = "row"
+        return data
+
+    def to_line(self) -> dict[str, Any]:
+        """The run file's form. Shallow on purpose: every row of a run is serialised once, and `asdict`'s
+        deep copy cost more than the rest of an offline row. Fields at their default are left out (a plain
+        row is mostly defaults) and the span tree is kept compactly as `trace`."""
         data: dict[str, Any] = {"type": "row"}
         for name in _ROW_FIELDS:
             value = getattr(self, name)
@@ -187,7 +195,7 @@ class RunWriter:
         self._file.flush()
 
     def append(self, row: RowRecord) -> None:
-        self._write(row.to_json())
+        self._write(row.to_line())
 
     def append_event(self, data: dict[str, Any]) -> None:
         self._write(data)

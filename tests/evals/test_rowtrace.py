@@ -114,3 +114,17 @@ def test_plain_prompt_rows_stay_under_1_kb_and_export(repo: GitRepo, tmp_path: P
     out = tmp_path / "otlp.json"
     exported = run_cli("runs", "export", run_id, "--otlp", str(out))
     assert exported.code == 0 and "wrote 8 span(s) in 2 trace(s)" in exported.out
+
+
+def test_exported_rows_keep_every_field_and_the_full_span_tree(repo: GitRepo, tmp_path: Path) -> None:
+    repo.write("prompts/cake.prompt", PLAIN)
+    repo.write("evals/cake.yaml", "prompt: cake\ndataset: cakes.csv\nscorers:\n  - type: contains\n    value: '{{ topic }}'\n")
+    repo.write("evals/cakes.csv", "topic\nlemon cake\n")
+    repo.commit("cake")
+    out = tmp_path / "report.json"
+    assert run_cli("eval", "cake", "-o", str(out)).code == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["error"] is None and row["expected_output"] is None and row["cached"] is False
+    assert row["scores"][0]["weight"] == 1.0 and "trace" not in row
+    spans = [Span.from_json(s) for s in row["spans"]]
+    assert sorted(s.name for s in spans) == ["evaluator.contains", "llm.call", "prompt.render", "workflow.prompt"]

@@ -12,7 +12,7 @@ from tests.conftest import GitRepo, run_cli
 from tests.evals.test_engine import write_cakes
 from tests.loopback_llm import LoopbackLLM
 
-MEASURED_ROW = {"latency_s", "spans"}  # wall-clock timings and trace ids: measured, never equal twice
+MEASURED_ROW = {"latency_s", "spans", "trace"}  # wall-clock timings and trace ids: measured, never equal twice
 MEASURED_SUMMARY = {"p50_latency", "p95_latency"}
 
 
