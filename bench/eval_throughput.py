@@ -1,19 +1,22 @@
-"""Eval engine throughput.
+"""Eval engine throughput against the loopback server, beside a bare async HTTP loop timed in the same run.
 
-1. 1,000 rows at concurrency 32 against the loopback OpenAI-compatible server with 0.5 s latency, reported
-   as achieved rows/s over the ideal (rows x latency / concurrency), next to a naive litellm loop measured
-   in the same run (asyncio.gather over litellm.acompletion under a semaphore). Target >= 0.9 of ideal.
-2. 100,000 rows on the offline model: rows/s and peak RSS (target < 300 MB).
+For each row count (default 1,000 and 4,000; concurrency 32; 0.5 s latency; the server in its own process):
+- bare loop: an httpx AsyncClient posting the same number of chat completions, same concurrency, no litellm;
+- rows phase: `run_eval` in this process (litellm already imported), from the first call to the last answer;
+  target >= 0.95 of the bare loop's throughput; plus CPU per model call of plg + litellm (target <= 3 ms);
+- whole command: a fresh `plg eval` process; target <= bare loop + litellm's import (timed alone) + 0.5 s.
+Then the offline engine: rows/s (target >= 6,000), run-file bytes per row (target <= 1 KB), peak RSS.
 
-Usage: python bench/eval_throughput.py [--rows 1000] [--latency 0.5] [--concurrency 32] [--offline-rows 100000]
+Usage: python bench/eval_throughput.py [--rows 1000,4000] [--latency 0.5] [--concurrency 32] [--repeats 3]
+                                       [--offline-rows 100000]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,21 +25,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from tests.loopback_llm import API_KEY, LoopbackLLM  # noqa: E402
+from baselines import bare_loop, litellm_import, load, median, spread  # noqa: E402
+from loopback_process import LoopbackProcess  # noqa: E402
+
+from tests.loopback_llm import API_KEY  # noqa: E402
 
 PROMPT = "---\nmodel: plg/offline\ninputs:\n  topic: string\n---\nuser:\nTell me about {{ topic }}.\n"
+GIT_ENV = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x"}
 
 
 def make_repo(rows: int, model: str, concurrency: int) -> Path:
     repo = Path(tempfile.mkdtemp(prefix="plg-bench-eval-"))
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@x",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@x",
-    }
+    env = {**os.environ, **GIT_ENV}
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     (repo / "prompts").mkdir()
     (repo / "prompts/topic.prompt").write_text(PROMPT)
@@ -54,86 +56,114 @@ def make_repo(rows: int, model: str, concurrency: int) -> Path:
     return repo
 
 
-def run_engine(repo: Path, concurrency: int) -> float:
+def state_env(repo: Path) -> dict[str, str]:
+    return {"PLG_DIR": str(repo / ".plg"), "PLG_RUNS": str(repo / ".plg/runs"), "PLG_CACHE": str(repo / ".plg/cache.db")}
+
+
+def run_engine(repo: Path, concurrency: int) -> tuple[float, float, float]:
+    """(whole run_eval seconds, rows phase seconds: first call to last answer, CPU seconds)."""
     from plg.evals.plan import EvalRequest
     from plg.evals.session import RunOptions, run_eval
     from plg.registry.versions import Registry
 
-    os.environ["PLG_DIR"] = str(repo / ".plg")
-    os.environ["PLG_RUNS"] = str(repo / ".plg/runs")
-    os.environ["PLG_CACHE"] = str(repo / ".plg/cache.db")
+    os.environ.update(state_env(repo))
+    marks: dict[str, float] = {}
+
+    def on_start(_: object) -> None:
+        marks["first"] = time.perf_counter()
+
+    def on_row(_: object) -> None:
+        marks["last"] = time.perf_counter()
+
+    cpu = time.process_time()
     started = time.perf_counter()
     outcome = run_eval(
-        Registry(repo), EvalRequest(spec="topic", concurrency=concurrency), RunOptions(use_cache=False)
+        Registry(repo), EvalRequest(spec="topic", concurrency=concurrency), RunOptions(use_cache=False),
+        on_row=on_row, on_start=on_start,
     )
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     assert outcome.result is not None and sum(s.errors for s in outcome.result.summaries) == 0
-    return elapsed
+    return elapsed, marks["last"] - marks["first"], cpu
 
 
-def naive_loop(rows: int, concurrency: int) -> float:
-    from plg.llm.provider import litellm_module
-
-    litellm = litellm_module()
-
-    async def main() -> None:
-        slots = asyncio.Semaphore(concurrency)
-
-        async def one(i: int) -> None:
-            async with slots:
-                await litellm.acompletion(
-                    model="openai/fake-model",
-                    messages=[{"role": "user", "content": f"t {i}"}],
-                    api_base=os.environ["OPENAI_API_BASE"],
-                    timeout=60,
-                )
-
-        await asyncio.gather(*(one(i) for i in range(rows)))
-
+def whole_command(repo: Path) -> float:
+    env = {**os.environ, **state_env(repo)}
+    shutil.rmtree(repo / ".plg", ignore_errors=True)
     started = time.perf_counter()
-    asyncio.run(main())
+    subprocess.run(["plg", "eval", "topic", "--no-cache"], cwd=repo, env=env, check=True, capture_output=True)
     return time.perf_counter() - started
+
+
+def loopback(args: argparse.Namespace) -> None:
+    sizes = [int(n) for n in args.rows.split(",") if n]
+    with LoopbackProcess(args.latency) as server:
+        os.environ["OPENAI_API_KEY"] = API_KEY
+        os.environ["OPENAI_API_BASE"] = server.base_url
+        imports = [litellm_import() for _ in range(args.repeats)]
+        from plg.llm.provider import litellm_module
+
+        litellm_module()  # the rows phase is measured with litellm imported; its import is timed alone
+        from plg.llm.provider import ModelClient
+
+        ModelClient().complete("openai/fake-model", [{"role": "user", "content": "warm up"}])  # lazy provider set-up
+        print(f"litellm import alone: {spread(imports)}")
+        for rows in sizes:
+            repo = make_repo(rows, "openai/fake-model", args.concurrency)
+            bare, phase, cpu_ms, whole = [], [], [], []
+            for _ in range(args.repeats):
+                bare.append(bare_loop(server.base_url, API_KEY, rows, args.concurrency))
+                shutil.rmtree(repo / ".plg", ignore_errors=True)
+                server.reset()
+                _, rows_phase, cpu = run_engine(repo, args.concurrency)
+                assert server.chat_count() == rows, server.chat_count()
+                phase.append(rows_phase)
+                cpu_ms.append(cpu / rows * 1000)
+                whole.append(whole_command(repo))
+            ideal = rows * args.latency / args.concurrency
+            b, p, w, i = median(bare), median(phase), median(whole), median(imports)
+            budget = b + i + 0.5
+            print(f"\n{rows} rows, latency {args.latency} s, concurrency {args.concurrency} (latency ideal {ideal:.2f} s)")
+            print(f"  bare httpx loop       : {spread(bare)}  {rows / b:6.1f} rows/s")
+            print(f"  plg rows phase        : {spread(phase)}  {rows / p:6.1f} rows/s = {b / p:.2f} of the bare loop"
+                  f"  (target >= 0.95: {'met' if b / p >= 0.95 else 'MISSED'})")
+            print(f"  CPU per model call    : {median(cpu_ms):.2f} ms (plg + litellm; target <= 3 ms: "
+                  f"{'met' if median(cpu_ms) <= 3 else 'MISSED'})")
+            print(f"  whole `plg eval`      : {spread(whole)}; budget bare + import + 0.5 = {budget:.2f} s "
+                  f"({'met' if w <= budget else 'MISSED'}, {w - budget:+.2f} s)")
+            shutil.rmtree(repo, ignore_errors=True)
+
+
+def offline(rows: int) -> None:
+    repo = make_repo(rows, "plg/offline", 64)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    elapsed, _, cpu = run_engine(repo, 64)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    run_file = next((repo / ".plg/runs").glob("*.jsonl"))
+    per_row = run_file.stat().st_size / rows
+    print(
+        f"\noffline: {rows} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s (target >= 6,000: "
+        f"{'met' if rows / elapsed >= 6000 else 'MISSED'}; {rows / cpu:,.0f} rows per CPU-second); "
+        f"run file {per_row:.0f} bytes/row (target <= 1024: {'met' if per_row <= 1024 else 'MISSED'}); "
+        f"peak RSS {peak:.0f} MB (was {before:.0f} MB before the run)"
+    )
+    shutil.rmtree(repo, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--rows", default="1000,4000", help="comma-separated row counts for the loopback runs")
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--offline-rows", type=int, default=100_000)
     args = parser.parse_args()
-    ideal = args.rows * args.latency / args.concurrency
-    with LoopbackLLM(latency=args.latency) as server:
-        os.environ["OPENAI_API_KEY"] = API_KEY
-        os.environ["OPENAI_API_BASE"] = server.base_url
-        from plg.llm.provider import litellm_module
-
-        litellm_module()  # import cost is not throughput
-        naive = naive_loop(args.rows, args.concurrency)
-        server.reset()
-        repo = make_repo(args.rows, "openai/fake-model", args.concurrency)
-        engine = run_engine(repo, args.concurrency)
-        calls = server.chat_count()
-    print(
-        f"loopback: {args.rows} rows, latency {args.latency} s, concurrency {args.concurrency}; ideal {ideal:.2f} s"
-    )
-    print(
-        f"  naive litellm loop : {naive:6.2f} s  {args.rows / naive:6.1f} rows/s  {ideal / naive:.2f} of ideal"
-    )
-    print(
-        f"  plg eval engine    : {engine:6.2f} s  {args.rows / engine:6.1f} rows/s  {ideal / engine:.2f} of ideal"
-        f"  ({calls} HTTP calls)"
-    )
-    print(f"  target >= 0.90 of ideal: {'met' if ideal / engine >= 0.9 else 'MISSED'}")
+    print(load())
+    if args.rows:
+        loopback(args)
     if args.offline_rows:
-        repo = make_repo(args.offline_rows, "plg/offline", 64)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        elapsed = run_engine(repo, 64)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            f"offline: {args.offline_rows} rows in {elapsed:.1f} s = {args.offline_rows / elapsed:,.0f} rows/s; "
-            f"peak RSS {peak:.0f} MB (was {before:.0f} MB before the run; target < 300 MB)"
-        )
+        offline(args.offline_rows)
+    print(load())
 
 
 if __name__ == "__main__":

@@ -36,12 +36,12 @@ def echo_json(value: Any) -> None:
 
 
 def echo_table(rows: list[list[Any]], headers: list[str]) -> None:
-    from tabulate import tabulate
+    from plg.cli.table import simple_table
 
     if not rows:
         click.echo("(none)")
         return
-    click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
+    click.echo(simple_table(rows, headers))
 
 
 def parse_assignments(pairs: tuple[str, ...], flag: str = "-v") -> dict[str, str]:
