@@ -53,6 +53,10 @@ def install(scratch: Path) -> Path:
         scratch.mkdir(parents=True, exist_ok=True)
         subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", f"promptfoo@{VERSION}"],
                        cwd=scratch, check=True)
+    binding = scratch / "node_modules/better-sqlite3/build/Release/better_sqlite3.node"
+    if not binding.exists():  # no prebuilt binary reachable: build it against the system's node headers
+        nodedir = ["--nodedir=/usr"] if Path("/usr/include/node/node.h").exists() else []
+        subprocess.run(["npm", "rebuild", "better-sqlite3", *nodedir], cwd=scratch, check=True)
     link = scratch / "node_modules/promptfoo/drizzle"
     if not link.exists():
         link.symlink_to("dist/drizzle")
@@ -67,13 +71,18 @@ def promptfoo_env(scratch: Path) -> dict[str, str]:
 
 
 def run_promptfoo(binary: Path, scratch: Path, work: Path, concurrency: int) -> float:
+    """Whole-command seconds. promptfoo 0.120 may exit 1 after finishing (its file logger writes after
+    end at shutdown); a run counts when it reports "Evaluation complete" with no failures or errors."""
     started = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [str(binary), "eval", "-c", "promptfooconfig.yaml", "--max-concurrency", str(concurrency), "--no-cache",
          "--no-table", "--no-progress-bar", "-o", "out.json"],
-        cwd=work, env=promptfoo_env(scratch), check=True, capture_output=True,
+        cwd=work, env=promptfoo_env(scratch), capture_output=True, text=True,
     )
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    if "Evaluation complete" not in done.stdout or "Failures: 0" not in done.stdout or "Errors: 0" not in done.stdout:
+        raise SystemExit(f"promptfoo failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return elapsed
 
 
 def run_plg(repo: Path) -> float:
