@@ -131,12 +131,15 @@ def ci(
     )
     if slice_ is not None:
         options = replace(options, gate_label=None, backtest=False)
-    report, chosen = run_ci(
-        registry,
-        event,
-        options,
-        on_prompt=lambda p: click.echo(f"evaluating {p.name} ({p.status})", err=True),
-    )
+    from plg.cli.progress import shown_progress
+
+    with shown_progress():
+        report, chosen = run_ci(
+            registry,
+            event,
+            options,
+            on_prompt=lambda p: click.echo(f"evaluating {p.name} ({p.status})", err=True),
+        )
     if shard_dir is not None:
         write_artifact(report, shard_dir)
         if as_json:
@@ -199,7 +202,7 @@ def _print_text(report, how: str) -> None:  # type: ignore[no-untyped-def]
                     else f"{prompt.gate_label} gate: " + ("pass" if prompt.gate_passed else "FAIL"),
                 ]
             )
-    echo_table(rows, ["prompt", "change", "model", "base", "head", "threshold", ""])
+    echo_table(rows, ["prompt", "change", "model", "base", "head", "threshold", "gate / note"])
 
 
 def _f(value: float | None) -> str:

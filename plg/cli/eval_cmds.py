@@ -100,29 +100,13 @@ def run_and_show(
     registry: Registry, request: EvalRequest, options: RunOptions, output: Path | None, as_json: bool
 ) -> None:
     """Runs (or merges) the eval, prints what `plg eval` prints, and exits 1 below the threshold."""
-    from plg.cli.progress import Progress
+    from plg.cli.progress import shown_progress
     from plg.evals.report import text_summary, write_output
     from plg.evals.runs import read_run
     from plg.evals.session import run_eval
 
-    progress: Progress | None = None
-
-    def on_start(planned) -> None:  # type: ignore[no-untyped-def]
-        nonlocal progress
-        shard = f" (shard {planned.spec.shard})" if planned.spec.shard else ""
-        progress = Progress(None, f"eval {planned.spec.name}{shard}").__enter__()
-
-    def on_row(row) -> None:  # type: ignore[no-untyped-def]
-        if progress is not None:
-            progress.advance(error=row.error is not None)
-
-    try:
-        outcome = run_eval(
-            registry, request, options, on_row=on_row, on_start=None if options.merging else on_start
-        )
-    finally:
-        if progress is not None:
-            progress.__exit__(None, None, None)
+    with shown_progress():
+        outcome = run_eval(registry, request, options)
     if outcome.result is None:
         _print_reused(outcome, as_json)
     else:
@@ -216,7 +200,7 @@ def batch(
 ) -> None:
     """Run a prompt over a dataset with no scorers and write inputs plus outputs."""
     from plg import config as plg_config
-    from plg.cli.progress import Progress
+    from plg.cli.progress import shown_progress
     from plg.evals.plan import plan_batch
     from plg.evals.report import write_batch_csv
     from plg.evals.runner import execute
@@ -226,15 +210,8 @@ def batch(
     registry = open_registry(ctx)
     spec_ = plan_batch(registry, spec, dataset, models, concurrency)
     client = make_client(registry.root, concurrency, RunOptions(use_cache=not no_cache), None)
-    with Progress(None, f"batch {spec_.name}") as progress:
-        result = execute(
-            spec_,
-            client,
-            plg_config.runs_dir(registry.root),
-            new_run_id(),
-            "batch",
-            on_row=lambda row: progress.advance(error=row.error is not None),
-        )
+    with shown_progress():
+        result = execute(spec_, client, plg_config.runs_dir(registry.root), new_run_id(), "batch")
     _, rows = read_run(result.path)
     written = write_batch_csv(output, spec_.models, rows)
     errors = sum(s.errors for s in result.summaries)

@@ -224,13 +224,15 @@ def promote(
     ctx: click.Context, spec: str, label: str, reason: str, dry_run: bool, force: bool, remote: str | None
 ) -> None:
     """Move LABEL to the version at REF (default: the latest committed) if the label's gate passes."""
+    from plg.cli.progress import shown_progress
     from plg.errors import GateFailed
     from plg.gate.promotion import promote as do_promote
 
     try:
-        result = do_promote(
-            open_registry(ctx), spec, label, reason=reason, dry_run=dry_run, remote=remote, force=force
-        )
+        with shown_progress():
+            result = do_promote(
+                open_registry(ctx), spec, label, reason=reason, dry_run=dry_run, remote=remote, force=force
+            )
     except GateFailed as err:
         for line in getattr(err, "details", ()):
             click.echo(line)
@@ -281,6 +283,7 @@ def backtest(
     """Replay real requests through a version and compare with what production answered."""
     from dataclasses import asdict
 
+    from plg.cli.progress import shown_progress
     from plg.errors import BadInput
     from plg.gate.backtest import render_markdown, render_text
     from plg.gate.decision import run_backtest
@@ -290,16 +293,17 @@ def backtest(
     name, ref = split_ref(spec)
     candidate = registry.resolve(name, ref) if ref else registry.latest(name)
     path = history or registry.root / "evals/history" / f"{name}.jsonl"
-    report, reused = run_backtest(
-        registry,
-        candidate,
-        path,
-        against=against,
-        embedding_model=embedding_model,
-        judge_model=judge_model,
-        concurrency=concurrency,
-        model=model,
-    )
+    with shown_progress():
+        report, reused = run_backtest(
+            registry,
+            candidate,
+            path,
+            against=against,
+            embedding_model=embedding_model,
+            judge_model=judge_model,
+            concurrency=concurrency,
+            model=model,
+        )
     click.echo(render_text(report))
     if reused:
         click.echo("(recorded result reused: no model called)")

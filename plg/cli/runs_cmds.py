@@ -58,7 +58,7 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 
 @runs.command(name="show")
 @click.argument("run_id")
-@click.option("--row", type=click.IntRange(1), help="Print this row (1-based) in full.")
+@click.option("--row", type=click.IntRange(1), help="Print row N in full (the number every view shows).")
 @click.option("--trace", is_flag=True, help="With --row: draw the row's span tree with timings.")
 @click.pass_context
 def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool) -> None:
@@ -77,7 +77,7 @@ def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool) -> 
     if not matches:
         raise click.BadParameter(f"run {header.run_id} has no row {row}", param_hint="--row")
     for record in sorted(matches, key=lambda r: r.key):
-        click.echo(f"row {row} [{record.row_id}] model {record.model} repeat {record.repeat}")
+        click.echo(f"{record.label} model {record.model} repeat {record.repeat}")
         if trace:
             from plg.tracing.spans import draw_tree
 

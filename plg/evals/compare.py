@@ -60,8 +60,8 @@ def diff_runs(path_a: Path, path_b: Path) -> RunDiff:
             flipped = "fail -> pass" if b.passed else "pass -> fail"
         deltas.append(
             RowDelta(
-                row=a.row_index + 1,
-                row_id=a.row_id,
+                row=a.number,
+                row_id=a.given_id,
                 model_a=a.model,
                 model_b=b.model,
                 score_a=a.score,

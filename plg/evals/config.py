@@ -331,6 +331,8 @@ def find_pipeline(root: Path, prompt_name: str, eval_key: str | None, explicit: 
         f"evals/{prompt_name}.yml",
         f"evals/{prompt_name.replace('/', '-')}.yaml",
     ):
+        if candidate_name in tried:
+            continue
         candidate = root / candidate_name
         if candidate.is_file():
             return candidate

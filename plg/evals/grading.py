@@ -26,8 +26,8 @@ def export_sheet(run_file: Path, out: Path) -> int:
                     inputs = "; ".join(f"{k}={v}" for k, v in row.variables.items())
                     writer.writerow(
                         [
-                            row.row_index + 1,
-                            row.row_id,
+                            row.number,
+                            row.given_id,
                             row.model,
                             row.repeat,
                             score.name,

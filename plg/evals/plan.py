@@ -3,7 +3,7 @@ refusing bad input before any model call."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from plg.errors import BadInput
@@ -94,13 +94,16 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
     if not choice.models and request.outputs is None:
         raise BadInput(f"{path}: no model: set `models:` or pass --model")
     datasets = loaded.datasets
+    row_count = 0
     for dataset in datasets:
         if not dataset.is_file():
             raise BadInput(f"{path}: dataset {dataset} does not exist")
         needed = required_columns(prompt) if prompt is not None else {"messages"}
         if request.outputs is not None:
             needed = set()
-        if check_columns(dataset, needed, prompt.name if prompt else str(path)) == 0:
+        count = check_columns(dataset, needed, prompt.name if prompt else str(path))
+        row_count += count
+        if count == 0:
             raise BadInput(f"{path}: dataset {dataset} has no rows: there is nothing to judge")
     name = prompt.name if prompt else path.stem
     if request.outputs is not None:
@@ -138,6 +141,7 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
             pipeline_hash=loaded.content_hash,
             base_dir=loaded.base_dir,
         )
+    spec = replace(spec, row_count=row_count)
     threshold = config.threshold
     return PlannedEval(
         spec=spec,
@@ -173,6 +177,7 @@ def plan_batch(
         scorers=(),
         concurrency=concurrency,
         base_dir=registry.root,
+        row_count=row_count,
     )
 
 

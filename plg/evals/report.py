@@ -129,8 +129,8 @@ def _write_csv(path: Path, rows: Iterator[RowRecord]) -> None:
         writer: Any = None
         for row in rows:
             flat = {
-                "row": row.row_index + 1,
-                "id": row.row_id,
+                "row": row.number,
+                "id": row.given_id,
                 "model": row.model,
                 "repeat": row.repeat,
                 **{f"var:{k}": v for k, v in row.variables.items()},
@@ -180,7 +180,7 @@ def _write_junit(path: Path, header: RunHeader, rows: Iterator[RowRecord]) -> No
 
 
 def _case(row: RowRecord, scorer: str, body: str) -> str:
-    name = quoteattr(f"row {row.row_index + 1} [{row.row_id}] {scorer}")
+    name = quoteattr(f"{row.label} {scorer}")
     classname = quoteattr(f"{row.model}")
     output = f"<system-out>{escape(row.output or '')}</system-out>" if row.output else ""
     return f"<testcase classname={classname} name={name}>{body}{output}</testcase>"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from plg.errors import BadInput, PlgError
 from plg.evals.datasets import Row, iter_rows
 from plg.evals.rowtrace import pack
+from plg.evals.progress import current_watcher
 from plg.evals.runs import SHARD_DONE, RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
 from plg.evals.summary import Aggregator, ModelSummary
 from plg.tracing import spans as tracing
@@ -52,6 +53,11 @@ class EvalSpec:
     identity_extra: str = ""
     outputs: Any | None = field(default=None, compare=False)
     shard: Shard | None = field(default=None, compare=False)
+    row_count: int | None = field(default=None, compare=False)
+
+    def planned_calls(self) -> int | None:
+        """Rows x models x repeats, known before the first call when the planner counted the rows."""
+        return None if self.row_count is None else self.row_count * len(self.models) * self.repeats
 
     def identity(self, model: str) -> str:
         """What makes a result this version's result: prompt blob, data, pipeline, model, and every judge
@@ -368,12 +374,19 @@ def execute(
         path = runs_dir / f"{run_id}.jsonl"
         writer = RunWriter(path, header)
     aggregator = Aggregator(spec.models)
+    watcher = current_watcher()
+    if watcher is not None:
+        shard = f" (shard {spec.shard})" if spec.shard is not None else ""
+        watcher.started(f"{spec.kind} {spec.name}{shard}", None if shard else spec.planned_calls())
+        on_row = _both(on_row, watcher.row)
     try:
         ran, reused = asyncio.run(run_rows(spec, client, writer, done, aggregator, on_row))
         if spec.shard is not None:
             writer.append_event({"type": SHARD_DONE, "shard": str(spec.shard), "rows": ran + reused})
     finally:
         writer.close()
+        if watcher is not None:
+            watcher.finished()
     return RunResult(
         run_id=header.run_id,
         path=path,
@@ -383,6 +396,19 @@ def execute(
         rows_reused=reused,
         seconds=time.perf_counter() - started,
     )
+
+
+def _both(
+    first: Callable[[RowRecord], None] | None, second: Callable[[RowRecord], None]
+) -> Callable[[RowRecord], None]:
+    if first is None:
+        return second
+
+    def call(record: RowRecord) -> None:
+        first(record)
+        second(record)
+
+    return call
 
 
 def summarize_rows(models: Sequence[str], rows: Iterator[RowRecord]) -> tuple[ModelSummary, ...]:

@@ -103,6 +103,21 @@ class RowRecord:
     def key(self) -> tuple[int, str, int]:
         return (self.row_index, self.model, self.repeat)
 
+    @property
+    def given_id(self) -> str:
+        """The dataset's own `id` column, or "" (the row's position is not an id: `number` is)."""
+        value = self.variables.get("id")
+        return "" if value is None else str(value)
+
+    @property
+    def number(self) -> int:
+        """The 1-based row number every view prints and `plg runs show --row N` takes."""
+        return self.row_index + 1
+
+    @property
+    def label(self) -> str:
+        return f"row {self.number}" + (f" (id {self.given_id})" if self.given_id else "")
+
     def trace(self) -> list[Span]:
         """The row's span tree (empty for rows written before runs kept spans)."""
         if self.span_tree is not None:

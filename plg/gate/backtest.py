@@ -119,6 +119,7 @@ def backtest_spec(
         base_dir=base_dir,
         rows=lambda: history_rows(history, against),
         identity_extra=extra,
+        row_count=count,
     )
 
 

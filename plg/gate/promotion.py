@@ -35,18 +35,20 @@ def decision_table(decision) -> list[str]:  # type: ignore[no-untyped-def]
 
     if not decision.checks:
         return []
+    headers = ["check", "figure", "bound", "result"]
+    with_detail = any(c.detail for c in decision.checks)
     rows = [
         [
             c.name,
             "-" if c.value is None else f"{c.value:.3f}",
             c.bound,
             "pass" if c.passed else "FAIL",
-            c.detail,
+            *([c.detail] if with_detail else []),
         ]
         for c in decision.checks
     ]
     table = tabulate(
-        rows, headers=["check", "figure", "bound", "result", ""], tablefmt="simple", disable_numparse=True
+        rows, headers=[*headers, *(["detail"] if with_detail else [])], tablefmt="simple", disable_numparse=True
     ).splitlines()
     line = decision.model_line()
     return [f"{decision.label} gate for {decision.candidate.ref}: {line}", *table] if line else table

@@ -59,6 +59,35 @@ def classify(err: BaseException) -> Failure:
         "UnsupportedParamsError",
     ):
         retryable = False
+    refused = _connection_failure(err)
+    if refused is not None:
+        return Failure(scrub_secrets(refused), None, "ConnectionError", True, None)
     first_line = (str(err).strip().splitlines() or [name])[0][:300]
     message = scrub_secrets(f"{name}{f' ({status})' if status else ''}: {first_line}")
     return Failure(message, status, name, retryable, retry_after)
+
+
+_CONNECT_ERRORS = ("ConnectError", "APIConnectionError", "ConnectionRefusedError", "ConnectionResetError")
+
+
+def _connection_failure(err: BaseException) -> str | None:
+    """litellm reports a refused connection as `InternalServerError (500)`; the cause chain holds the truth
+    (httpx.ConnectError, ConnectionRefusedError) and the URL it tried."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = err
+    while seen is not None and seen not in chain and len(chain) < 12:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if not any(type(e).__name__ in _CONNECT_ERRORS for e in chain):
+        return None
+    where = None
+    for link in reversed(chain):  # the innermost request is the one that was sent (litellm's is a stand-in)
+        try:
+            url = link.request.url  # type: ignore[attr-defined]
+        except (AttributeError, RuntimeError):
+            continue
+        if url:
+            where = str(url)
+            break
+    reason = (str(chain[-1]).strip().splitlines() or ["connection failed"])[0][:200]
+    return f"could not connect to {where or 'the model endpoint'} ({reason})"

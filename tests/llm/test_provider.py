@@ -188,3 +188,15 @@ def test_help_does_not_import_litellm() -> None:
     )
     assert proc.returncode == 0 and "Usage" in proc.stdout
     assert "litellm" not in proc.stderr
+
+
+def test_a_refused_connection_says_so_and_where(llm_server: LoopbackLLM) -> None:
+    where = llm_server.base_url
+    llm_server.__exit__(None, None, None)  # the server is gone: its port now refuses connections
+    with pytest.raises(ModelCallError) as caught:
+        ModelClient(options=FAST).complete("openai/fake-model", MSG)
+    message = caught.value.message
+    assert f"could not connect to {where}/chat/completions" in message, message
+    assert "refused" in message and "after 3 attempts" in message
+    assert "500" not in message and "InternalServerError" not in message
+    assert caught.value.exit_code == 3
