@@ -164,7 +164,8 @@ def plan_batch(
     prompt = resolve_prompt(registry, spec)
     if not dataset.is_file():
         raise BadInput(f"--dataset {dataset}: no such file")
-    if check_columns(dataset, required_columns(prompt), prompt.name) == 0:
+    row_count = check_columns(dataset, required_columns(prompt), prompt.name)
+    if row_count == 0:
         raise BadInput(f"--dataset {dataset}: no rows")
     return EvalSpec(
         name=prompt.name,
