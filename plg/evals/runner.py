@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from plg.errors import BadInput, PlgError
 from plg.evals.datasets import Row, iter_rows
-from plg.evals.rowtrace import pack
 from plg.evals.progress import current_watcher
+from plg.evals.rowtrace import pack
 from plg.evals.runs import SHARD_DONE, RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
 from plg.evals.summary import Aggregator, ModelSummary
 from plg.tracing import spans as tracing
