@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from plg.ci.changes import ChangedPrompt, all_prompts, changed_prompts, resolve_base
 from plg.ci.github import Event
 from plg.ci.report import Backtest, Check, CiReport, Figures, PromptResult
-from plg.errors import NoPipeline, NotFound, NotJudged, PlgError
+from plg.errors import BadInput, NoPipeline, NotFound, NotJudged, PlgError
 from plg.evals.plan import EvalRequest
 from plg.evals.session import EvalOutcome, RunOptions, run_eval
 from plg.llm.provider import prewarm
@@ -39,6 +39,7 @@ class CiOptions:
     shard: Shard | None = None
     shard_runs_to: Path | None = None
     shard_dirs: tuple[Path, ...] = ()
+    enforce_gate: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,13 @@ def choose_base(registry: Registry, event: Event | None, explicit: str | None) -
         try:
             sha = store.resolve_commit(event.base_sha)
         except NotFound:
-            sha = None
-        if sha is not None:
-            if event.pr_number:
-                return Base(store.merge_base(sha, "HEAD") or sha, how)
-            return Base(sha, how)
+            raise BadInput(
+                f"the {how} {event.base_sha[:12]} is not in this clone, so what changed cannot be known: "
+                "check out with fetch-depth: 0 (or `git fetch --unshallow`)"
+            ) from None
+        if event.pr_number:
+            return Base(store.merge_base(sha, "HEAD") or sha, how)
+        return Base(sha, how)
     if (
         event is not None
         and event.name == "push"
@@ -157,6 +160,7 @@ def evaluate_changed(
     fields["base"], fields["base_note"] = _base_figures(registry, head, base_sha, options)
     if options.backtest:
         fields.update(_gate(registry, head, options))
+        fields["gate_enforced"] = options.enforce_gate
     return PromptResult(**fields)
 
 
@@ -269,8 +273,11 @@ def _gate(registry: Registry, head: PromptVersion, options: CiOptions) -> dict[s
             return out
         holder = registry.get(head.name, label=label) if label in registry.labels(head.name) else None
         decision = decide(registry, head, label, holder, use_cache=options.use_cache)
+    except NotJudged as err:
+        out["not_judged"] = clip(err.message)
+        return out
     except PlgError as err:
-        out["gate_note"] = clip(f"could not be checked: {err.message}")
+        out["gate_error"] = clip(err.message)
         return out
     out["gate"] = [
         Check(name=c.name, value=c.value, bound=c.bound, passed=c.passed, detail=c.detail)

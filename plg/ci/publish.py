@@ -52,16 +52,13 @@ def annotations(report: CiReport) -> list[str]:
                         "plg: eval threshold failed",
                     )
                 )
-        failed_gate = [c for c in prompt.gate if not c.passed]
-        if failed_gate:
-            detail = "; ".join(
-                f"{c.name} {'-' if c.value is None else f'{c.value:.3f}'} (needs {c.bound})"
-                for c in failed_gate
-            )
+        if prompt.gate_failed:
+            detail = prompt.gate_reason().split(": ", 1)[-1]
+            verb = "could not be checked against" if prompt.gate_error is not None else "would not pass"
             out.append(
                 annotation(
-                    "warning",
-                    f"{prompt.name} would not pass the {prompt.gate_label} gate: {detail}",
+                    "error" if prompt.gate_enforced else "warning",
+                    f"{prompt.name} {verb} the {prompt.gate_label} gate: {detail}",
                     where,
                     f"plg: {prompt.gate_label} gate",
                 )

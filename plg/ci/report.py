@@ -74,10 +74,43 @@ class PromptResult(_Frozen):
     error: Long | None = None
     not_evaluated: Long | None = None
     not_judged: Long | None = None
+    gate_error: Long | None = None
+    gate_enforced: bool = False
 
     @property
     def passed(self) -> bool:
-        return self.error is None and self.not_judged is None and all(c.passed for c in self.thresholds)
+        if self.error is not None or self.not_judged is not None:
+            return False
+        if self.gate_enforced and self.gate_failed:
+            return False
+        return all(c.passed for c in self.thresholds)
+
+    @property
+    def gate_failed(self) -> bool:
+        """The gate would refuse the move, or could not be checked: a missing judgement is no pass."""
+        return self.gate_label is not None and (self.gate_passed is False or self.gate_error is not None)
+
+    def gate_reason(self) -> str:
+        if self.gate_error is not None:
+            return f"{self.gate_label} gate could not be checked: {self.gate_error}"
+        failed = [c for c in self.gate if not c.passed]
+        shown = "; ".join(
+            f"{c.name} {'-' if c.value is None else f'{c.value:.3f}'} (needs {c.bound})" for c in failed
+        )
+        return f"{self.gate_label} gate would fail: {shown}"
+
+    def failure(self) -> str:
+        """Why this prompt fails the check, in one line."""
+        if self.error is not None:
+            return self.error
+        if self.not_judged is not None:
+            return self.not_judged
+        failed = [c for c in self.thresholds if not c.passed]
+        if failed:
+            return "threshold: " + "; ".join(
+                f"{c.name} {'-' if c.value is None else f'{c.value:.3f}'} (needs {c.bound})" for c in failed
+            )
+        return self.gate_reason() if self.gate_failed else ""
 
     @property
     def gate_passed(self) -> bool | None:
@@ -184,6 +217,12 @@ def render_markdown(report: CiReport, title: str = "plg") -> str:
         ]
         for prompt in report.prompts:
             lines += _summary_rows(prompt)
+        gates = [p for p in report.prompts if p.gate_failed]
+        if gates:
+            lines.append("")
+        for prompt in gates:
+            icon, consequence = ("❌", "fails this check") if prompt.gate_enforced else ("⚠️", "warning only")
+            lines.append(f"{icon} `{md(prompt.name)}`: {md(prompt.gate_reason())} ({consequence})")
         for prompt in report.prompts:
             lines += _details(prompt)
     base = f" vs base `{report.base_sha[:7]}`" if report.base_sha else ""

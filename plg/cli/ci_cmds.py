@@ -23,7 +23,14 @@ from plg.errors import BadInput, GateFailed, NotJudged, PlgError, ThresholdFaile
     help="Report this label's promotion gate for each changed prompt.",
 )
 @click.option("--no-gate", is_flag=True, help="Skip the backtest and the gate.")
-@click.option("--strict-gate", is_flag=True, help="Exit 1 when a changed prompt would fail the gate.")
+@click.option(
+    "--strict-gate", is_flag=True, help="Exit 1 when a changed prompt would fail the gate (the default)."
+)
+@click.option(
+    "--gate-warn-only",
+    is_flag=True,
+    help="Report a failed gate as a warning instead of failing the check.",
+)
 @click.option("--require-eval", is_flag=True, help="Exit 1 when a changed prompt has no eval pipeline.")
 @click.option("--model", "models", multiple=True, help="Model(s) to run instead of each pipeline's.")
 @click.option("--no-cache", is_flag=True, help="Call models even when a response is cached.")
@@ -72,6 +79,7 @@ def ci(
     gate_label: str,
     no_gate: bool,
     strict_gate: bool,
+    gate_warn_only: bool,
     require_eval: bool,
     models: tuple[str, ...],
     no_cache: bool,
@@ -84,7 +92,8 @@ def ci(
     merge_shards: tuple[Path, ...],
     as_json: bool,
 ) -> None:
-    """Evaluate the prompts a push or pull request changed, beside the base; exit 1 if one fails its threshold."""
+    """Evaluate the prompts a push or pull request changed, beside the base; exit 1 if one fails its
+    threshold or the gate (--gate-warn-only: the gate only warns), 3 if one could not be judged."""
     from plg.ci.github import GitHubAPI, annotation, read_event
     from plg.ci.job import CiOptions, run_ci
     from plg.ci.publish import ARTIFACT_DIR, annotations, publish, write_artifact
@@ -107,6 +116,14 @@ def ci(
     store = registry.store
     if sync_notes is None:
         sync_notes = event is not None
+    if store.has_remote(remote):
+        from plg.registry.labels import fetch_labels
+
+        try:
+            moved = fetch_labels(registry, remote)
+            click.echo(f"fetched labels from {remote}" + (f": {', '.join(moved)}" if moved else ""), err=True)
+        except PlgError as err:
+            click.echo(annotation("warning", f"labels not fetched, the gate uses local ones: {err.message}"))
     if sync_notes:
         try:
             fetched = store.fetch_notes(remote, NOTES_REF)
@@ -128,7 +145,10 @@ def ci(
         shard=slice_,
         shard_runs_to=shard_dir / "runs" if shard_dir is not None else None,
         shard_dirs=merge_shards,
+        enforce_gate=not gate_warn_only,
     )
+    if strict_gate and gate_warn_only:
+        raise BadInput("--strict-gate and --gate-warn-only contradict each other: give one")
     if slice_ is not None:
         options = replace(options, gate_label=None, backtest=False)
     from plg.cli.progress import shown_progress
@@ -164,15 +184,14 @@ def ci(
         store.push_notes(remote, NOTES_REF)
         click.echo(f"pushed recorded scores ({NOTES_REF}) to {remote}")
     unjudged = [p for p in report.prompts if p.not_judged is not None and p.error is None]
-    failed = [p.name for p in report.prompts if not p.passed and p not in unjudged]
+    failed = [p for p in report.prompts if not p.passed and p not in unjudged]
     if failed:
-        raise ThresholdFailed(f"{len(failed)} changed prompt(s) failed: {', '.join(failed)}")
+        why = "; ".join(f"{p.name}: {p.failure()}" for p in failed)
+        gate_only = all(p.error is None and all(c.passed for c in p.thresholds) for p in failed)
+        error = GateFailed if gate_only else ThresholdFailed
+        raise error(f"{len(failed)} changed prompt(s) failed: {', '.join(p.name for p in failed)} ({why})")
     if unjudged:
         raise NotJudged("; ".join(p.not_judged or "" for p in unjudged))
-    if strict_gate:
-        refused = [p.name for p in report.prompts if p.gate_passed is False]
-        if refused:
-            raise GateFailed(f"would not pass the {gate_label} gate: {', '.join(refused)}")
 
 
 def _print_text(report, how: str) -> None:  # type: ignore[no-untyped-def]
@@ -198,8 +217,8 @@ def _print_text(report, how: str) -> None:  # type: ignore[no-untyped-def]
                     _f(fig.score) + (" (recorded)" if fig.reused else ""),
                     "FAIL" if failed else "pass",
                     ""
-                    if prompt.gate_passed is None
-                    else f"{prompt.gate_label} gate: " + ("pass" if prompt.gate_passed else "FAIL"),
+                    if prompt.gate_passed is None and not prompt.gate_failed
+                    else f"{prompt.gate_label} gate: " + ("FAIL" if prompt.gate_failed else "pass"),
                 ]
             )
     echo_table(rows, ["prompt", "change", "model", "base", "head", "threshold", "gate / note"])
@@ -207,6 +226,23 @@ def _print_text(report, how: str) -> None:  # type: ignore[no-untyped-def]
 
 def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+@cli.command(name="fetch")
+@click.argument("remote", default="origin")
+@click.pass_context
+def fetch_cmd(ctx: click.Context, remote: str) -> None:
+    """Fetch REMOTE's labels (replacing stale local ones, history included) and recorded scores."""
+    from plg.registry.labels import fetch_labels
+    from plg.registry.scores import NOTES_REF
+
+    registry = open_registry(ctx)
+    moved = fetch_labels(registry, remote)
+    for line in moved:
+        click.echo(line)
+    click.echo(f"labels from {remote}: {len(moved)} changed" if moved else f"labels up to date with {remote}")
+    fetched = registry.store.fetch_notes(remote, NOTES_REF)
+    click.echo(f"merged {NOTES_REF} from {remote}" if fetched else f"{remote} has no {NOTES_REF}")
 
 
 @cli.group()
@@ -236,4 +272,4 @@ def notes_push(ctx: click.Context, remote: str) -> None:
     click.echo(f"pushed {NOTES_REF} to {remote}")
 
 
-__all__ = ["ci", "notes"]
+__all__ = ["ci", "fetch_cmd", "notes"]

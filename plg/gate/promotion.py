@@ -68,11 +68,14 @@ def promote(
     from plg.gate.decision import decide, record_decision
 
     candidate = resolve_candidate(registry, spec)
-    plan = plan_move(registry, candidate.name, label, candidate)
+    plan = plan_move(registry, candidate.name, label, candidate, remote=None if dry_run else remote)
     target = f"{candidate.name}@{label}"
     current = plan.current
     if current and current.commit == candidate.commit:
-        return PromoteResult(False, (f"{target} already points at v{candidate.version}; nothing to do",))
+        lines = [f"{target} already points at v{candidate.version}; nothing to do"]
+        if plan.remote is not None and plan.remote_tag != current.tag_object:
+            lines.append(f"{target} on {remote}: {push_label(registry, candidate.name, label, plan.remote)}")
+        return PromoteResult(False, tuple(lines))
     source = (
         f"v{current.version}"
         if current and current.version
@@ -116,7 +119,7 @@ def promote(
         f"moved {target}: {source} -> v{candidate.version} ({(candidate.commit or '')[:10]}){verdict}{forced}"
     )
     if remote:
-        lines.append(f"{target} on {remote}: {push_label(registry, candidate.name, label, remote)}")
+        lines.append(f"{target} on {remote}: moved too (pushed before the local label moved)")
     return PromoteResult(True, tuple(lines), decision)
 
 
@@ -130,9 +133,9 @@ def rollback(
     last = previous_target(state)
     assert last.from_commit is not None
     target = registry.at_commit(name, last.from_commit)
-    plan = plan_move(registry, name, label, target)
+    plan = plan_move(registry, name, label, target, remote=remote)
     execute_move(registry, plan, kind="rollback", reason=reason or f"rollback from v{state.version}")
     lines = [f"rolled back {name}@{label}: v{state.version} -> v{target.version} ({last.from_commit[:10]})"]
     if remote:
-        lines.append(f"{name}@{label} on {remote}: {push_label(registry, name, label, remote)}")
+        lines.append(f"{name}@{label} on {remote}: moved too (pushed before the local label moved)")
     return PromoteResult(True, tuple(lines))

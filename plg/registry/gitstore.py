@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from plg.errors import BadInput, InvalidName, LabelMoved, NotARepository, NotFound, PushRejected
+from plg.errors import (
+    BadInput,
+    InvalidName,
+    LabelMoved,
+    NotARepository,
+    NotFound,
+    PushRejected,
+    ShallowHistory,
+)
 
 ZERO_SHA = "0" * 40
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -162,10 +170,27 @@ class GitStore:
         except GitError:
             return None
 
+    @cached_property
+    def is_shallow(self) -> bool:
+        try:
+            return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+        except GitError:
+            return False
+
+    def require_full_history(self) -> None:
+        """Version N is the Nth change in the whole history: counted from a truncated clone it would name
+        another version, so a shallow clone is refused rather than silently renumbered."""
+        if self.is_shallow:
+            raise ShallowHistory(
+                f"{self.root} is a shallow clone: version numbers need the full history; run "
+                "`git fetch --unshallow` (in GitHub Actions: actions/checkout with fetch-depth: 0)"
+            )
+
     def file_history(self, path: str, rev: str = "HEAD") -> list[FileChange]:
         """First-parent commits of `rev` that changed the content at `path`, oldest first, following renames."""
         if not self.has_commits:
             return []
+        self.require_full_history()
         out = self.run(
             "log",
             "--first-parent",
@@ -184,6 +209,7 @@ class GitStore:
         """Histories of every file under `prefix` in one git call, renames followed, keyed by current path."""
         if not self.has_commits:
             return {}
+        self.require_full_history()
         out = self.run(
             "log",
             "--first-parent",
@@ -286,6 +312,46 @@ class GitStore:
             self.remote("push", "--atomic", "--porcelain", lease, remote, f"{ref}:{ref}")
         except GitError as err:
             raise PushRejected(f"{remote} refused {ref.removeprefix('refs/tags/')}: {err.message}") from None
+
+    def push_object_with_lease(self, remote: str, obj: str, ref: str, expected_remote: str | None) -> None:
+        """Point the remote's `ref` at `obj` (a tag object no local ref names yet) if it still holds
+        `expected_remote`: the remote moves first, so a refusal leaves nothing moved anywhere."""
+        lease = f"--force-with-lease={ref}:{expected_remote or ''}"
+        try:
+            self.run("push", "--atomic", "--porcelain", lease, remote, f"{obj}:{ref}")
+        except GitError as err:
+            raise PushRejected(f"{remote} refused {ref.removeprefix('refs/tags/')}: {err.message}") from None
+
+    def fetch_object(self, remote: str, ref: str) -> bool:
+        """Bring the object a remote ref names into this clone without moving any local ref."""
+        try:
+            self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, ref)
+            return True
+        except GitError:
+            return False
+
+    def has_remote(self, remote: str) -> bool:
+        try:
+            self.run("remote", "get-url", "--", remote)
+            return True
+        except GitError:
+            return False
+
+    def fetch_tags(self, remote: str, prefix: str) -> dict[str, tuple[str | None, str | None]]:
+        """Force-fetch every tag under `prefix` (a plain fetch keeps stale local tags); return the refs
+        that changed, each with its (old, new) object."""
+        before = {r.ref: r.object for r in self.tags(prefix)}
+        spec = f"+{prefix}*:{prefix}*"
+        try:
+            self.run("fetch", "--quiet", "--no-tags", remote, spec)
+        except GitError as err:
+            raise PushRejected(f"cannot fetch {prefix}* from {remote}: {err.message}") from None
+        after = {r.ref: r.object for r in self.tags(prefix)}
+        return {
+            ref: (before.get(ref), after.get(ref))
+            for ref in sorted(set(before) | set(after))
+            if before.get(ref) != after.get(ref)
+        }
 
     def remote_ref(self, remote: str, ref: str) -> str | None:
         try:
@@ -523,16 +589,22 @@ def _iter_raw_log(out: str):  # type: ignore[no-untyped-def]
 
 
 def _parse_raw_log(out: str) -> list[FileChange]:
+    """`--follow` also follows copies: a file created as a copy of another starts its own history there
+    (the original's versions and labels are not its), so the walk stops at a copy."""
     changes: list[FileChange] = []
     for header, entries in _iter_raw_log(out):
+        copied = False
         for status, old_blob, new_blob, _old_path, new_path in entries:
             if status.startswith("D"):
                 continue
             if status.startswith("R") and old_blob == new_blob:
                 continue
-            if old_blob == new_blob and not status.startswith("A"):
+            if old_blob == new_blob and not status.startswith(("A", "C")):
                 continue
             changes.append(FileChange(blob=new_blob, path=new_path, **header))
+            copied = status.startswith("C")
+            break
+        if copied:
             break
     changes.reverse()
     return changes

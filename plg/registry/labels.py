@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from plg.errors import NotFound, Refused
+from plg.errors import LabelMoved, NotFound, PlgError, PushRejected, Refused
 from plg.registry.gitstore import GitError
 from plg.registry.versions import TAG_PREFIX, PromptVersion, Registry, validate_name
 
@@ -50,6 +50,7 @@ class LabelState:
     commit: str
     version: int | None
     history: tuple[LabelMove, ...]
+    ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class PlannedMove:
     expected_tag: str | None
     current: LabelState | None
     target: PromptVersion
+    remote: str | None = None
+    remote_tag: str | None = None
 
 
 def tag_ref(name: str, label: str) -> str:
@@ -89,9 +92,9 @@ def read_history(message: str) -> tuple[LabelMove, ...]:
 
 
 def label_state(registry: Registry, name: str, label: str) -> LabelState | None:
-    ref = tag_ref(name, label)
-    tag_object = registry.store.ref_value(ref)
-    if tag_object is None:
+    ref = registry.label_ref(name, label)
+    tag_object = registry.store.ref_value(ref) if ref else None
+    if ref is None or tag_object is None:
         return None
     commit = registry.store.ref_value(f"{ref}^{{commit}}") or tag_object
     kind = registry.store.run("cat-file", "-t", tag_object).strip()
@@ -103,6 +106,7 @@ def label_state(registry: Registry, name: str, label: str) -> LabelState | None:
         commit=commit,
         version=registry.version_of_commit(name, commit),
         history=history,
+        ref=ref,
     )
 
 
@@ -115,21 +119,63 @@ def list_labels(registry: Registry, name: str) -> list[LabelState]:
     return states
 
 
-def plan_move(registry: Registry, name: str, label: str, target: PromptVersion) -> PlannedMove:
+def plan_move(
+    registry: Registry, name: str, label: str, target: PromptVersion, remote: str | None = None
+) -> PlannedMove:
+    """With `remote`, the move is planned against what the remote holds too: a clone that has not seen
+    the remote's last move is refused here, before any gate runs and before anything moves."""
     validate_label(registry, name, label)
     if target.commit is None or target.version is None:
         raise Refused(
             f"{name}: only a committed version can carry a label; commit prompts/{name}.prompt first"
         )
     current = label_state(registry, name, label)
+    ref = tag_ref(name, label)
+    remote_tag = None
+    if remote is not None:
+        remote_tag = registry.store.remote_ref(remote, ref)
+        local_tag = current.tag_object if current else None
+        if remote_tag is not None and remote_tag != local_tag and not (
+            local_tag and _descends(registry, local_tag, remote_tag)
+        ):
+            raise LabelMoved(
+                f"{describe_remote(registry, remote, name, label, remote_tag)}, a move this clone has not "
+                f"seen (here: {_where(current)}); run `plg fetch {remote}` and promote again; nothing moved"
+            )
     return PlannedMove(
         name=name,
         label=label,
-        ref=tag_ref(name, label),
-        expected_tag=current.tag_object if current else None,
+        ref=ref,
+        expected_tag=current.tag_object if current and current.ref == ref else None,
         current=current,
         target=target,
+        remote=remote,
+        remote_tag=remote_tag,
     )
+
+
+def _where(state: LabelState | None) -> str:
+    if state is None:
+        return "no such label"
+    return f"v{state.version}" if state.version else state.commit[:10]
+
+
+def describe_remote(registry: Registry, remote: str, name: str, label: str, remote_tag: str | None) -> str:
+    """What the remote holds, in versions when its tag object can be read."""
+    if remote_tag is None:
+        return f"{remote} has no {name}@{label}"
+    registry.store.fetch_object(remote, tag_ref(name, label))
+    try:
+        history = read_history(registry.store.tag_message(remote_tag))
+    except GitError:
+        history = ()
+    if history:
+        last = history[-1]
+        return (
+            f"{remote} holds {name}@{label} at v{last.to_version} ({last.to_commit[:10]}, {last.kind} by "
+            f"{last.who} at {last.time})"
+        )
+    return f"{remote} holds {name}@{label} at tag {remote_tag[:10]}"
 
 
 def execute_move(
@@ -159,8 +205,32 @@ def execute_move(
     history = (*(current.history if current else ()), move)
     message = _tag_message(plan, move, history)
     tag_object = store.make_tag(plan.ref, move.to_commit, message)
+    if plan.remote is not None:
+        _push_first(registry, plan, tag_object)
     store.compare_and_swap(plan.ref, tag_object, plan.expected_tag, f"plg {kind} {plan.name}@{plan.label}")
     return move
+
+
+def _push_first(registry: Registry, plan: PlannedMove, tag_object: str) -> None:
+    """The remote moves before the local tag does: if it refuses, nothing has moved anywhere, so no
+    clone ever serves a version its remote never released."""
+    assert plan.remote is not None
+    try:
+        registry.store.push_object_with_lease(plan.remote, tag_object, plan.ref, plan.remote_tag)
+    except PushRejected as err:
+        try:
+            now = registry.store.remote_ref(plan.remote, plan.ref)
+        except PushRejected:
+            now = plan.remote_tag
+        held = describe_remote(registry, plan.remote, plan.name, plan.label, now)
+        if now != plan.remote_tag:
+            raise LabelMoved(
+                f"{plan.name}@{plan.label} moved on {plan.remote} meanwhile: {held}; nothing moved here "
+                f"either (still {_where(plan.current)}); run `plg fetch {plan.remote}`"
+            ) from None
+        raise PushRejected(
+            f"{err.message}; {held}; nothing moved here either (still {_where(plan.current)})"
+        ) from None
 
 
 def _tag_message(plan: PlannedMove, move: LabelMove, history: tuple[LabelMove, ...]) -> str:
@@ -193,14 +263,14 @@ def push_label(registry: Registry, name: str, label: str, remote: str) -> str:
     state = label_state(registry, name, label)
     if state is None:
         raise NotFound(f"{name}@{label}: no such label to push")
-    ref = tag_ref(name, label)
+    ref = state.ref or tag_ref(name, label)
     remote_value = registry.store.remote_ref(remote, ref)
     if remote_value == state.tag_object:
         return "up to date"
     if remote_value is not None and not _descends(registry, state.tag_object, remote_value):
-        raise Refused(
-            f"{remote} has {name}@{label} at a move this clone does not know; fetch "
-            f"'+{ref}:{ref}' and promote again"
+        raise LabelMoved(
+            f"{describe_remote(registry, remote, name, label, remote_value)}, a move this clone has not "
+            f"seen; run `plg fetch {remote}` and promote again"
         )
     registry.store.push_with_lease(remote, ref, remote_value)
     return "pushed"
@@ -215,3 +285,27 @@ def _descends(registry: Registry, local_tag: str, remote_tag: str) -> bool:
     remote_history = read_history(message)
     local_history = read_history(registry.store.tag_message(local_tag))
     return bool(remote_history) and local_history[: len(remote_history)] == remote_history
+
+
+def fetch_labels(registry: Registry, remote: str) -> list[str]:
+    """Bring every label and its history from `remote`, replacing stale local tags (a plain `git fetch`
+    keeps them); one line per label that changed."""
+    changed = registry.store.fetch_tags(remote, TAG_PREFIX)
+    lines = []
+    for ref, (old, new) in changed.items():
+        name, _, label = ref.removeprefix(TAG_PREFIX).rpartition("@")
+        before = _version_of_tag(registry, name, old)
+        after = _version_of_tag(registry, name, new)
+        lines.append(f"{name}@{label}: {before} -> {after}")
+    return lines
+
+
+def _version_of_tag(registry: Registry, name: str, tag: str | None) -> str:
+    if tag is None:
+        return "nothing"
+    try:
+        commit = registry.store.resolve_commit(tag)
+        version = registry.version_of_commit(name, commit)
+    except PlgError:
+        return tag[:10]
+    return f"v{version}" if version else commit[:10]

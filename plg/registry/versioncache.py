@@ -15,7 +15,7 @@ from pathlib import Path
 
 from plg.registry.gitstore import FileChange
 
-FORMAT = 1
+FORMAT = 2  # 2: a copied file no longer inherits the original's history
 
 
 def _path(cache_dir: Path, file_path: str) -> Path:

@@ -225,7 +225,7 @@ class Registry:
         match = _VERSION_REF.match(ref)
         if match:
             return self._by_number(name, int(match.group(1)))
-        if self.store.ref_value(f"{TAG_PREFIX}{name}@{ref}") is not None:
+        if self.label_ref(name, ref) is not None:
             return self._by_label(name, ref)
         try:
             commit = self.store.resolve_commit(ref)
@@ -313,7 +313,8 @@ class Registry:
     def _by_label(self, name: str, label: str) -> Location:
         validate_name(name)
         validate_name(label, "label")
-        commit = self.store.ref_value(f"{TAG_PREFIX}{name}@{label}^{{commit}}")
+        found = self.label_ref(name, label)
+        commit = self.store.ref_value(f"{found}^{{commit}}") if found else None
         if commit is None:
             self.require_exists(name)
             raise NotFound(f"{name}@{label}: no such label{self._label_hint(name)}")
@@ -352,9 +353,39 @@ class Registry:
         labels = [r.ref.rsplit("@", 1)[1] for r in self.store.tags(f"{TAG_PREFIX}{name}@*")]
         return f" (labels: {', '.join(labels)})" if labels else ""
 
+    def former_names(self, name: str) -> list[str]:
+        """Names this prompt had before a `git mv`, most recent first, from its followed history."""
+        names: list[str] = []
+        for version in reversed(self.versions(name)):
+            if version.path.startswith(f"{PROMPTS_DIR}/") and version.path.endswith(SUFFIX):
+                old = version.path[len(PROMPTS_DIR) + 1 : -len(SUFFIX)]
+                if old != name and old not in names:
+                    names.append(old)
+        return names
+
+    def label_ref(self, name: str, label: str) -> str | None:
+        """The tag that holds `name@label`: its own, or one a former name left behind (labels follow a
+        prompt through a rename; the next move writes the tag under the new name)."""
+        own = f"{TAG_PREFIX}{name}@{label}"
+        if self.store.ref_value(own) is not None:
+            return own
+        if not self.store.tags(f"{TAG_PREFIX}") or not self.store.has_commits:
+            return None
+        for old in self.former_names(name):
+            ref = f"{TAG_PREFIX}{old}@{label}"
+            if self.store.ref_value(ref) is not None:
+                return ref
+        return None
+
     def labels(self, name: str) -> dict[str, str]:
-        """Label → commit for one prompt."""
-        return {r.ref.rsplit("@", 1)[1]: r.commit for r in self.store.tags(f"{TAG_PREFIX}{name}@*")}
+        """Label → commit for one prompt, including labels set under a name it had before a rename."""
+        found: dict[str, str] = {}
+        names = [name]
+        if (self.root / self.prompt_path(name)).is_file() and self.store.tags(TAG_PREFIX):
+            names += self.former_names(name)
+        for each in reversed(names):
+            found.update({r.ref.rsplit("@", 1)[1]: r.commit for r in self.store.tags(f"{TAG_PREFIX}{each}@*")})
+        return found
 
     def all_labels(self) -> dict[str, dict[str, str]]:
         result: dict[str, dict[str, str]] = {}

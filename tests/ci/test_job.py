@@ -300,7 +300,7 @@ def test_bad_base_and_broken_prompt_are_one_line_errors(project: GitRepo) -> Non
     assert "::error file=prompts/cake.prompt,title=plg%3A cannot evaluate::cake" in broken.out
 
 
-def test_the_production_gate_is_reported_and_strict_gate_enforces_it(
+def test_a_failing_production_gate_fails_the_check_unless_warn_only(
     project: GitRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     gate = "gate:\n  production:\n    min_score: 0.0\n    backtest: {min_similarity: 0.9, max_changed: 0.1}\n"
@@ -313,18 +313,23 @@ def test_the_production_gate_is_reported_and_strict_gate_enforces_it(
     project.commit("gate cake")
     base, head = pull_request(project, style="TERSE.", min_score=0.0, gate=gate)
     files = github_env(monkeypatch, tmp_path, "pull_request", base_sha=base, head_sha=head)
-    lenient = run_cli("ci", "--no-notes", "--no-comment")
+    enforced = run_cli("ci", "--no-notes", "--no-comment")
+    assert enforced.code == 1, enforced
+    assert "::error file=prompts/cake.prompt,title=plg%3A production gate::cake would not pass" in enforced.out
+    assert "production gate would fail: backtest similarity" in enforced.err
+    summary = files["summary"].read_text()
+    assert "1 changed prompt, 1 failed" in summary and "all passed" not in summary
+    assert "❌ `cake`: production gate would fail: backtest similarity" in summary
+    assert "**`production` gate**: would FAIL" in summary and "**Backtest** on real traffic: 3 rows" in summary
+    assert outputs(files["output"])["passed"] == "false"
+    strict = run_cli("ci", "--no-notes", "--no-comment", "--strict-gate")  # kept for existing workflows
+    assert strict.code == 1 and "production gate would fail" in strict.err
+    lenient = run_cli("ci", "--no-notes", "--no-comment", "--gate-warn-only")
     assert lenient.code == 0, lenient
     assert (
         "::warning file=prompts/cake.prompt,title=plg%3A production gate::cake would not pass" in lenient.out
     )
-    assert "backtest similarity" in lenient.out
-    summary = files["summary"].read_text()
-    assert (
-        "**`production` gate**: would FAIL" in summary and "**Backtest** on real traffic: 3 rows" in summary
-    )
-    strict = run_cli("ci", "--no-notes", "--no-comment", "--strict-gate")
-    assert strict.code == 1 and "would not pass the production gate: cake" in strict.err
+    assert "(warning only)" in files["summary"].read_text().split("<!-- plg-ci-report -->")[-1]
 
 
 def test_a_prompt_without_a_pipeline_is_reported_not_failed_unless_required(project: GitRepo) -> None:
