@@ -255,6 +255,10 @@ def load_pipeline(path: Path, root: Path | None = None) -> LoadedPipeline:
         raise BadInput(f"{path}: malformed YAML: nested too deeply") from None
     if not isinstance(raw, dict):
         raise BadInput(f"{path}: a pipeline must be a mapping of keys")
+    from plg.registry.bounds import MAX_VALUE_CHARS, expands_too_far
+
+    if expands_too_far(raw):
+        raise BadInput(f"{path}: the pipeline expands past {MAX_VALUE_CHARS:,} characters (YAML aliases?)")
     try:
         config = Pipeline.model_validate(raw)
     except ValidationError as err:

@@ -184,3 +184,9 @@ def expanded_size(value: Any, limit: int = MAX_VALUE_CHARS) -> int:
 
 def _namespace_attrs(namespace: Namespace) -> dict[str, Any]:
     return dict(namespace._Namespace__attrs)  # type: ignore[attr-defined]
+
+
+def expands_too_far(value: Any) -> bool:
+    """YAML aliases let a few lines stand for gigabytes (a "billion laughs"): whatever is read from a file
+    must not expand past the value bound once its shared parts are counted each time they appear."""
+    return expanded_size(value, MAX_VALUE_CHARS) > MAX_VALUE_CHARS

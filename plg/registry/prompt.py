@@ -152,10 +152,16 @@ def _load_front(front_src: str, where: str) -> FrontMatter:
         line = f", line {mark.line + 2}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise PromptFileError(f"{where}{line}: malformed front matter: {problem}") from None
+    except RecursionError:
+        raise PromptFileError(f"{where}: malformed front matter: nested too deeply") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise PromptFileError(f"{where}: front matter must be a mapping of keys, got {type(raw).__name__}")
+    from plg.registry.bounds import MAX_VALUE_CHARS, expands_too_far
+
+    if expands_too_far(raw):
+        raise PromptFileError(f"{where}: front matter expands past {MAX_VALUE_CHARS:,} characters (YAML aliases?)")
     try:
         return FrontMatter.model_validate(raw)
     except ValidationError as err:

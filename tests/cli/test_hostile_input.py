@@ -104,6 +104,15 @@ def _args(*args: str) -> Callable[[GitRepo, Path], list[str]]:
 
 
 LONG = "a" * 300
+
+
+def bomb(indent: str) -> str:
+    """A "billion laughs": nine levels of aliases, each nine times the one below."""
+    lines = [f"{indent}l0: &l0 [" + ",".join(['"xxxxxxxx"'] * 9) + "]"]
+    lines += [f"{indent}l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    return "\n".join(lines) + "\n"
+
+
 CASES: dict[str, Case] = {
     # names: one rule everywhere
     "new a..b": Case(_args("new", "a..b"), "'a..b'"),
@@ -119,6 +128,14 @@ CASES: dict[str, Case] = {
     # prompt files
     "malformed front matter": Case(
         _with_prompt("---\ninputs: [a\n---\nhi", "render", "cake"), "malformed front matter"
+    ),
+    "YAML alias bomb in front matter": Case(
+        _with_prompt("---\nparams:\n" + bomb("  ") + "---\nhi", "render", "cake"),
+        "YAML aliases",
+    ),
+    "YAML alias bomb in a pipeline": Case(
+        _with_pipeline(PIPELINE + "params:\n" + bomb("  ")),
+        "YAML aliases",
     ),
     "unknown front-matter key": Case(
         _with_prompt("---\ntemprature: 1\n---\nhi", "render", "cake"), "'temprature'"
