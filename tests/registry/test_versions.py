@@ -67,7 +67,7 @@ def test_reference_forms_resolve(repo: GitRepo) -> None:
     assert registry.resolve("cake", "1").commit == c1
     assert registry.resolve("cake", "v2").commit == c2
     assert registry.resolve("cake", "HEAD").version == 2
-    assert registry.resolve("cake", c1[:8]).version == 1
+    assert registry.resolve("cake", c1).version == 1  # a short sha of digits only would read as a version
     assert registry.resolve("cake", "HEAD~1").version == 1
 
 
