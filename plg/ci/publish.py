@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,24 @@ def outputs(report: CiReport, markdown_path: Path | None) -> dict[str, str]:
     return values
 
 
+def view_link() -> str:
+    """A pointer to the viewer's static export, which the workflow uploads as an artifact of this run
+    (PLG_VIEW_ARTIFACT names it); empty outside Actions or without one."""
+    name = os.environ.get("PLG_VIEW_ARTIFACT", "")
+    parts = [os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name) or not all(parts):
+        return ""
+    server, repository, run_id = parts
+    if not (re.fullmatch(r"https://[A-Za-z0-9.:-]+", server) and re.fullmatch(r"[\w.-]+/[\w.-]+", repository)
+            and run_id.isdigit()):
+        return ""
+    url = f"{server}/{repository}/actions/runs/{run_id}#artifacts"
+    return (
+        f"\nBrowse the eval grids and score trends: download the `{name}` artifact of [this run]({url}) "
+        "and open `index.html`.\n"
+    )
+
+
 def write_artifact(report: CiReport, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
@@ -106,7 +125,7 @@ def publish(
     api: GitHubAPI | None = None,
 ) -> Published:
     """Summary, outputs and the PR comment. A comment that cannot be posted falls back to the artifact."""
-    markdown = render_markdown(report)
+    markdown = render_markdown(report) + view_link()
     lines: list[str] = []
     directory = artifact_dir or (Path(ARTIFACT_DIR) if event is not None else None)
     if directory is not None:

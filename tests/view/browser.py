@@ -1,5 +1,6 @@
 """The real thing for browser tests: the viewer served by uvicorn on a free loopback port, and headless
-Chromium driven by the system chromedriver. On CI (CI=true) a missing browser fails instead of skipping."""
+Chromium driven by the system chromedriver (Debian's paths; PLG_CHROMIUM and PLG_CHROMEDRIVER point
+elsewhere, e.g. a GitHub runner's Chrome). On CI (CI=true) a missing browser fails instead of skipping."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from typing import Any
 
 import pytest
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = os.environ.get("PLG_CHROMEDRIVER") or "/usr/bin/chromedriver"
+CHROMIUM = os.environ.get("PLG_CHROMIUM") or "/usr/bin/chromium"
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
