@@ -78,6 +78,10 @@ class LogUnavailable(OutsideFailure):
     """The request log's database cannot be reached (PostgreSQL down, refusing, or timing out)."""
 
 
+class GitError(BadInput):
+    """git refused a command plg ran on the user's behalf (a bad ref, a missing object, a refused fetch)."""
+
+
 class PushRejected(OutsideFailure):
     pass
 

@@ -6,7 +6,6 @@ plumbing call, and importing GitPython alone costs ~130 ms of the 300 ms budget 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from plg.errors import (
     BadInput,
+    GitError,
     InvalidName,
     LabelMoved,
     NotARepository,
@@ -24,6 +24,7 @@ from plg.errors import (
     PushRejected,
     ShallowHistory,
 )
+from plg.registry.gitremote import RemoteGit, remote_auth_env  # noqa: F401  (re-exported)
 
 ZERO_SHA = "0" * 40
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -58,8 +59,6 @@ class PathChange:
     old_path: str | None
 
 
-class GitError(BadInput):
-    pass
 
 
 def blob_id(data: bytes) -> str:
@@ -67,7 +66,7 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-class GitStore:
+class GitStore(RemoteGit):
     bare = False
 
     def __init__(self, path: str | Path = ".") -> None:
@@ -120,12 +119,6 @@ class GitStore:
     def run(self, *args: str, input: str | None = None) -> str:
         return self._raw(list(args), input=input)
 
-    def remote(self, *args: str) -> str:
-        """A git command that talks to a remote (fetch, push, ls-remote), authenticated from the environment.
-
-        CI checks out with `persist-credentials: false`, so the repository keeps no token; a private
-        repository then needs the job's token for exactly these commands, and only these see it."""
-        return self._raw(list(args), extra_env=remote_auth_env())
 
     @cached_property
     def _notes_ident(self) -> dict[str, str]:
@@ -249,11 +242,6 @@ class GitStore:
         parts = out.split()
         return parts[2] if len(parts) >= 3 and parts[1] == "blob" else None
 
-    def remote_url(self, name: str) -> str | None:
-        try:
-            return self.run("remote", "get-url", name).strip() or None
-        except GitError:
-            return None
 
     def is_dirty(self, path: str) -> bool:
         """Whether the working tree or index differs from HEAD at path (untracked counts as dirty)."""
@@ -306,63 +294,6 @@ class GitStore:
                 ) from None
             raise err
 
-    def push_with_lease(self, remote: str, ref: str, expected_remote: str | None) -> None:
-        lease = f"--force-with-lease={ref}:{expected_remote or ''}"
-        try:
-            self.remote("push", "--atomic", "--porcelain", lease, remote, f"{ref}:{ref}")
-        except GitError as err:
-            raise PushRejected(f"{remote} refused {ref.removeprefix('refs/tags/')}: {err.message}") from None
-
-    def push_object_with_lease(self, remote: str, obj: str, ref: str, expected_remote: str | None) -> None:
-        """Point the remote's `ref` at `obj` (a tag object no local ref names yet) if it still holds
-        `expected_remote`: the remote moves first, so a refusal leaves nothing moved anywhere."""
-        lease = f"--force-with-lease={ref}:{expected_remote or ''}"
-        try:
-            self.run("push", "--atomic", "--porcelain", lease, remote, f"{obj}:{ref}")
-        except GitError as err:
-            raise PushRejected(f"{remote} refused {ref.removeprefix('refs/tags/')}: {err.message}") from None
-
-    def fetch_object(self, remote: str, ref: str) -> bool:
-        """Bring the object a remote ref names into this clone without moving any local ref."""
-        try:
-            self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, ref)
-            return True
-        except GitError:
-            return False
-
-    def has_remote(self, remote: str) -> bool:
-        try:
-            self.run("remote", "get-url", "--", remote)
-            return True
-        except GitError:
-            return False
-
-    def fetch_tags(self, remote: str, prefix: str) -> dict[str, tuple[str | None, str | None]]:
-        """Force-fetch every tag under `prefix` (a plain fetch keeps stale local tags); return the refs
-        that changed, each with its (old, new) object."""
-        before = {r.ref: r.object for r in self.tags(prefix)}
-        spec = f"+{prefix}*:{prefix}*"
-        try:
-            self.run("fetch", "--quiet", "--no-tags", remote, spec)
-        except GitError as err:
-            raise PushRejected(f"cannot fetch {prefix}* from {remote}: {err.message}") from None
-        after = {r.ref: r.object for r in self.tags(prefix)}
-        return {
-            ref: (before.get(ref), after.get(ref))
-            for ref in sorted(set(before) | set(after))
-            if before.get(ref) != after.get(ref)
-        }
-
-    def remote_ref(self, remote: str, ref: str) -> str | None:
-        try:
-            out = self.remote("ls-remote", "--refs", remote, ref)
-        except GitError as err:
-            raise PushRejected(f"cannot read {remote}: {err.message}") from None
-        for line in out.splitlines():
-            sha, name = line.split("\t", 1)
-            if name == ref:
-                return sha
-        return None
 
     def read_note(self, notes_ref: str, commit: str) -> str | None:
         try:
@@ -430,39 +361,6 @@ class GitStore:
                 i += 2
         return changes
 
-    def fetch_notes(self, remote: str, notes_ref: str) -> bool:
-        """Bring the remote's notes in and merge them with ours (notes are not fetched by a clone).
-
-        Returns False when the remote has no such notes ref yet."""
-        tracking = _remote_notes_ref(remote, notes_ref)
-        try:
-            self.remote("fetch", "--quiet", "--no-tags", remote, f"+{notes_ref}:{tracking}")
-        except GitError as err:
-            if "couldn't find remote ref" in err.message:
-                return False
-            raise PushRejected(f"cannot fetch {notes_ref} from {remote}: {err.message}") from None
-        if self.ref_value(notes_ref) is None:
-            self.run("update-ref", notes_ref, tracking)
-        else:
-            short = notes_ref.removeprefix("refs/notes/")
-            self._raw(
-                ["notes", f"--ref={short}", "merge", "--quiet", "-s", "cat_sort_uniq", tracking],
-                extra_env=self._notes_ident,
-            )
-        return True
-
-    def push_notes(self, remote: str, notes_ref: str, attempts: int = 4) -> None:
-        """Push notes, merging what others pushed meanwhile: concurrent CI jobs each add notes, and a
-        plain push of the loser is rejected ("fetch first")."""
-        last = ""
-        for _ in range(attempts):
-            try:
-                self.remote("push", "--quiet", "--porcelain", remote, f"{notes_ref}:{notes_ref}")
-                return
-            except GitError as err:
-                last = err.message
-            self.fetch_notes(remote, notes_ref)
-        raise PushRejected(f"{remote} refused {notes_ref} after {attempts} tries: {last}")
 
     def diff_blobs(self, a: str, b: str, label_a: str, label_b: str) -> str:
         proc = subprocess.run(
@@ -474,7 +372,6 @@ class GitStore:
         return proc.stdout
 
 
-    # -- following a remote (the SDK's cache clone) ------------------------------------------------
     def list_tree(self, rev: str, prefix: str) -> list[str]:
         """Paths of the files under `prefix` at `rev` (what a bare repository has instead of a work tree)."""
         try:
@@ -491,28 +388,6 @@ class GitStore:
         if head is not None:
             refs["HEAD"] = head
         return refs
-
-    def remote_ref_values(self, url: str, patterns: list[str]) -> dict[str, str]:
-        """The remote's refs matching `patterns` (and HEAD), read with one `ls-remote`: the cheap check
-        before a fetch. Peeled `^{}` lines are dropped so values compare with local tag objects."""
-        try:
-            out = self.run("ls-remote", "--", url, "HEAD", *patterns)
-        except GitError as err:
-            raise PushRejected(f"cannot read {url}: {err.message}") from None
-        refs: dict[str, str] = {}
-        for line in out.splitlines():
-            sha, _, name = line.partition("\t")
-            if name and not name.endswith("^{}"):
-                refs[name] = sha
-        return refs
-
-    def fetch_refspecs(self, url: str, refspecs: list[str]) -> None:
-        """Fetch with forced refspecs and pruning: a plain fetch keeps a stale local tag (git >= 2.20),
-        and a deleted remote label must disappear here too."""
-        try:
-            self.run("fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--", url, *refspecs)
-        except GitError as err:
-            raise PushRejected(f"cannot fetch from {url}: {err.message}") from None
 
 
     # -- writing a prompt file from the SDK (PromptLayer's templates.publish) --------------------------
@@ -608,32 +483,6 @@ def _parse_raw_log(out: str) -> list[FileChange]:
             break
     changes.reverse()
     return changes
-
-
-def _remote_notes_ref(remote: str, notes_ref: str) -> str:
-    safe_remote = re.sub(r"[^A-Za-z0-9._-]", "_", remote)
-    return f"refs/notes/remotes/{safe_remote}/{notes_ref.removeprefix('refs/notes/')}"
-
-
-def remote_auth_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Git config, passed through the environment, that sends the CI token to the CI's own git server only.
-
-    `PLG_GIT_TOKEN` (or GitHub's `GITHUB_TOKEN`) becomes an `http.<server>/.extraheader` scoped to
-    `GITHUB_SERVER_URL` (default https://github.com), so git sends it to no other host. It travels in
-    `GIT_CONFIG_*` variables, never on a command line another process could read, and is never written
-    to `.git/config`."""
-    env = os.environ if environ is None else environ
-    token = env.get("PLG_GIT_TOKEN") or env.get("GITHUB_TOKEN")
-    if not token:
-        return {}
-    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/") + "/"
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    index = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
-    return {
-        "GIT_CONFIG_COUNT": str(index + 1),
-        f"GIT_CONFIG_KEY_{index}": f"http.{server}.extraheader",
-        f"GIT_CONFIG_VALUE_{index}": f"AUTHORIZATION: basic {basic}",
-    }
 
 
 def init_repository(directory: Path) -> bool:

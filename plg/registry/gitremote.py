@@ -1,0 +1,190 @@
+"""The half of the git door that talks to remotes: fetch, push, ls-remote, with the CI token when there is one.
+
+`GitStore` inherits these; they stay apart because they are the only git commands that leave the machine,
+and every one of them goes through `remote()`, which alone sees the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from plg.errors import GitError, PushRejected
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+class RemoteGit:
+    """Remote operations of `GitStore` (it supplies `run`, `_raw`, `ref_value`, `tags` and `_notes_ident`)."""
+
+    root: Path
+    _notes_ident: dict[str, str]
+
+    def run(self, *args: str, input: str | None = None) -> str:  # pragma: no cover - GitStore's
+        raise NotImplementedError
+
+    def _raw(self, args: list[str], cwd: Any = None, input: str | None = None,
+             extra_env: dict[str, str] | None = None) -> str:  # pragma: no cover - GitStore's
+        raise NotImplementedError
+
+    def ref_value(self, ref: str) -> str | None:  # pragma: no cover - GitStore's
+        raise NotImplementedError
+
+    def tags(self, prefix: str) -> list[Any]:  # pragma: no cover - GitStore's
+        raise NotImplementedError
+
+    def remote(self, *args: str) -> str:
+        """A git command that talks to a remote (fetch, push, ls-remote), authenticated from the environment.
+
+        CI checks out with `persist-credentials: false`, so the repository keeps no token; a private
+        repository then needs the job's token for exactly these commands, and only these see it."""
+        return self._raw(list(args), extra_env=remote_auth_env())
+
+    def remote_url(self, name: str) -> str | None:
+        try:
+            return self.run("remote", "get-url", name).strip() or None
+        except GitError:
+            return None
+
+    def push_with_lease(self, remote: str, ref: str, expected_remote: str | None) -> None:
+        lease = f"--force-with-lease={ref}:{expected_remote or ''}"
+        try:
+            self.remote("push", "--atomic", "--porcelain", lease, remote, f"{ref}:{ref}")
+        except GitError as err:
+            raise PushRejected(f"{remote} refused {ref.removeprefix('refs/tags/')}: {err.message}") from None
+
+    def push_object_with_lease(self, remote: str, obj: str, ref: str, expected_remote: str | None) -> None:
+        """Point the remote's `ref` at `obj` (a tag object no local ref names yet) if it still holds
+        `expected_remote`: the remote moves first, so a refusal leaves nothing moved anywhere."""
+        lease = f"--force-with-lease={ref}:{expected_remote or ''}"
+        try:
+            self.run("push", "--atomic", "--porcelain", lease, remote, f"{obj}:{ref}")
+        except GitError as err:
+            raise PushRejected(f"{remote} refused {ref.removeprefix('refs/tags/')}: {err.message}") from None
+
+    def fetch_object(self, remote: str, ref: str) -> bool:
+        """Bring the object a remote ref names into this clone without moving any local ref."""
+        try:
+            self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, ref)
+            return True
+        except GitError:
+            return False
+
+    def has_remote(self, remote: str) -> bool:
+        try:
+            self.run("remote", "get-url", "--", remote)
+            return True
+        except GitError:
+            return False
+
+    def fetch_tags(self, remote: str, prefix: str) -> dict[str, tuple[str | None, str | None]]:
+        """Force-fetch every tag under `prefix` (a plain fetch keeps stale local tags); return the refs
+        that changed, each with its (old, new) object."""
+        before = {r.ref: r.object for r in self.tags(prefix)}
+        spec = f"+{prefix}*:{prefix}*"
+        try:
+            self.run("fetch", "--quiet", "--no-tags", remote, spec)
+        except GitError as err:
+            raise PushRejected(f"cannot fetch {prefix}* from {remote}: {err.message}") from None
+        after = {r.ref: r.object for r in self.tags(prefix)}
+        return {
+            ref: (before.get(ref), after.get(ref))
+            for ref in sorted(set(before) | set(after))
+            if before.get(ref) != after.get(ref)
+        }
+
+    def remote_ref(self, remote: str, ref: str) -> str | None:
+        try:
+            out = self.remote("ls-remote", "--refs", remote, ref)
+        except GitError as err:
+            raise PushRejected(f"cannot read {remote}: {err.message}") from None
+        for line in out.splitlines():
+            sha, name = line.split("\t", 1)
+            if name == ref:
+                return sha
+        return None
+
+    def fetch_notes(self, remote: str, notes_ref: str) -> bool:
+        """Bring the remote's notes in and merge them with ours (notes are not fetched by a clone).
+
+        Returns False when the remote has no such notes ref yet."""
+        tracking = _remote_notes_ref(remote, notes_ref)
+        try:
+            self.remote("fetch", "--quiet", "--no-tags", remote, f"+{notes_ref}:{tracking}")
+        except GitError as err:
+            if "couldn't find remote ref" in err.message:
+                return False
+            raise PushRejected(f"cannot fetch {notes_ref} from {remote}: {err.message}") from None
+        if self.ref_value(notes_ref) is None:
+            self.run("update-ref", notes_ref, tracking)
+        else:
+            short = notes_ref.removeprefix("refs/notes/")
+            self._raw(
+                ["notes", f"--ref={short}", "merge", "--quiet", "-s", "cat_sort_uniq", tracking],
+                extra_env=self._notes_ident,
+            )
+        return True
+
+    def push_notes(self, remote: str, notes_ref: str, attempts: int = 4) -> None:
+        """Push notes, merging what others pushed meanwhile: concurrent CI jobs each add notes, and a
+        plain push of the loser is rejected ("fetch first")."""
+        last = ""
+        for _ in range(attempts):
+            try:
+                self.remote("push", "--quiet", "--porcelain", remote, f"{notes_ref}:{notes_ref}")
+                return
+            except GitError as err:
+                last = err.message
+            self.fetch_notes(remote, notes_ref)
+        raise PushRejected(f"{remote} refused {notes_ref} after {attempts} tries: {last}")
+
+    def remote_ref_values(self, url: str, patterns: list[str]) -> dict[str, str]:
+        """The remote's refs matching `patterns` (and HEAD), read with one `ls-remote`: the cheap check
+        before a fetch. Peeled `^{}` lines are dropped so values compare with local tag objects."""
+        try:
+            out = self.run("ls-remote", "--", url, "HEAD", *patterns)
+        except GitError as err:
+            raise PushRejected(f"cannot read {url}: {err.message}") from None
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name and not name.endswith("^{}"):
+                refs[name] = sha
+        return refs
+
+    def fetch_refspecs(self, url: str, refspecs: list[str]) -> None:
+        """Fetch with forced refspecs and pruning: a plain fetch keeps a stale local tag (git >= 2.20),
+        and a deleted remote label must disappear here too."""
+        try:
+            self.run("fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--", url, *refspecs)
+        except GitError as err:
+            raise PushRejected(f"cannot fetch from {url}: {err.message}") from None
+
+
+def _remote_notes_ref(remote: str, notes_ref: str) -> str:
+    safe_remote = re.sub(r"[^A-Za-z0-9._-]", "_", remote)
+    return f"refs/notes/remotes/{safe_remote}/{notes_ref.removeprefix('refs/notes/')}"
+
+
+def remote_auth_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Git config, passed through the environment, that sends the CI token to the CI's own git server only.
+
+    `PLG_GIT_TOKEN` (or GitHub's `GITHUB_TOKEN`) becomes an `http.<server>/.extraheader` scoped to
+    `GITHUB_SERVER_URL` (default https://github.com), so git sends it to no other host. It travels in
+    `GIT_CONFIG_*` variables, never on a command line another process could read, and is never written
+    to `.git/config`."""
+    env = os.environ if environ is None else environ
+    token = env.get("PLG_GIT_TOKEN") or env.get("GITHUB_TOKEN")
+    if not token:
+        return {}
+    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/") + "/"
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    index = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    return {
+        "GIT_CONFIG_COUNT": str(index + 1),
+        f"GIT_CONFIG_KEY_{index}": f"http.{server}.extraheader",
+        f"GIT_CONFIG_VALUE_{index}": f"AUTHORIZATION: basic {basic}",
+    }
