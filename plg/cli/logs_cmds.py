@@ -178,7 +178,7 @@ def logs_show(ctx: click.Context, request_id: str, log_path: str | None, as_json
 
 
 def _show_trace(store: Any, record: Any, as_json: bool) -> None:
-    from plg.tracing.spans import draw_tree
+    from plg.tracing.tree import draw_tree
 
     spans = store.trace(record.trace_id) if record.trace_id else []
     if as_json:

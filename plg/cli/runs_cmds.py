@@ -79,7 +79,7 @@ def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool) -> 
     for record in sorted(matches, key=lambda r: r.key):
         click.echo(f"{record.label} model {record.model} repeat {record.repeat}")
         if trace:
-            from plg.tracing.spans import draw_tree
+            from plg.tracing.tree import draw_tree
 
             lines = draw_tree(record.trace())
             click.echo("\n".join(lines) if lines else "(no spans: the run was made before plg kept traces)")

@@ -20,6 +20,7 @@ from plg.registry.versions import PromptVersion
 from plg.runtime.streams import Streaming
 from plg.runtime.track import GROUP_KEY, Group, Track
 from plg.tracing import spans as tracing
+from plg.tracing.tracer import TraceBuffer, Tracer
 
 logger = logging.getLogger("plg.runtime.client")
 
@@ -68,7 +69,7 @@ class Client(Streaming):
         bundle: str | Path | None = None,
     ) -> None:
         self._resolver = _open_source(repo, bundle, label_ttl)
-        self._tracer = tracing.Tracer(tracing.TraceBuffer(self._write_spans), enabled=enable_tracing)
+        self._tracer = Tracer(TraceBuffer(self._write_spans), enabled=enable_tracing)
         self._log_arg = log
         self._log: Any = None
         self._model_client: Any = None

@@ -9,14 +9,11 @@ that anchor, so a child can never start before or end after its parent because t
 from __future__ import annotations
 
 import contextvars
-import functools
-import inspect
 import os
 import random
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,136 +324,3 @@ def metadata_from_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
         elif key.startswith(METADATA_PREFIX) and len(key) > len(METADATA_PREFIX):
             metadata[key[len(METADATA_PREFIX) :]] = str(value)
     return metadata
-
-
-def draw_tree(spans: Iterable[Span], attribute_width: int = 40, mark: str | None = None) -> list[str]:
-    """One line per span, children under parents in start order, with offset, duration and attributes;
-    the span `mark` names gets an arrow. Spans whose parent is missing (another process's part of the
-    trace) are drawn as roots."""
-    spans = list(spans)
-    if not spans:
-        return []
-    ids = {s.span_id for s in spans}
-    children: dict[str | None, list[Span]] = {}
-    for s in spans:
-        parent = s.parent_id if s.parent_id in ids else None
-        children.setdefault(parent, []).append(s)
-    for group in children.values():
-        group.sort(key=lambda s: (s.start_ns, s.name))
-    origin = min(s.start_ns for s in spans)
-    lines: list[str] = []
-
-    def walk(node: Span, lead: str, branch: str) -> None:
-        offset = (node.start_ns - origin) / 1e6
-        status = "" if node.status != "error" else f"  ERROR {node.status_message or ''}".rstrip()
-        attrs = "  ".join(f"{k}={_clip(v, attribute_width)}" for k, v in node.attributes.items() if v != "")
-        arrow = "  <-" if node.span_id == mark else ""
-        lines.append(
-            f"{lead}{branch}{node.name}{arrow}  {node.duration_ms:.1f} ms  (+{offset:.1f} ms){status}"
-            + (f"  {attrs}" if attrs else "")
-        )
-        kids = children.get(node.span_id, [])
-        extension = "" if not branch else ("   " if branch == "└─ " else "│  ")
-        for i, child in enumerate(kids):
-            walk(child, lead + extension, "└─ " if i == len(kids) - 1 else "├─ ")
-
-    for root in children.get(None, []):
-        walk(root, "", "")
-    return lines
-
-
-def _clip(value: AttrValue, width: int) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    text = f"{value:.4g}" if isinstance(value, float) else " ".join(str(value).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-class TraceBuffer:
-    """A sink that writes a trace's spans in one batch when its root ends (or every `limit` spans, so a
-    long-lived root does not hold them all): one write per trace instead of one per span."""
-
-    def __init__(self, write: Callable[[list[Span]], None], limit: int = 64) -> None:
-        self._write = write
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._pending: dict[str, list[Span]] = {}
-
-    def __call__(self, span: Span) -> None:
-        with self._lock:
-            batch = self._pending.setdefault(span.trace_id, [])
-            batch.append(span)
-            if span.parent_id is not None and len(batch) < self._limit:
-                return
-            del self._pending[span.trace_id]
-        self._write(batch)
-
-
-def _discard(span: Span) -> None:
-    pass
-
-
-class Tracer:
-    """Spans around application code, written to `sink` as each one ends. Disabled, it records nothing,
-    so decorated code can stay in place when tracing is switched off."""
-
-    def __init__(self, sink: SpanSink, enabled: bool = True) -> None:
-        self.sink = sink
-        self.enabled = enabled
-
-    @contextmanager
-    def span(
-        self, name: str, attributes: Mapping[str, Any] | None = None, kind: str = "internal"
-    ) -> Iterator[ActiveSpan | None]:
-        if not self.enabled:
-            yield None
-            return
-        with span(name, self.sink, attributes, kind) as active:
-            yield active
-
-    @contextmanager
-    def block(self, name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[ActiveSpan]:
-        """A span around a block of user code. Disabled, it yields a span that is never recorded, so
-        `span.set_attribute(...)` in the block works either way."""
-        if not self.enabled:
-            yield ActiveSpan(name, _discard, None, attributes)
-            return
-        with span(name, self.sink, attributes) as active:
-            yield active
-
-    def traceable(
-        self,
-        func: Callable[..., Any] | None = None,
-        *,
-        name: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """`@tracer.traceable` or `@tracer.traceable(name=..., attributes=..., metadata=...)`, on sync or
-        async functions. `metadata` becomes `plg.metadata.<key>` attributes, which requests made inside
-        the span inherit as metadata."""
-        attrs = {**(attributes or {}), **{METADATA_PREFIX + k: v for k, v in (metadata or {}).items()}}
-
-        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-            span_name = name or fn.__qualname__
-            if inspect.iscoroutinefunction(fn):
-
-                @functools.wraps(fn)
-                async def run_async(*args: Any, **kwargs: Any) -> Any:
-                    if not self.enabled:
-                        return await fn(*args, **kwargs)
-                    with span(span_name, self.sink, attrs):
-                        return await fn(*args, **kwargs)
-
-                return run_async
-
-            @functools.wraps(fn)
-            def run(*args: Any, **kwargs: Any) -> Any:
-                if not self.enabled:
-                    return fn(*args, **kwargs)
-                with span(span_name, self.sink, attrs):
-                    return fn(*args, **kwargs)
-
-            return run
-
-        return decorate(func) if func is not None else decorate
