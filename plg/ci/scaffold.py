@@ -8,6 +8,7 @@ from pathlib import Path
 
 from plg.ci.requirement import current_requirement
 from plg.errors import BadInput
+from plg.llm.offline import OFFLINE_MODEL, offline_reply
 from plg.registry.gitstore import init_repository
 from plg.registry.prompt import NEW_PROMPT_TEMPLATE, parse_prompt
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, validate_name
@@ -28,6 +29,19 @@ REQUIREMENTS_HEADER = """\
 """
 
 
+STARTER = "support-reply"
+STARTER_FILES = {
+    f"prompts/{STARTER}.prompt": f"{STARTER}.prompt",
+    f"evals/{STARTER}.yaml": f"{STARTER}.yaml",
+    f"evals/datasets/{STARTER}.csv": f"{STARTER}.csv",
+}
+STARTER_REQUESTS = (
+    {"product": "Notebook Pro", "message": "The app crashes when I open a notebook with images in it."},
+    {"product": "Photo Stash", "message": "Can I share an album with someone who has no account?"},
+    {"product": "Notebook Pro", "message": "Where did the dark mode setting go after the update?"},
+)
+"""Stand-ins for real requests: the backtest needs history from day one, and `plg logs export` replaces it."""
+
 MAX_SHARDS = 256  # the most jobs one GitHub Actions matrix holds
 
 
@@ -38,6 +52,25 @@ def ci_workflow(shards: int | None) -> str:
     if not 1 <= shards <= MAX_SHARDS:
         raise BadInput(f"--shards {shards}: a job matrix runs 1 to {MAX_SHARDS} runners")
     return _template("workflow-sharded.yml").replace("@SHARDS@", str(shards))
+
+
+def starter_history() -> str:
+    """The starter's history file, in the format `plg logs export` writes: each request with the answer
+    production (the starter prompt on plg/offline) gave, so the first backtest compares like with like."""
+    prompt = parse_prompt(_template(f"starter/{STARTER}.prompt"), f"prompts/{STARTER}.prompt")
+    lines = []
+    for number, variables in enumerate(STARTER_REQUESTS, 1):
+        messages = [m.to_dict() for m in prompt.render(dict(variables))]
+        line = {
+            "input_variables": variables,
+            "output": offline_reply(messages),
+            "prompt": STARTER,
+            "label": "production",
+            "model": OFFLINE_MODEL,
+            "request_id": f"starter-{number}",
+        }
+        lines.append(json.dumps(line, ensure_ascii=False) + "\n")
+    return "".join(lines)
 
 
 def init_project(directory: Path, install: str | None = None, shards: int | None = None) -> list[str]:
@@ -52,7 +85,8 @@ def init_project(directory: Path, install: str | None = None, shards: int | None
     if init_repository(directory):
         said.append(f"initialised a git repository in {directory}")
     files = {
-        "prompts/hello.prompt": NEW_PROMPT_TEMPLATE.format(description=json.dumps("A first prompt: edit me")),
+        **{relpath: _template(f"starter/{name}") for relpath, name in STARTER_FILES.items()},
+        f"evals/history/{STARTER}.jsonl": starter_history(),
         ".github/workflows/plg.yml": workflow,
         ".github/workflows/plg-comment.yml": _template("workflow-comment.yml"),
         ".github/workflows/plg-promote.yml": _template("workflow-promote.yml"),

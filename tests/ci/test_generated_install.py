@@ -70,5 +70,5 @@ def test_the_generated_install_step_works_in_a_fresh_venv(tmp_path: Path) -> Non
         cwd=project, env=env, capture_output=True, text=True,
     )
     assert ci.returncode == 0, ci.stdout + ci.stderr
-    assert "hello" in ci.stdout
+    assert "support-reply" in ci.stdout
     assert (project / "plg-report" / "report.json").exists()
