@@ -3,7 +3,11 @@
 - `bare_loop`: what a plain asynchronous HTTP client gets from the same server with the same concurrency:
   an httpx AsyncClient posting chat completions under a semaphore, no litellm. The issue's ceiling.
 - `litellm_import`: importing litellm (as plg does) alone in a fresh interpreter.
+- `litellm_cpu_per_call`: CPU per call of litellm alone (`acompletion` in a loop, as plg configures it):
+  the floor under plg's own CPU per call, since every call goes through litellm.
 - `median`: the median of repeats, with the spread, for honest figures on a shared machine.
+- `ensure_bytecode`: plg's modules compiled as an installed package has them, so whole-process timings
+  measure plg and not Python compiling an editable checkout (e.g. under PYTHONDONTWRITEBYTECODE).
 """
 
 from __future__ import annotations
@@ -44,6 +48,41 @@ def bare_loop(base_url: str, api_key: str, rows: int, concurrency: int) -> float
     started = time.perf_counter()
     asyncio.run(main())
     return time.perf_counter() - started
+
+
+def ensure_bytecode() -> None:
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "plg"), quiet=1)
+
+
+def litellm_cpu_per_call(base_url: str, rows: int, concurrency: int) -> float:
+    """Milliseconds of this process's CPU per `litellm.acompletion`, `concurrency` in flight, no plg code
+    on the path but litellm's configuration (call litellm_module first)."""
+    from plg.llm.provider import _quiet_call, litellm_module
+
+    litellm = litellm_module()
+
+    async def main() -> None:
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(i: int) -> None:
+            async with slots:
+                with _quiet_call():
+                    await litellm.acompletion(
+                        model="openai/fake-model",
+                        messages=[{"role": "user", "content": f"Tell me about topic {i}."}],
+                        api_base=base_url,
+                        num_retries=0,
+                        max_retries=0,
+                        timeout=60,
+                    )
+
+        await asyncio.gather(*(one(i) for i in range(rows)))
+
+    cpu = time.process_time()
+    asyncio.run(main())
+    return (time.process_time() - cpu) / rows * 1000
 
 
 def litellm_import() -> float:

@@ -26,6 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.loopback_llm import API_KEY, LoopbackLLM  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baselines import ensure_bytecode  # noqa: E402
+
 PROMPT = """---
 model: openai/fake-model
 description: prompt {i}
@@ -88,6 +91,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    ensure_bytecode()
     plg = shutil.which("plg") or sys.exit("plg is not installed (pip install -e .)")
     workdir = Path(tempfile.mkdtemp(prefix="plg-bench-ci-"))
     ident = {

@@ -18,6 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baselines import ensure_bytecode  # noqa: E402
+
 PROMPT = """---
 model: plg/offline
 description: prompt {i}
@@ -64,6 +68,7 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
+    ensure_bytecode()
     plg = shutil.which("plg") or sys.exit("plg is not installed (pip install -e .)")
     workdir = Path(tempfile.mkdtemp(prefix="plg-bench-"))
     env_git = {

@@ -13,16 +13,23 @@ from plg.errors import PlgError
 INTERNAL_ERROR = 4
 
 
+COMMAND_MODULES = {
+    "plg.cli.bundle_cmds": ("bundle",),
+    "plg.cli.ci_cmds": ("ci", "fetch", "notes"),
+    "plg.cli.eval_cmds": ("eval", "batch", "scores"),
+    "plg.cli.logs_cmds": ("logs",),
+    "plg.cli.registry_cmds": (
+        "init", "new", "list", "show", "render", "log", "diff", "lint", "promote", "rollback", "backtest", "labels",
+    ),
+    "plg.cli.runs_cmds": ("runs",),
+    "plg.cli.view_cmds": ("view",),
+}
+
+
 def _register() -> None:
-    from plg.cli import (  # noqa: F401
-        bundle_cmds,
-        ci_cmds,
-        eval_cmds,
-        logs_cmds,
-        registry_cmds,
-        runs_cmds,
-        view_cmds,
-    )
+    """Where each command lives, so `cli` imports only the module of the command being run
+    (tests/cli/test_lazy_commands.py checks this map against the commands the modules define)."""
+    cli.lazy = {name: module for module, names in COMMAND_MODULES.items() for name in names}  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> None:

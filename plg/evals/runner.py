@@ -23,6 +23,7 @@ from plg.evals.progress import current_watcher
 from plg.evals.rowtrace import pack
 from plg.evals.runs import SHARD_DONE, RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
 from plg.evals.summary import Aggregator, ModelSummary
+from plg.llm import loop
 from plg.tracing import spans as tracing
 from plg.tracing.spans import Span
 
@@ -380,7 +381,7 @@ def execute(
         watcher.started(f"{spec.kind} {spec.name}{shard}", None if shard else spec.planned_calls())
         on_row = _both(on_row, watcher.row)
     try:
-        ran, reused = asyncio.run(run_rows(spec, client, writer, done, aggregator, on_row))
+        ran, reused = loop.run(run_rows(spec, client, writer, done, aggregator, on_row))
         if spec.shard is not None:
             writer.append_event({"type": SHARD_DONE, "shard": str(spec.shard), "rows": ran + reused})
     finally:

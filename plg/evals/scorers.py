@@ -7,6 +7,7 @@ import asyncio
 import importlib.util
 import json
 import math
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -211,8 +212,8 @@ class Judge(Scorer):
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    dot = sum(map(operator.mul, a, b))
+    norm = math.hypot(*a) * math.hypot(*b)
     return max(0.0, dot / norm) if norm else 0.0
 
 

@@ -99,7 +99,7 @@ def offline_embedding(text: str) -> list[float]:
         digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
         index = int.from_bytes(digest[:2], "little") % EMBED_DIMS
         vector[index] += 1.0 if digest[2] & 1 else -1.0
-    norm = math.sqrt(sum(v * v for v in vector))
+    norm = math.hypot(*vector)
     return [v / norm for v in vector] if norm else vector
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from plg.errors import ModelCallError
 from plg.llm.cache import CachedAnswer, ResponseCache, cache_key
 from plg.llm.failures import Failure, classify
+from plg.llm.loop import inline_preparation, prepares_inline
 from plg.llm.offline import (
     OFFLINE_EMBEDDING_MODEL,
     OFFLINE_MODEL,
@@ -120,9 +121,11 @@ async def _litellm_ready() -> Any:
 
 
 @contextmanager
-def _quiet_call() -> Iterator[None]:
-    """Mark the block as plg's own litellm call (see `_skip_unused_work`)."""
+def _quiet_call(model: str | None = None) -> Iterator[None]:
+    """Mark the block as plg's own litellm call (see `_skip_unused_work`), and for a provider whose
+    request preparation is pure CPU, as one whose preparation runs inline on plg's loop (plg.llm.loop)."""
     marker = _plg_call.set(True)
+    inline = inline_preparation.set(model is not None and prepares_inline(model))
     internal: Any = None
     try:
         from litellm._internal_context import is_internal_call
@@ -135,6 +138,7 @@ def _quiet_call() -> Iterator[None]:
     finally:
         if is_internal_call is not None:
             is_internal_call.reset(internal)
+        inline_preparation.reset(inline)
         _plg_call.reset(marker)
 
 
@@ -333,7 +337,7 @@ class ModelClient:
             try:
                 async with slots:
                     started = time.perf_counter()
-                    with _quiet_call():
+                    with _quiet_call(model):
                         response = await litellm.acompletion(**kwargs)
                     latency = time.perf_counter() - started
                 completion = self._to_completion(litellm, model, response, latency, attempt)

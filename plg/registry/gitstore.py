@@ -22,25 +22,12 @@ from plg.errors import (
     NotARepository,
     NotFound,
     PushRejected,
-    ShallowHistory,
 )
+from plg.registry.githistory import FileChange, HistoryGit  # noqa: F401  (FileChange re-exported)
 from plg.registry.gitremote import RemoteGit, remote_auth_env  # noqa: F401  (re-exported)
 
 ZERO_SHA = "0" * 40
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """One first-parent commit that changed a file's content (a pure rename is not a change)."""
-
-    commit: str
-    blob: str
-    path: str
-    time: int
-    author: str
-    email: str
-    subject: str
 
 
 @dataclass(frozen=True)
@@ -66,7 +53,7 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-class GitStore(RemoteGit):
+class GitStore(RemoteGit, HistoryGit):
     bare = False
 
     def __init__(self, path: str | Path = ".") -> None:
@@ -163,71 +150,6 @@ class GitStore(RemoteGit):
         except GitError:
             return None
 
-    @cached_property
-    def is_shallow(self) -> bool:
-        try:
-            return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
-        except GitError:
-            return False
-
-    def require_full_history(self) -> None:
-        """Version N is the Nth change in the whole history: counted from a truncated clone it would name
-        another version, so a shallow clone is refused rather than silently renumbered."""
-        if self.is_shallow:
-            raise ShallowHistory(
-                f"{self.root} is a shallow clone: version numbers need the full history; run "
-                "`git fetch --unshallow` (in GitHub Actions: actions/checkout with fetch-depth: 0)"
-            )
-
-    def file_history(self, path: str, rev: str = "HEAD") -> list[FileChange]:
-        """First-parent commits of `rev` that changed the content at `path`, oldest first, following renames."""
-        if not self.has_commits:
-            return []
-        self.require_full_history()
-        out = self.run(
-            "log",
-            "--first-parent",
-            "--follow",
-            "--no-abbrev",
-            "--raw",
-            "--no-color",
-            "--format=%x00%H%x1f%at%x1f%an%x1f%ae%x1f%s",
-            rev,
-            "--",
-            path,
-        )
-        return _parse_raw_log(out)
-
-    def tree_history(self, prefix: str) -> dict[str, list[FileChange]]:
-        """Histories of every file under `prefix` in one git call, renames followed, keyed by current path."""
-        if not self.has_commits:
-            return {}
-        self.require_full_history()
-        out = self.run(
-            "log",
-            "--first-parent",
-            "-M",
-            "--no-abbrev",
-            "--raw",
-            "--no-color",
-            "--reverse",
-            "--format=%x00%H%x1f%at%x1f%an%x1f%ae%x1f%s",
-            "HEAD",
-            "--",
-            prefix,
-        )
-        histories: dict[str, list[FileChange]] = {}
-        for header, entries in _iter_raw_log(out):
-            for status, old_blob, new_blob, old_path, new_path in entries:
-                if status.startswith("D"):
-                    histories.pop(old_path, None)
-                    continue
-                chain = histories.pop(old_path, []) if status.startswith("R") else histories.get(new_path, [])
-                if old_blob != new_blob or not chain:
-                    chain = [*chain, FileChange(blob=new_blob, path=new_path, **header)]
-                histories[new_path] = chain
-        return histories
-
     def read_blob(self, blob: str) -> bytes:
         proc = subprocess.run(["git", "cat-file", "blob", blob], cwd=self.root, capture_output=True)
         if proc.returncode != 0:
@@ -303,8 +225,6 @@ class GitStore(RemoteGit):
 
     def notes_map(self, notes_ref: str) -> dict[str, str]:
         """Annotated commit -> note blob, in one call (empty when the notes ref does not exist)."""
-        if self.ref_value(notes_ref) is None:
-            return {}
         out = self.run("notes", f"--ref={notes_ref}", "list")
         pairs = (line.split() for line in out.splitlines() if line.strip())
         return {commit: note for note, commit in pairs}
@@ -441,48 +361,6 @@ def _find_worktree(start: Path) -> Path | None:
         if (folder / ".git").exists():
             return folder
     return None
-
-
-def _iter_raw_log(out: str):  # type: ignore[no-untyped-def]
-    for record in out.split("\0"):
-        if not record.strip():
-            continue
-        head, _, rest = record.partition("\n")
-        commit, time, author, email, subject = head.split("\x1f")
-        header = {"commit": commit, "time": int(time), "author": author, "email": email, "subject": subject}
-        entries = []
-        for line in rest.splitlines():
-            if not line.startswith(":"):
-                continue
-            meta, *paths = line.split("\t")
-            fields = meta[1:].split()
-            status = fields[4]
-            old_path = paths[0]
-            new_path = paths[1] if len(paths) > 1 else paths[0]
-            entries.append((status, fields[2], fields[3], old_path, new_path))
-        yield header, entries
-
-
-def _parse_raw_log(out: str) -> list[FileChange]:
-    """`--follow` also follows copies: a file created as a copy of another starts its own history there
-    (the original's versions and labels are not its), so the walk stops at a copy."""
-    changes: list[FileChange] = []
-    for header, entries in _iter_raw_log(out):
-        copied = False
-        for status, old_blob, new_blob, _old_path, new_path in entries:
-            if status.startswith("D"):
-                continue
-            if status.startswith("R") and old_blob == new_blob:
-                continue
-            if old_blob == new_blob and not status.startswith(("A", "C")):
-                continue
-            changes.append(FileChange(blob=new_blob, path=new_path, **header))
-            copied = status.startswith("C")
-            break
-        if copied:
-            break
-    changes.reverse()
-    return changes
 
 
 def init_repository(directory: Path) -> bool:

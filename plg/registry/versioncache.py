@@ -1,8 +1,9 @@
-"""A prompt's version list, cached on disk per (file, HEAD commit).
+"""Version lists cached on disk: one prompt's per (file, HEAD commit), every prompt's per HEAD.
 
-Computing versions walks the first-parent history with rename following (~80 ms on 5,000 commits); between
-commits the answer cannot change, so `plg show`, `plg log` and SDK cold starts reuse it. A new HEAD is a new
-key; a cache that cannot be read or written is simply skipped.
+Computing versions walks the first-parent history with rename following (~80 ms on 5,000 commits, ~150 ms
+for every prompt over 2,000 commits); between commits the answer cannot change, so `plg show`, `plg log`,
+`plg list` and SDK cold starts reuse it. A new HEAD is a new key (the every-prompt list is extended by the
+commits since its HEAD); a cache that cannot be read or written is simply skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from plg.registry.gitstore import FileChange
 
 FORMAT = 2  # 2: a copied file no longer inherits the original's history
+_FIELDS = ("commit", "blob", "path", "time", "author", "email", "subject")
 
 
 def _path(cache_dir: Path, file_path: str) -> Path:
@@ -36,8 +38,11 @@ def load(cache_dir: Path, file_path: str, head: str) -> list[FileChange] | None:
 
 
 def save(cache_dir: Path, file_path: str, head: str, changes: list[FileChange]) -> None:
-    target = _path(cache_dir, file_path)
     payload = {"format": FORMAT, "head": head, "path": file_path, "changes": [asdict(c) for c in changes]}
+    _write(_path(cache_dir, file_path), payload)
+
+
+def _write(target: Path, payload: dict[str, object]) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_suffix(f".{os.getpid()}.tmp")
@@ -45,3 +50,24 @@ def save(cache_dir: Path, file_path: str, head: str, changes: list[FileChange]) 
         temporary.replace(target)
     except OSError:
         pass
+
+
+def load_tree(cache_dir: Path, prefix: str) -> tuple[str, dict[str, list[FileChange]]] | None:
+    """The HEAD the cached histories were computed at, and the histories (whatever HEAD is now)."""
+    try:
+        data = json.loads(_path(cache_dir, f"tree:{prefix}").read_text())
+        if data.get("format") != FORMAT or data.get("path") != f"tree:{prefix}":
+            return None
+        histories = {
+            path: [FileChange(**dict(zip(_FIELDS, change, strict=True))) for change in changes]
+            for path, changes in data["histories"].items()
+        }
+        return str(data["head"]), histories
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def save_tree(cache_dir: Path, prefix: str, head: str, histories: dict[str, list[FileChange]]) -> None:
+    compact = {path: [[getattr(c, f) for f in _FIELDS] for c in changes] for path, changes in histories.items()}
+    _write(_path(cache_dir, f"tree:{prefix}"), {"format": FORMAT, "head": head, "path": f"tree:{prefix}",
+                                                 "histories": compact})

@@ -160,8 +160,24 @@ class Registry:
         return sorted(p.relative_to(base).as_posix()[: -len(SUFFIX)] for p in base.rglob(f"*{SUFFIX}"))
 
     def all_versions(self) -> dict[str, list[Version]]:
-        """Every prompt's history from a single git call: what `plg list` needs for 200 prompts."""
-        histories = self.store.tree_history(PROMPTS_DIR)
+        """Every prompt's history from a single git call (none when HEAD has not moved, only the new
+        commits when it moved forward): what `plg list` needs for 200 prompts."""
+        from plg import config
+        from plg.registry import versioncache
+
+        head = self.store.ref_value("HEAD")
+        if head is None:
+            return {}
+        cache_dir = config.state_dir(self.root) / "versions"
+        cached = versioncache.load_tree(cache_dir, PROMPTS_DIR)
+        if cached is not None and cached[0] == head:
+            histories = cached[1]
+        else:
+            if cached is not None and self.store.first_parent_ancestor(cached[0], head):
+                histories = self.store.tree_history(PROMPTS_DIR, since=cached[0], base=cached[1])
+            else:
+                histories = self.store.tree_history(PROMPTS_DIR)
+            versioncache.save_tree(cache_dir, PROMPTS_DIR, head, histories)
         result: dict[str, list[Version]] = {}
         for path, changes in histories.items():
             if path.endswith(SUFFIX):
@@ -379,12 +395,13 @@ class Registry:
 
     def labels(self, name: str) -> dict[str, str]:
         """Label → commit for one prompt, including labels set under a name it had before a rename."""
-        found: dict[str, str] = {}
+        tags = self.all_labels()
         names = [name]
-        if (self.root / self.prompt_path(name)).is_file() and self.store.tags(TAG_PREFIX):
+        if tags and (self.root / self.prompt_path(name)).is_file():
             names += self.former_names(name)
+        found: dict[str, str] = {}
         for each in reversed(names):
-            found.update({r.ref.rsplit("@", 1)[1]: r.commit for r in self.store.tags(f"{TAG_PREFIX}{each}@*")})
+            found.update(tags.get(each, {}))
         return found
 
     def all_labels(self) -> dict[str, dict[str, str]]:

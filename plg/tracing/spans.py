@@ -101,6 +101,9 @@ def _is_hex(value: str, length: int) -> bool:
     return len(value) == length and all(c in "0123456789abcdef" for c in value)
 
 
+_PLAIN = frozenset({str, bool, int, float})
+
+
 def _attr(value: Any) -> AttrValue:
     if isinstance(value, (str, bool, int, float)):
         return value
@@ -143,11 +146,13 @@ class ActiveSpan:
 
     def set_attribute(self, key: str, value: Any) -> None:
         if value is not None:
-            self.attributes[str(key)] = _attr(value)
+            self.attributes[str(key)] = value if type(value) in _PLAIN else _attr(value)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        mine = self.attributes
         for key, value in attributes.items():
-            self.set_attribute(key, value)
+            if value is not None:
+                mine[key if type(key) is str else str(key)] = value if type(value) in _PLAIN else _attr(value)
 
     def set_status(self, status: str, message: str | None = None) -> None:
         if status not in STATUSES:

@@ -137,3 +137,44 @@ def test_all_versions_agrees_with_per_prompt_history(repo: GitRepo) -> None:
             (v.number, v.commit, v.blob) for v in registry.versions(name)
         ]
     assert "b" not in bulk
+
+
+def _numbered(histories: dict) -> dict:  # type: ignore[type-arg]
+    return {name: [(v.number, v.commit, v.blob) for v in versions] for name, versions in histories.items()}
+
+
+def _fresh(repo: GitRepo) -> dict:  # type: ignore[type-arg]
+    import shutil
+
+    shutil.rmtree(repo.path / ".plg", ignore_errors=True)
+    return _numbered(Registry(repo.path).all_versions())
+
+
+def test_list_cache_follows_new_commits_renames_and_merges(repo: GitRepo) -> None:
+    """`plg list` keeps every prompt's history between runs and extends it by the commits since: after
+    edits, a rename, a deletion and a merged branch it numbers exactly as a walk from scratch."""
+    repo.write_prompt("a", "A1")
+    repo.write_prompt("b", "B1")
+    assert _numbered(Registry(repo.path).all_versions()) == _fresh(repo)
+    Registry(repo.path).all_versions()
+    repo.write_prompt("a", "A2")
+    repo.git("mv", "prompts/b.prompt", "prompts/c.prompt")
+    repo.commit("rename b")
+    repo.write_prompt("d", "D1")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write_prompt("a", "A-side-1")
+    repo.write_prompt("a", "A-side-2")
+    side_cached = _numbered(Registry(repo.path).all_versions())
+    assert side_cached["a"][-1][0] == 4
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    repo.git("rm", "-q", "prompts/d.prompt")
+    repo.commit("drop d")
+    # The cache was last written at `side`, which is not on main's first-parent chain: the merge is one
+    # version of `a`, not the two side commits.
+    cached = _numbered(Registry(repo.path).all_versions())
+    assert cached == _fresh(repo)
+    assert cached["a"][-1][0] == 3 and "d" not in cached and "b" not in cached
+    Registry(repo.path).all_versions()
+    repo.write_prompt("c", "C2")
+    assert _numbered(Registry(repo.path).all_versions()) == _fresh(repo)
