@@ -193,6 +193,7 @@ def _figures(version: PromptVersion, outcome: EvalOutcome) -> list[Figures]:
             rows=s.rows,
             errors=s.errors,
             scorers={sc.name: sc.mean for sc in s.scorers},
+            placeholder=list(s.placeholders),
         )
         for s in outcome.result.summaries
     ]
@@ -209,6 +210,7 @@ def _from_recorded(score: RecordedScore, common: dict[str, Any]) -> Figures:
         errors=score.errors,
         reused=True,
         scorers={name: (fig or {}).get("mean") for name, fig in scorers.items()},
+        placeholder=list(score.placeholders()),
     )
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from plg.ci.github import COMMENT_MARKER
 from plg.errors import BadInput
+from plg.llm.offline import PLACEHOLDER_WARNING, placeholder_name
 
 Short = Annotated[str, StringConstraints(max_length=300)]
 Long = Annotated[str, StringConstraints(max_length=2000)]
@@ -39,6 +40,7 @@ class Figures(_Frozen):
     errors: int = 0
     reused: bool = False
     scorers: dict[Short, Score | None] = Field(default_factory=dict, max_length=50)
+    placeholder: list[Short] = Field(default_factory=list, max_length=50)
 
 
 class Check(_Frozen):
@@ -217,6 +219,8 @@ def render_markdown(report: CiReport, title: str = "plg") -> str:
         ]
         for prompt in report.prompts:
             lines += _summary_rows(prompt)
+        if any(f.placeholder for p in report.prompts for f in [*p.head, *p.base]):
+            lines += ["", f"⚠️ {md(PLACEHOLDER_WARNING)}"]
         gates = [p for p in report.prompts if p.gate_failed]
         if gates:
             lines.append("")
@@ -280,7 +284,8 @@ def _details(prompt: PromptResult) -> list[str]:
         lines += ["", f"**{md(fig.model)}**{reused}", "", "| scorer | base | head | Δ |", "|---|---|---|---|"]
         for scorer, value in fig.scorers.items():
             before = base.scorers.get(scorer) if base else None
-            lines.append(f"| {md(scorer)} | {_num(before)} | {_num(value)} | {_delta(value, before)} |")
+            shown = placeholder_name(scorer) if scorer in fig.placeholder else scorer
+            lines.append(f"| {md(shown)} | {_num(before)} | {_num(value)} | {_delta(value, before)} |")
     if prompt.backtest is not None:
         bt = prompt.backtest
         lines += [
@@ -299,7 +304,9 @@ def _details(prompt: PromptResult) -> list[str]:
                 "|---|---|---|---|",
             ]
             for check in prompt.gate:
-                result = "✅ pass" if check.passed else "❌ fail"
+                result = ("✅ pass" if check.passed else "❌ fail") + (
+                    f" ({md(check.detail)})" if check.detail else ""
+                )
                 lines.append(f"| {md(check.name)} | {_num(check.value)} | {md(check.bound)} | {result} |")
         if prompt.gate_note:
             lines.append(f"\n`{md(prompt.gate_label)}` gate: {md(prompt.gate_note)}")

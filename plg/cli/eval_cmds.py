@@ -170,7 +170,16 @@ def _print_reused(outcome, as_json: bool) -> None:  # type: ignore[no-untyped-de
     )
     rows = [[s.model, _f(s.score), _f(s.pass_rate), s.rows, s.errors, s.time] for s in outcome.reused]
     echo_table(rows, ["model", "score", "pass rate", "rows", "errors", "recorded"])
+    _placeholder_lines(outcome.reused)
     click.echo("use --force to run again")
+
+
+def _placeholder_lines(scores) -> None:  # type: ignore[no-untyped-def]
+    from plg.llm.offline import PLACEHOLDER_WARNING, placeholder_name
+
+    marked = sorted({placeholder_name(n) for s in scores for n in s.placeholders()})
+    if marked:
+        click.echo(f"warning: {', '.join(marked)}: {PLACEHOLDER_WARNING}")
 
 
 def _f(value: float | None) -> str:
@@ -256,9 +265,13 @@ def scores(ctx: click.Context, spec: str, as_json: bool) -> None:
         rows,
         ["kind", "model", "score", "pass rate", "rows", "errors", "pipeline", "threshold", "when", "run"],
     )
+    from plg.llm.offline import placeholder_name
+
     for s in found:
         for scorer, figures in ((s.details or {}).get("scorers") or {}).items():
+            shown = placeholder_name(scorer) if scorer in s.placeholders() else scorer
             click.echo(
-                f"  {s.model} {scorer}: mean {_f(figures.get('mean'))}, pass {_f(figures.get('pass_rate'))}, "
+                f"  {s.model} {shown}: mean {_f(figures.get('mean'))}, pass {_f(figures.get('pass_rate'))}, "
                 f"errors {figures.get('errors')}"
             )
+    _placeholder_lines(found)

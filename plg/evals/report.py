@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 from plg.errors import BadInput
 from plg.evals.runs import RowRecord, RunHeader
 from plg.evals.summary import ModelSummary, ThresholdCheck
+from plg.llm.offline import PLACEHOLDER_WARNING
 
 FORMATS = (".json", ".jsonl", ".csv", ".md", ".xml")
 
@@ -45,8 +46,13 @@ def summary_rows(summaries: tuple[ModelSummary, ...]) -> tuple[list[str], list[l
         )
         for scorer in s.scorers:
             errors = f"{scorer.errors}" + (f" (+{scorer.pending} pending)" if scorer.pending else "")
-            rows.append(["", scorer.name, fmt(scorer.mean), pct(scorer.pass_rate), errors, "", "", "", ""])
+            rows.append(["", scorer.shown_name, fmt(scorer.mean), pct(scorer.pass_rate), errors, "", "", "", ""])
     return headers, rows
+
+
+def placeholder_warning(summaries: tuple[ModelSummary, ...]) -> str | None:
+    """The line under every table whose figures include the offline judge's word counts."""
+    return PLACEHOLDER_WARNING if any(s.placeholders for s in summaries) else None
 
 
 def text_summary(
@@ -57,6 +63,9 @@ def text_summary(
     headers, rows = summary_rows(summaries)
     title = _title(header)
     lines = [title, tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)]
+    warning = placeholder_warning(summaries)
+    if warning:
+        lines.append(f"warning: {warning}")
     for check in checks:
         verdict = "pass" if check.passed else "FAIL"
         lines.append(
@@ -78,6 +87,9 @@ def markdown_summary(
     headers, rows = summary_rows(summaries)
     out = [f"### {_title(header)}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    warning = placeholder_warning(summaries)
+    if warning:
+        out.append(f"\n⚠️ {_md_cell(warning)}")
     for check in checks:
         icon = "✅" if check.passed else "❌"
         out.append(f"\n{icon} `{check.check}` {'≥' if check.op == '>=' else '≤'} {check.bound:g} for `{check.model}`: **{fmt(check.value)}**")

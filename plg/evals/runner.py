@@ -271,6 +271,7 @@ async def _run_row(
             pending=s.pending,
             weight=scorer.weight,
             outside=s.outside,
+            placeholder=scorer.placeholder,
         )
         for s, scorer in zip(scores, spec.scorers, strict=True)
     )

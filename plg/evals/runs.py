@@ -66,6 +66,7 @@ class ScoreRecord:
     pending: bool = False
     weight: float = 1.0
     outside: bool = False
+    placeholder: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,9 @@ class RowRecord:
         return cls(**fields)
 
 
-_SCORE_DEFAULTS = {"reason": "", "error": None, "pending": False, "weight": 1.0, "outside": False}
+_SCORE_DEFAULTS = {
+    "reason": "", "error": None, "pending": False, "weight": 1.0, "outside": False, "placeholder": False
+}
 _OMITTED_WHEN: dict[str, Any] = {
     "messages": None,
     "output": None,

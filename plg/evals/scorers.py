@@ -30,6 +30,7 @@ from plg.evals.config import (
 )
 from plg.evals.datasets import Row
 from plg.evals.judge import judge_messages, parse_judgement
+from plg.llm.offline import OFFLINE_MODEL
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class ScoreContext:
 
 class Scorer:
     graded = False
+    placeholder = False
+    """True when the scorer's figures come from the offline stand-in, not a judgement: shown everywhere."""
 
     def __init__(self, name: str, weight: float, pass_at: float | None) -> None:
         self.name = name
@@ -192,6 +195,7 @@ class Judge(Scorer):
         self.template = _compile(rubric, f"scorer {name}")
         self.model, self.params = config.model or default_model, dict(config.params)
         self.rubric = rubric
+        self.placeholder = self.model == OFFLINE_MODEL
 
     def identity(self) -> str:
         return json.dumps(["llm_judge", self.model, self.params, self.rubric], sort_keys=True, default=str)

@@ -17,6 +17,7 @@ from plg.evals.plan import EvalRequest, PlannedEval, plan_eval
 from plg.evals.runner import RunResult, execute
 from plg.evals.runs import RowRecord, find_run, new_run_id
 from plg.evals.summary import Scored, ThresholdCheck, check_threshold
+from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING
 from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, find_score, record_scores
 from plg.registry.versions import Registry
@@ -202,9 +203,15 @@ def _to_recorded(
                 passed_threshold=all(c.passed for c in model_checks) if model_checks else None,
                 details={
                     "scorers": {
-                        s.name: {"mean": s.mean, "pass_rate": s.pass_rate, "errors": s.errors}
+                        s.name: {
+                            "mean": s.mean,
+                            "pass_rate": s.pass_rate,
+                            "errors": s.errors,
+                            **({"placeholder": PLACEHOLDER_LABEL} if s.placeholder else {}),
+                        }
                         for s in summary.scorers
                     },
+                    **({"warning": PLACEHOLDER_WARNING} if summary.placeholders else {}),
                     "cost": summary.cost,
                     "p50_latency": summary.p50_latency,
                 },

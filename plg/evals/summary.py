@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plg.evals.runs import RowRecord
+from plg.llm.offline import placeholder_name
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,11 @@ class ScorerSummary:
     scored: int
     errors: int
     pending: int
+    placeholder: bool = False
+
+    @property
+    def shown_name(self) -> str:
+        return placeholder_name(self.name) if self.placeholder else self.name
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,10 @@ class ModelSummary:
 
     def scorer_errors(self) -> dict[str, int]:
         return {s.name: s.errors for s in self.scorers}
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.scorers if s.placeholder)
 
     def to_json(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -92,6 +102,7 @@ class _ScorerAcc:
     judged: int = 0
     errors: int = 0
     pending: int = 0
+    placeholder: bool = False
 
 
 @dataclass
@@ -144,6 +155,7 @@ class Aggregator:
             acc.passed_rows += int(row.passed)
         for score in row.scores:
             s = acc.scorers.setdefault(score.name, _ScorerAcc(weight=score.weight))
+            s.placeholder = s.placeholder or score.placeholder
             if score.pending:
                 s.pending += 1
             elif score.error or row.error:
@@ -182,6 +194,7 @@ class Aggregator:
                     scored=s.scored,
                     errors=s.errors,
                     pending=s.pending,
+                    placeholder=s.placeholder,
                 )
                 for name, s in acc.scorers.items()
             ),

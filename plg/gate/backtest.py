@@ -16,6 +16,7 @@ from plg.errors import BadInput
 from plg.evals.datasets import Row, dataset_hash
 from plg.evals.runner import EvalSpec, RunResult
 from plg.evals.runs import RowRecord, latest_rows
+from plg.llm.offline import PLACEHOLDER_WARNING, placeholder_name
 from plg.registry.versions import PromptVersion
 from plg.runtime.history import iter_history
 
@@ -49,6 +50,7 @@ class BacktestReport:
     judge_mean: float | None
     top_changed: tuple[ChangedRow, ...]
     run_id: str | None = None
+    judge_placeholder: bool = False
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class BacktestReport:
             "similarity_p50": self.similarity_p50,
             "changed_fraction": self.changed_fraction,
             "judge_mean": self.judge_mean,
+            **({"judge_placeholder": True} if self.judge_placeholder else {}),
         }
 
 
@@ -188,6 +191,7 @@ def report_from_run(candidate: PromptVersion, history: Path, result: RunResult |
         judge_mean=statistics.fmean(judges) if judges else None,
         top_changed=top,
         run_id=header.run_id,
+        judge_placeholder=any(s.placeholder for r in records for s in r.scores if s.name == "judge"),
     )
 
 
@@ -215,6 +219,7 @@ def report_from_figures(
         judge_mean=number("judge_mean"),
         top_changed=(),
         run_id=run_id,
+        judge_placeholder=figures.get("judge_placeholder") is True,
     )
 
 
@@ -235,12 +240,15 @@ def render_text(report: BacktestReport) -> str:
         [f"changed (similarity < {CHANGED_BELOW})", _f(report.changed_fraction)],
     ]
     if report.judge_mean is not None:
-        rows.append(["judge mean", _f(report.judge_mean)])
+        judge = placeholder_name("judge mean") if report.judge_placeholder else "judge mean"
+        rows.append([judge, _f(report.judge_mean)])
     version = f"@{report.version}" if report.version is not None else " (working tree)"
     lines = [
         f"backtest {report.prompt}{version} over {report.history}",
         tabulate(rows, tablefmt="simple", disable_numparse=True),
     ]
+    if report.judge_placeholder:
+        lines.append(f"warning: {PLACEHOLDER_WARNING}")
     for row in report.top_changed:
         lines += [
             "",
@@ -259,9 +267,13 @@ def render_markdown(report: BacktestReport) -> str:
         "|---|---|",
     ]
     out += [
-        f"| {k.replace('_', ' ')} | {v if isinstance(v, int) else _f(v)} |"
+        f"| {placeholder_name('judge mean') if k == 'judge_mean' and report.judge_placeholder else k.replace('_', ' ')}"
+        f" | {v if isinstance(v, int) else _f(v)} |"
         for k, v in report.figures().items()
+        if k != "judge_placeholder"
     ]
+    if report.judge_placeholder:
+        out += ["", f"⚠️ {PLACEHOLDER_WARNING}"]
     if report.top_changed:
         out += ["", "| line | similarity | production | candidate |", "|---|---|---|---|"]
         for row in report.top_changed:

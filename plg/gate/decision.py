@@ -17,6 +17,7 @@ from plg.evals.runner import execute
 from plg.evals.runs import find_run, new_run_id
 from plg.evals.session import RunOptions, make_client, run_eval
 from plg.gate.backtest import BacktestReport, backtest_spec, report_from_figures, report_from_run
+from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING, placeholder_name
 from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, find_score, record_scores
 from plg.registry.versions import PromptVersion, Registry
@@ -39,6 +40,14 @@ class Decision:
     gated: bool
     model: str | None = None
     replaced: bool = False
+    placeholder: tuple[str, ...] = ()
+    """Scorers of the eval figures whose judge was the offline stand-in: shown beside the decision."""
+
+    def placeholder_line(self) -> str | None:
+        if not self.placeholder:
+            return None
+        names = ", ".join(placeholder_name(n) for n in self.placeholder)
+        return f"warning: the eval figures include {names}: {PLACEHOLDER_WARNING}"
 
     def model_line(self) -> str | None:
         """Which model the figures are for: the served one, or the one the pipeline says replaces it."""
@@ -200,29 +209,39 @@ def decide(
         gate.min_score is not None or gate.min_pass_rate is not None or gate.max_regression is not None
     )
     score = _eval_score(registry, candidate, pipeline, use_cache) if needs_eval else None
+    placeholder = score.placeholders() if score is not None else ()
+    marked = f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else ""
     if score is not None:
         checks += _error_checks(score, gate.max_error_rate)
     if gate.min_score is not None and score is not None:
-        checks.append(_at_least("eval score", _errors_as_zero(score), gate.min_score))
+        checks.append(_at_least("eval score", _errors_as_zero(score), gate.min_score, marked))
     if gate.min_pass_rate is not None and score is not None:
-        checks.append(_at_least("eval pass rate", _errors_as_zero(score, "pass_rate"), gate.min_pass_rate))
+        checks.append(
+            _at_least("eval pass rate", _errors_as_zero(score, "pass_rate"), gate.min_pass_rate, marked)
+        )
     if gate.max_regression is not None and score is not None:
         if holder is None or holder.commit == candidate.commit:
             checks.append(
                 Check(
-                    "no regression", _errors_as_zero(score), "no current holder", True, "first version to hold it"
+                    "no regression",
+                    _errors_as_zero(score),
+                    "no current holder",
+                    True,
+                    "; ".join(filter(None, ["first version to hold it", marked])),
                 )
             )
         else:
             held = _eval_score(registry, holder, pipeline, use_cache)
             held_score, now = _errors_as_zero(held) or 0.0, _errors_as_zero(score)
             floor = held_score - gate.max_regression
+            placeholder = tuple(dict.fromkeys([*placeholder, *held.placeholders()]))
             checks.append(
                 Check(
                     "no regression",
                     now,
                     f">= {floor:.3f} (v{holder.version} {held_score:.3f} - {gate.max_regression:g})",
                     (now or 0.0) >= floor,
+                    f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else "",
                 )
             )
     if gate.backtest is not None:
@@ -247,7 +266,9 @@ def decide(
             checks.append(
                 Check("backtest errors", float(report.errors), "0", False, "rows failed to run or score")
             )
-    return Decision(candidate, label, tuple(checks), gated=True, model=model, replaced=replaced)
+    return Decision(
+        candidate, label, tuple(checks), gated=True, model=model, replaced=replaced, placeholder=placeholder
+    )
 
 
 def _errors_as_zero(score: RecordedScore, figure: str = "score") -> float | None:
@@ -287,8 +308,8 @@ def backtest_inputs(
     }
 
 
-def _at_least(name: str, value: float | None, bound: float) -> Check:
-    return Check(name, value, f">= {bound:g}", value is not None and value >= bound)
+def _at_least(name: str, value: float | None, bound: float, detail: str = "") -> Check:
+    return Check(name, value, f">= {bound:g}", value is not None and value >= bound, detail)
 
 
 def record_decision(registry: Registry, decision: Decision, forced: bool, reason: str) -> None:
@@ -326,6 +347,11 @@ def record_decision(registry: Registry, decision: Decision, forced: bool, reason
                     "checks": [asdict(c) for c in decision.checks],
                     "forced": forced,
                     "reason": reason,
+                    **(
+                        {"placeholder": list(decision.placeholder), "warning": PLACEHOLDER_WARNING}
+                        if decision.placeholder
+                        else {}
+                    ),
                 },
             )
         ],

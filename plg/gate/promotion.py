@@ -51,6 +51,8 @@ def decision_table(decision) -> list[str]:  # type: ignore[no-untyped-def]
         rows, headers=[*headers, *(["detail"] if with_detail else [])], tablefmt="simple", disable_numparse=True
     ).splitlines()
     line = decision.model_line()
+    warning = decision.placeholder_line()
+    table += [warning] if warning else []
     return [f"{decision.label} gate for {decision.candidate.ref}: {line}", *table] if line else table
 
 

@@ -19,6 +19,11 @@ from typing import Any
 OFFLINE_MODEL = "plg/offline"
 OFFLINE_EMBEDDING_MODEL = "plg/offline-embed"
 JUDGE_MARKER = "You are grading an AI response against a rubric."
+PLACEHOLDER_LABEL = "offline placeholder"
+PLACEHOLDER_WARNING = (
+    f"judge scores marked ({PLACEHOLDER_LABEL}) come from {OFFLINE_MODEL}, a stand-in that counts rubric "
+    "words: they are not a judgement (give the judge a real model, README: 'A real judge')"
+)
 EMBED_DIMS = 256
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _STOP = set(
@@ -87,10 +92,15 @@ def judge_reply(user: str) -> str:
     found = [w for w in wanted if w in have]
     score = round(len(found) / len(wanted), 3) if wanted else 1.0
     missing = [w for w in wanted if w not in have][:8]
-    reason = f"found {len(found)} of {len(wanted)} rubric terms" + (
+    reason = f"{PLACEHOLDER_LABEL}, not a judgement: found {len(found)} of {len(wanted)} rubric terms" + (
         f"; missing: {', '.join(missing)}" if missing else ""
     )
     return json.dumps({"score": score, "reason": reason})
+
+
+def placeholder_name(name: str) -> str:
+    """A scorer's name as every table shows it when its figures came from the offline judge."""
+    return f"{name} ({PLACEHOLDER_LABEL})"
 
 
 def offline_embedding(text: str) -> list[float]:

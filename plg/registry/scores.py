@@ -44,6 +44,13 @@ class RecordedScore:
             if isinstance(figures, dict)
         }
 
+    def placeholders(self) -> tuple[str, ...]:
+        """Scorers whose recorded figures came from the offline stand-in judge, not a judgement."""
+        scorers = (self.details or {}).get("scorers") or {}
+        return tuple(
+            name for name, figures in scorers.items() if isinstance(figures, dict) and figures.get("placeholder")
+        )
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
