@@ -1,11 +1,34 @@
-"""Where plg keeps its local, git-ignored state. Every path can be redirected by environment so tests and
-CI never write into a user's checkout by accident."""
+"""Where plg keeps its local state and which defaults it runs with.
+
+Each setting comes from, first to last: a command-line flag or an argument in code (the caller's), an
+environment variable, the repository's settings file (`plg.toml` at its root, or `[tool.plg]` in its
+`pyproject.toml`), a built-in default. Environment variables come before the file so CI and tests can move
+everything without touching a user's checkout. Both files at once is refused rather than merged: two
+places that disagree is a mistake nobody should have to debug. The file is read once per process and again
+only when it changes (path, mtime and size); pydantic and tomllib load only when a setting is asked for.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+from plg.errors import BadInput
+
+CONFIG_FILE = "plg.toml"
+PYPROJECT = "pyproject.toml"
+DEFAULT_LABEL_TTL = 5.0
+SETTINGS_ENV = {
+    "log": "PLG_LOG",
+    "cache": "PLG_CACHE",
+    "label_ttl": "PLG_LABEL_TTL",
+    "judge_model": "PLG_JUDGE_MODEL",
+    "concurrency": "PLG_CONCURRENCY",
+}
+"""Each settings-file key and the environment variable that overrides it."""
 
 
 def state_dir(root: Path) -> Path:
@@ -15,17 +38,61 @@ def state_dir(root: Path) -> Path:
 
 def cache_path(root: Path) -> Path:
     override = os.environ.get("PLG_CACHE")
-    return Path(override) if override else state_dir(root) / "cache.db"
+    if override:
+        return Path(override)
+    configured = load_settings(root).path("cache")
+    return Path(configured) if configured else state_dir(root) / "cache.db"
 
 
 def log_path(root: Path) -> Path:
+    return Path(log_location(root))
+
+
+def log_location(root: Path | None) -> str:
+    """The request log: a SQLite file, or a `postgresql://` URL (PLG_LOG or the file may hold either).
+    `root` None: no checkout (an SDK following a remote or a bundle), so no settings file either."""
     override = os.environ.get("PLG_LOG")
-    return Path(override) if override else state_dir(root) / "requests.db"
+    if override:
+        return override
+    configured = load_settings(root).path("log") if root is not None else None
+    return configured or str(state_dir(root if root is not None else Path.cwd()) / "requests.db")
 
 
-def log_location(root: Path) -> str:
-    """The request log: a SQLite file, or a `postgresql://` URL (PLG_LOG may hold either)."""
-    return os.environ.get("PLG_LOG") or str(state_dir(root) / "requests.db")
+def label_ttl(root: Path | None) -> float:
+    """Seconds the SDK reuses a label's answer before it reads the label again."""
+    value = _env_number("PLG_LABEL_TTL", float, 0, 86_400)
+    if value is None and root is not None:
+        value = load_settings(root).settings.label_ttl
+    return DEFAULT_LABEL_TTL if value is None else float(value)
+
+
+def judge_model(root: Path | None) -> str | None:
+    """The model an `llm_judge` without `model:` asks; None: the prompt's served model."""
+    override = os.environ.get("PLG_JUDGE_MODEL", "").strip()
+    if override:
+        return override
+    return load_settings(root).settings.judge_model if root is not None else None
+
+
+def concurrency(root: Path | None) -> int | None:
+    """Model calls in flight when neither `-j` nor the pipeline says; None: the command's own default."""
+    value = _env_number("PLG_CONCURRENCY", int, 1, 1024)
+    if value is None and root is not None:
+        value = load_settings(root).settings.concurrency
+    return None if value is None else int(value)
+
+
+def _env_number(name: str, kind: type, low: float, high: float) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise BadInput(f"{name}={raw!r}: expected {'a whole number' if kind is int else 'a number'}") from None
+    if not low <= value <= high:
+        raise BadInput(f"{name}={raw!r}: expected {low:g} to {high:g}")
+    return float(value)
 
 
 def spill_path(root: Path) -> Path:
@@ -55,3 +122,119 @@ def load_yaml(text: str) -> Any:
     import yaml
 
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+
+
+@cache
+def _settings_model() -> Any:
+    """The settings file's schema, built on first use so commands that need no setting never import pydantic."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class Settings(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        log: str | None = Field(default=None, min_length=1)
+        cache: str | None = Field(default=None, min_length=1)
+        label_ttl: float | None = Field(default=None, ge=0, le=86_400)
+        judge_model: str | None = Field(default=None, min_length=1)
+        concurrency: int | None = Field(default=None, ge=1, le=1024)
+
+    return Settings
+
+
+class SettingsFile:
+    """One repository's settings and the file they came from (None: no settings file)."""
+
+    def __init__(self, settings: Any, source: Path | None, root: Path) -> None:
+        self.settings = settings
+        self.source = source
+        self.root = root
+
+    def path(self, key: str) -> str | None:
+        """A path-valued key, resolved against the repository root. A relative path must stay inside the
+        repository (it comes from a file a pull request can change); only an absolute path, written as
+        such, may point elsewhere. URLs (postgresql://) are returned as given."""
+        value = getattr(self.settings, key)
+        if value is None or "://" in value:
+            return value
+        given = Path(value)
+        if given.is_absolute():
+            return str(given)
+        root = self.root.resolve()
+        resolved = (root / given).resolve()
+        if resolved != root and root not in resolved.parents:
+            raise BadInput(
+                f"{self.source}: {key} = {value!r} leads outside the repository (write an absolute path to mean it)"
+            )
+        return str(resolved)
+
+
+_loaded: dict[Path, tuple[tuple[Any, ...], SettingsFile]] = {}
+_loaded_lock = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def load_settings(root: Path) -> SettingsFile:
+    """The settings of the repository at `root`, read once per process and again when a file changes."""
+    root = Path(root)
+    own, pyproject = root / CONFIG_FILE, root / PYPROJECT
+    stamp = (_stamp(own), _stamp(pyproject))
+    with _loaded_lock:
+        found = _loaded.get(root)
+    if found is not None and found[0] == stamp:
+        return found[1]
+    loaded = _read_settings(root, own if stamp[0] else None, pyproject if stamp[1] else None)
+    with _loaded_lock:
+        _loaded[root] = (stamp, loaded)
+    return loaded
+
+
+def _read_settings(root: Path, own: Path | None, pyproject: Path | None) -> SettingsFile:
+    table: Any = None
+    if pyproject is not None:
+        tool = _parse_toml(pyproject).get("tool")
+        table = tool.get("plg") if isinstance(tool, dict) else None
+        if table is not None and not isinstance(table, dict):
+            raise BadInput(f"{pyproject}: tool.plg must be a table ([tool.plg])")
+    if own is not None:
+        if table is not None:
+            raise BadInput(f"{own} and [tool.plg] in {pyproject} both hold plg settings: keep one of them")
+        return _validate_settings(_parse_toml(own), own, root, "")
+    if table is not None:
+        assert pyproject is not None
+        return _validate_settings(table, pyproject, root, "tool.plg.")
+    return SettingsFile(_settings_model()(), None, root)
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        raise BadInput(f"{path}: not valid TOML ({err})") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not UTF-8 text") from None
+    except OSError as err:
+        raise BadInput(f"{path}: {err.strerror}") from None
+
+
+def _validate_settings(data: dict[str, Any], path: Path, root: Path, prefix: str) -> SettingsFile:
+    from pydantic import ValidationError
+
+    model = _settings_model()
+    try:
+        return SettingsFile(model.model_validate(data), path, root)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = prefix + ".".join(str(p) for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise BadInput(f"{path}: unknown key '{key}' (known keys: {', '.join(model.model_fields)})") from None
+        raise BadInput(f"{path}: {key}: {first['msg'].lower()}") from None

@@ -195,7 +195,10 @@ def _f(value: float | None) -> str:
     "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="OUT.csv or .jsonl"
 )
 @click.option("--model", "models", multiple=True, help="Model(s); one output column each.")
-@click.option("-j", "--concurrency", type=click.IntRange(1, 1024), default=8, show_default=True)
+@click.option(
+    "-j", "--concurrency", type=click.IntRange(1, 1024),
+    help="Calls in flight (default $PLG_CONCURRENCY, else the settings file's, else 8).",
+)
 @click.option("--no-cache", is_flag=True)
 @click.pass_context
 def batch(
@@ -204,7 +207,7 @@ def batch(
     dataset: Path,
     output: Path,
     models: tuple[str, ...],
-    concurrency: int,
+    concurrency: int | None,
     no_cache: bool,
 ) -> None:
     """Run a prompt over a dataset with no scorers and write inputs plus outputs."""
@@ -217,6 +220,7 @@ def batch(
     from plg.evals.session import RunOptions, make_client
 
     registry = open_registry(ctx)
+    concurrency = concurrency or plg_config.concurrency(registry.root) or 8
     spec_ = plan_batch(registry, spec, dataset, models, concurrency)
     client = make_client(registry.root, concurrency, RunOptions(use_cache=not no_cache), None)
     with shown_progress():

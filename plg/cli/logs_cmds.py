@@ -15,7 +15,10 @@ from plg.cli.common import cli, echo_json, echo_table, parse_assignments, repo_p
 
 # Counting every match of a common word in millions of rows costs more than listing the newest 50.
 COUNT_CAP = 10_000
-LOG_HELP = "The log: a SQLite file or a postgresql:// URL (default $PLG_LOG, else .plg/requests.db)."
+LOG_HELP = (
+    "The log: a SQLite file or a postgresql:// URL (default $PLG_LOG, else `log` in plg.toml or [tool.plg], "
+    "else .plg/requests.db)."
+)
 
 
 def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -265,7 +265,10 @@ def rollback(ctx: click.Context, name: str, label: str, reason: str, remote: str
 @click.option(
     "--judge", "judge_model", help="Also ask this judge model whether each answer matches production's."
 )
-@click.option("-j", "--concurrency", type=click.IntRange(1, 1024), default=8, show_default=True)
+@click.option(
+    "-j", "--concurrency", type=click.IntRange(1, 1024),
+    help="Calls in flight (default $PLG_CONCURRENCY, else the settings file's, else 8).",
+)
 @click.option("--model", help="Run the candidate on this model instead of its own.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write .json or .md.")
 @click.pass_context
@@ -276,7 +279,7 @@ def backtest(
     against: str | None,
     embedding_model: str,
     judge_model: str | None,
-    concurrency: int,
+    concurrency: int | None,
     model: str | None,
     output: Path | None,
 ) -> None:

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from plg.errors import BadInput, NoPipeline
 
+DEFAULT_CONCURRENCY = 8
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -164,7 +166,7 @@ class Pipeline(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     scorers: list[ScorerConfig] = Field(default_factory=list)
     threshold: Threshold | None = None
-    concurrency: int = Field(default=8, ge=1, le=1024)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=1024)
     repeats: int = Field(default=1, ge=1, le=100)
     timeout: float | None = Field(default=None, gt=0)
     gate: dict[str, LabelGate] = Field(default_factory=dict)
@@ -201,6 +203,24 @@ class LoadedPipeline:
     config: Pipeline
     content_hash: str
     root: Path | None = None
+
+    def default_judge(self, served_model: str | None) -> str:
+        """The judge of an `llm_judge` without `model:`: PLG_JUDGE_MODEL or the settings file's
+        `judge_model`, else the pipeline's own default (the served model)."""
+        from plg import config as plg_config
+
+        return plg_config.judge_model(self.root) or self.config.default_judge(served_model)
+
+    @property
+    def concurrency(self) -> int:
+        """The pipeline's `concurrency:` when it sets one, else PLG_CONCURRENCY or the settings file's,
+        else 8. (The field keeps its default rather than None so pipeline hashes, and with them every
+        recorded score's identity, stay what they were.)"""
+        from plg import config as plg_config
+
+        if "concurrency" in self.config.model_fields_set:
+            return self.config.concurrency
+        return plg_config.concurrency(self.root) or self.config.concurrency
 
     @property
     def datasets(self) -> tuple[Path, ...]:

@@ -125,7 +125,7 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
             identity_extra=dataset_hash(request.outputs),
         )
     else:
-        judge = config.default_judge(prompt.model if prompt else None)
+        judge = loaded.default_judge(prompt.model if prompt else None)
         spec = EvalSpec(
             name=name,
             kind="eval" if prompt else "completion",
@@ -135,7 +135,7 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
             models=choice.models,
             params={**(prompt.params if prompt else {}), **(config.params or {})},
             scorers=tuple(build_scorers(config.scorers, loaded, judge)),
-            concurrency=request.concurrency or config.concurrency,
+            concurrency=request.concurrency or loaded.concurrency,
             repeats=request.repeats or config.repeats,
             pipeline_path=_relative(registry.root, path),
             pipeline_hash=loaded.content_hash,

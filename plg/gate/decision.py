@@ -113,12 +113,13 @@ def run_backtest(
     against: str | None = None,
     embedding_model: str = "plg/offline-embed",
     judge_model: str | None = None,
-    concurrency: int = 8,
+    concurrency: int | None = None,
     model: str | None = None,
     use_cache: bool = True,
     record: bool = True,
 ) -> tuple[BacktestReport, bool]:
     """Returns the report and whether it was reused from notes (no model call)."""
+    concurrency = concurrency or plg_config.concurrency(registry.root) or 8
     spec = backtest_spec(
         candidate,
         history,

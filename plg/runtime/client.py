@@ -61,7 +61,7 @@ class Client(Streaming):
         self,
         repo: str | Path | None = None,
         log: str | Path | Any | None = None,
-        label_ttl: float = 5.0,
+        label_ttl: float | None = None,
         timeout: float | None = None,
         max_attempts: int | None = None,
         use_cache: bool = False,
@@ -100,9 +100,13 @@ class Client(Streaming):
     @property
     def log(self) -> Any:
         if self._log is None:
+            from plg import config as plg_config
             from plg.runtime.logstore import open_log
 
-            self._log = open_log(self._log_arg, self.root, background=True)
+            location = self._log_arg
+            if location is None and not getattr(self._resolver, "has_checkout", False):
+                location = plg_config.log_location(None)  # no checkout: no settings file to read
+            self._log = open_log(location, self.root, background=True)
         return self._log
 
     @property
@@ -349,7 +353,7 @@ class Client(Streaming):
         return Outcome(record.id, call.version, call.messages, call.model, call.params, call.variables, completion)
 
 
-def _open_source(repo: str | Path | None, bundle: str | Path | None, label_ttl: float) -> Any:
+def _open_source(repo: str | Path | None, bundle: str | Path | None, label_ttl: float | None) -> Any:
     """A local checkout, a followed remote (`repo` or PLG_REPO as a URL), or a bundle file."""
     if bundle is not None:
         if repo is not None:

@@ -191,7 +191,7 @@ class PromptLayer:
         timeout: float | None = None,
         max_attempts: int | None = None,
     ) -> None:
-        label_ttl = 5.0 if cache_ttl_seconds is None else float(cache_ttl_seconds)
+        label_ttl = None if cache_ttl_seconds is None else float(cache_ttl_seconds)
         self.client = Client(
             repo=repo, log=log, bundle=bundle, label_ttl=label_ttl, timeout=timeout,
             max_attempts=max_attempts, enable_tracing=enable_tracing,

@@ -67,9 +67,12 @@ class _Resolved:
 class LocalSource:
     """A checkout on this machine: labels re-read at most every `label_ttl` seconds."""
 
-    def __init__(self, repo: str | Path, label_ttl: float) -> None:
+    has_checkout = True
+    """A repository on this machine, whose settings file (plg.toml, [tool.plg]) applies."""
+
+    def __init__(self, repo: str | Path, label_ttl: float | None) -> None:
         self._repo = repo
-        self._ttl = label_ttl
+        self._ttl_given = label_ttl
         self._lock = threading.Lock()
         self._pinned: dict[tuple[str, int], PromptVersion] = {}
         self._moving: dict[tuple[str, str | None], _Resolved] = {}
@@ -112,11 +115,19 @@ class LocalSource:
     def close(self) -> None:
         pass
 
+    @property
+    def _ttl(self) -> float:
+        """The caller's label_ttl, else PLG_LABEL_TTL or the checkout's settings file, else 5 s."""
+        if self._ttl_given is None:
+            self._ttl_given = plg_config.label_ttl(self.root if self.has_checkout else None)
+        return self._ttl_given
+
     def _fresh(self, cached: _Resolved, now: float) -> bool:
         return now - cached.checked_at < self._ttl
 
     def _resolve_moving(self, name: str, label: str | None) -> PromptVersion:
         key = (name, label)
+        self._ttl  # noqa: B018 - settled at the first request, so the settings file is read once
         cached = self._moving.get(key)
         now = time.monotonic()
         if cached is not None and self._fresh(cached, now):
@@ -170,7 +181,9 @@ class RemoteSource(LocalSource):
     refresher moves the generation forward only after it has re-resolved every known reference, so a
     request never waits on git or the network once the first load has succeeded."""
 
-    def __init__(self, url: str, label_ttl: float, cache_dir: Path | None = None) -> None:
+    has_checkout = False
+
+    def __init__(self, url: str, label_ttl: float | None, cache_dir: Path | None = None) -> None:
         super().__init__(url, label_ttl)
         self.url = url
         self.shown_url = without_password(url)
@@ -296,5 +309,5 @@ class RemoteSource(LocalSource):
             self._thread.join(timeout=5)
 
 
-def open_source(repo: str | Path, label_ttl: float) -> LocalSource:
+def open_source(repo: str | Path, label_ttl: float | None) -> LocalSource:
     return RemoteSource(str(repo), label_ttl) if is_remote(repo) else LocalSource(repo, label_ttl)
