@@ -222,6 +222,11 @@ def _print_text(report, how: str) -> None:  # type: ignore[no-untyped-def]
                 ]
             )
     echo_table(rows, ["prompt", "change", "model", "base", "head", "threshold", "gate / note"])
+    marked = sorted({f"{p.name} {n}" for p in report.prompts for f in p.head for n in f.placeholder})
+    if marked:
+        from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING
+
+        click.echo(f"warning: {PLACEHOLDER_LABEL} judge in {', '.join(marked)}: {PLACEHOLDER_WARNING}")
 
 
 def _f(value: float | None) -> str:

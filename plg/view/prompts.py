@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from plg.errors import NotFound
+from plg.llm.offline import placeholder_name
 from plg.registry.catalog import CatalogEntry, catalog
 from plg.registry.labels import LabelMove, list_labels
 from plg.registry.scores import RecordedScore, headline, scores_by_commit
@@ -131,10 +132,12 @@ def prompt_page(registry: Registry, name: str, a: int | None = None, b: int | No
         for score in latest:
             prefix = f"{score.model} " if many else ""
             values.setdefault(f"{prefix}score", {})[version.number] = float(score.score or 0.0)
+            marked = score.placeholders()
             for scorer, figures in ((score.details or {}).get("scorers") or {}).items():
                 mean = (figures or {}).get("mean")
                 if isinstance(mean, (int, float)):
-                    values.setdefault(f"{prefix}{scorer}", {})[version.number] = float(mean)
+                    shown = placeholder_name(scorer) if scorer in marked else scorer
+                    values.setdefault(f"{prefix}{shown}", {})[version.number] = float(mean)
         rows.append(
             VersionRow(
                 version=version,

@@ -50,6 +50,10 @@ def test_offline_judge_is_marked_in_the_table_report_note_and_gate(starter: Path
     reused = run_cli("eval", "support-reply", "--record")
     assert "no model called" in reused.out and f"warning: {MARK}" in reused.out, reused.out
 
+    assert run_cli("view", "--export", str(starter / "site")).code == 0
+    page = (starter / "site/prompt/support-reply.html").read_text()
+    assert f"{MARK} 0.60" in page and f"{MARK} v1: 0.600" in page
+
     gate = run_cli("promote", "support-reply", "--label", "production", "--dry-run")
     assert gate.code == 0, gate
     score_line = next(line for line in gate.out.splitlines() if line.startswith("eval score"))
@@ -60,6 +64,7 @@ def test_offline_judge_is_marked_in_the_table_report_note_and_gate(starter: Path
 def test_ci_report_and_gate_note_mark_the_offline_judge(starter: Path) -> None:
     ci = run_cli("ci", "--all", "--no-comment", "--no-notes", "--report-dir", "plg-report")
     assert ci.code == 0, ci
+    assert "warning: offline placeholder judge in support-reply helpful" in ci.out, ci.out
     markdown = (starter / "plg-report/report.md").read_text()
     assert "| helpful \\(offline placeholder\\) |" in markdown
     assert "⚠️ judge scores marked \\(offline placeholder\\)" in markdown
