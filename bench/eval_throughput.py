@@ -41,7 +41,7 @@ def make_repo(rows: int, model: str, concurrency: int) -> Path:
     env = {**os.environ, **GIT_ENV}
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     (repo / "prompts").mkdir()
-    (repo / "prompts/topic.prompt").write_text(PROMPT)
+    (repo / "prompts/topic.prompt").write_text(PROMPT.replace("plg/offline", model))  # the served model
     (repo / "evals").mkdir()
     with (repo / "evals/topics.csv").open("w") as handle:
         handle.write("topic\n")

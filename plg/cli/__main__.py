@@ -1,3 +1,3 @@
-from plg.cli import main
+from plg.cli import entry
 
-main()
+entry()

@@ -264,3 +264,21 @@ def test_human_grades_export_import_merge(
     assert taste["pending"] == 0 and taste["mean"] == pytest.approx((0 + 0.25 + 0.5 + 0.75) / 4)
     shown = run_cli("runs", "show", run_id, "--row", "2")
     assert "taste: 0.250" in shown.out
+
+
+def test_the_plg_command_prints_all_and_keeps_its_exit_code_after_calling_a_model(
+    cake_eval: GitRepo, llm_server: LoopbackLLM
+) -> None:
+    """The installed command leaves without tearing litellm down: its output, piped, is whole and its exit
+    code is the command's (0 on a pass, 1 below a bar)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "plg.cli", "eval", "cake", "--json"]
+    passed = subprocess.run(command, cwd=cake_eval.path, capture_output=True, text=True, timeout=120)
+    assert passed.returncode == 0, passed.stderr
+    assert json.loads(passed.stdout)["summary"][0]["rows"] == 4
+    cake_eval.write("evals/cake.yaml", ISSUE_PIPELINE.replace("min_score: 0.5", "min_score: 0.99"))
+    failed = subprocess.run(command[:-1], cwd=cake_eval.path, capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1, failed.stderr
+    assert "threshold min_score >= 0.99" in failed.stdout and "< 0.99" in failed.stderr
