@@ -1,4 +1,4 @@
-"""plg's own event loop for model calls.
+"""plg's own event loop for model calls (the runner's), tuned for a loop that does nothing else.
 
 litellm's `acompletion` prepares each request with its synchronous `completion` through the loop's default
 executor: a thread hop and two GIL handoffs per call, for work that is pure CPU when the provider is
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import gc
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -46,10 +47,17 @@ class _Executor(concurrent.futures.ThreadPoolExecutor):
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run` with plg's executor as the loop's default."""
+    """`asyncio.run` with plg's executor as the loop's default, and the cyclic collector's first
+    generation collected every 20,000 allocations instead of 700 while it runs: a run allocates a few
+    hundred short-lived objects per row, and the collections cost ~0.1 ms of CPU per model call."""
 
     async def with_executor() -> T:
         asyncio.get_running_loop().set_default_executor(_Executor(thread_name_prefix="plg-loop"))
         return await main
 
-    return asyncio.run(with_executor())
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
+    try:
+        return asyncio.run(with_executor())
+    finally:
+        gc.set_threshold(*thresholds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import os
 import random
 import threading
@@ -46,7 +47,12 @@ _plg_call: contextvars.ContextVar[bool] = contextvars.ContextVar("plg_model_call
 
 def litellm_module() -> Any:
     """Import litellm once, quietly, offline-safe, with plg's offline model registered. Waits for a
-    background import `prewarm` started instead of starting a second one."""
+    background import `prewarm` started instead of starting a second one.
+
+    Its ~400,000 objects live as long as the process, so they are moved out of the cyclic collector's
+    reach (`gc.freeze`): otherwise every full collection walks them all, ~0.3 ms of CPU per model call
+    spread over a run. What is frozen is never collected as a cycle; garbage already in a cycle at that
+    moment stays, once."""
     global _litellm
     if _litellm is None:
         with _import_lock:
@@ -63,6 +69,7 @@ def litellm_module() -> Any:
                     {"provider": "plg", "custom_handler": litellm_handler(litellm)},
                 ]
                 _skip_unused_work(litellm)
+                gc.freeze()
                 _litellm = litellm
     return _litellm
 
