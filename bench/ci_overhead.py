@@ -1,7 +1,7 @@
 """`plg ci` on a repository of 200 prompts where one prompt changed (issue #6).
 
-Target: only the changed prompt's rows reach the model (the loopback server counts them), and the whole
-command's overhead beyond those calls is under 2 s. The model-call time is the ideal for the rows the
+Target (issue #17): only the changed prompt's rows reach the model (the loopback server counts them), and
+the whole command's overhead beyond those calls, apart from litellm's one import, is at most 1 s. The model-call time is the ideal for the rows the
 server saw (ceil(rows / concurrency) x latency per version evaluated), measured against wall time of the
 real `plg ci` process. litellm's import, paid once by any command that calls a provider, is measured in
 the same run and reported beside it.
@@ -148,11 +148,13 @@ def main() -> None:
         )
         print(f"plg ci wall time (median of {args.runs}):      {wall:6.2f} s")
         print(f"ideal time of those calls:                 {ideal_calls:6.2f} s")
+        print(f"overhead beyond the calls:                 {overhead:6.2f} s")
+        print(f"  litellm's import alone (same run):       {litellm_import:6.2f} s")
+        rest = overhead - litellm_import
         print(
-            f"overhead beyond the calls:                 {overhead:6.2f} s   (target < 2 s: {'met' if overhead < 2 else 'MISSED'})"
+            f"  overhead apart from litellm's import:    {rest:6.2f} s   (target <= 1 s: {'met' if rest <= 1 else 'MISSED'};"
+            " negative: the import overlaps git and dataset reads)"
         )
-        print(f"  of which importing litellm (same run):   {litellm_import:6.2f} s")
-        print(f"  overhead without litellm's import:       {overhead - litellm_import:6.2f} s")
         print(f"  interpreter floor (python -c pass):      {floor:6.2f} s")
         print(f"re-run with both versions recorded:        {reused:6.2f} s, {reused_calls} model calls")
         print(
