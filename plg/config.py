@@ -5,13 +5,14 @@ environment variable, the repository's settings file (`plg.toml` at its root, or
 `pyproject.toml`), a built-in default. Environment variables come before the file so CI and tests can move
 everything without touching a user's checkout. Both files at once is refused rather than merged: two
 places that disagree is a mistake nobody should have to debug. The file is read once per process and again
-only when it changes (path, mtime and size); pydantic and tomllib load only when a setting is asked for.
+only when it changes (mtime and size); tomllib and pydantic load only when a file is there to read.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,20 @@ def _settings_model() -> Any:
     return Settings
 
 
+@dataclass(frozen=True)
+class _NoSettings:
+    """What a repository without a settings file holds: every key unset (no pydantic needed to say so)."""
+
+    log: None = None
+    cache: None = None
+    label_ttl: None = None
+    judge_model: None = None
+    concurrency: None = None
+
+
+NO_SETTINGS = _NoSettings()
+
+
 class SettingsFile:
     """One repository's settings and the file they came from (None: no settings file)."""
 
@@ -148,11 +163,17 @@ class SettingsFile:
         self.settings = settings
         self.source = source
         self.root = root
+        self._paths: dict[str, str | None] = {}
 
     def path(self, key: str) -> str | None:
         """A path-valued key, resolved against the repository root. A relative path must stay inside the
         repository (it comes from a file a pull request can change); only an absolute path, written as
         such, may point elsewhere. URLs (postgresql://) are returned as given."""
+        if key not in self._paths:
+            self._paths[key] = self._resolve(key)
+        return self._paths[key]
+
+    def _resolve(self, key: str) -> str | None:
         value = getattr(self.settings, key)
         if value is None or "://" in value:
             return value
@@ -209,7 +230,7 @@ def _read_settings(root: Path, own: Path | None, pyproject: Path | None) -> Sett
     if table is not None:
         assert pyproject is not None
         return _validate_settings(table, pyproject, root, "tool.plg.")
-    return SettingsFile(_settings_model()(), None, root)
+    return SettingsFile(NO_SETTINGS, None, root)
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:

@@ -65,6 +65,16 @@ def test_the_environment_overrides_the_file_and_a_flag_overrides_both(
     assert listed_ids("--log", str(app.path / "var/requests.db")) == [from_file]
 
 
+def test_an_edited_settings_file_is_read_again(app: GitRepo) -> None:
+    app.write("plg.toml", 'log = "a.db"\n')
+    first = Client(app.path).run("cake", {"cake_type": "lemon"})["request_id"]
+    assert listed_ids() == [first]
+    app.write("plg.toml", 'log = "var/second.db"\n')
+    assert listed_ids() == []
+    second = Client(app.path).run("cake", {"cake_type": "plum"})["request_id"]
+    assert logged_ids(app.path / "var/second.db") == [second] and listed_ids() == [second]
+
+
 def test_an_absolute_log_path_may_leave_the_repository_but_a_relative_one_may_not(
     app: GitRepo, tmp_path: Path
 ) -> None:
