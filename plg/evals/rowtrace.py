@@ -72,14 +72,15 @@ def pack(spans: Sequence[Span], row: Any) -> list[Any] | None:
             s.start_ns - origin,
             s.end_ns - s.start_ns,
         ]
-        tail = (
+        tail = [
             extras or None,
             None if s.status == "unset" else s.status,
             s.status_message,
             None if s.kind == _default_kind(s.name) else s.kind,
-        )
-        last = max((i for i, v in enumerate(tail) if v is not None), default=-1)
-        entry.extend(tail[: last + 1])
+        ]
+        while tail and tail[-1] is None:
+            tail.pop()
+        entry.extend(tail)
         packed.append(entry)
     return [root.trace_id, root.start_ns, packed]
 

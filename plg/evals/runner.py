@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,7 +190,8 @@ async def _run_one(spec: EvalSpec, client: Any, row: Row, model: str, repeat: in
             root.set_status("error", record.error)
         elif record.score is not None:
             root.set_attributes({"score": round(record.score, 6), "passed": record.passed})
-    return replace(record, span_tree=pack(collected, record))
+    object.__setattr__(record, "span_tree", pack(collected, record))  # built for this row just now
+    return record
 
 
 async def _scored(scorer: Any, output: str, row: Row, ctx: Any, sink: tracing.SpanSink) -> Any:

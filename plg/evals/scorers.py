@@ -31,6 +31,7 @@ from plg.evals.config import (
 from plg.evals.datasets import Row
 from plg.evals.judge import judge_messages, parse_judgement
 from plg.llm.offline import OFFLINE_MODEL
+from plg.registry.bounds import MAX_VALUE_CHARS
 
 
 @dataclass(frozen=True)
@@ -86,16 +87,35 @@ class Scorer:
         return Score(self.name, value, value >= self.pass_at, reason)
 
 
-def _render(template: Any, row: Row, where: str) -> str:
+_ONE_COLUMN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class _Value:
+    """A scorer's value template. Most are a column (`{{ expected }}`), which the sandbox renders as the
+    column's text at ~40 us a row; a column holding a string within the value bound is read directly,
+    anything else (a missing column, another type, an oversized value) takes the full render, so its
+    result and its errors are the template's."""
+
+    template: Any
+    column: str | None
+
+
+def _render(value: _Value, row: Row, where: str) -> str:
+    if value.column is not None:
+        found = row.values.get(value.column)
+        if type(found) is str and len(found) <= MAX_VALUE_CHARS:
+            return found
     from plg.registry.template import render_template
 
-    return render_template(template, row.values, where)
+    return render_template(value.template, row.values, where)
 
 
-def _compile(source: str, where: str) -> Any:
+def _compile(source: str, where: str) -> _Value:
     from plg.registry.template import compile_template
 
-    return compile_template(source, 1, where)
+    column = _ONE_COLUMN.fullmatch(source)
+    return _Value(compile_template(source, 1, where), column.group(1) if column else None)
 
 
 def _norm(text: str) -> str:

@@ -181,3 +181,23 @@ def test_csv_streams_in_flat_memory(tmp_path: Path) -> None:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert count == 100_000 and peak < 5_000_000
+
+
+@pytest.mark.parametrize(
+    ("values", "output", "passed", "error"),
+    [
+        ({"city": "Paris"}, "I love paris", True, None),
+        ({"city": 75001}, "zip 75001", True, None),
+        ({"city": None}, "None of it", True, None),
+        ({"city": ["a"]}, "['a']", True, None),
+        ({"town": "Paris"}, "Paris", None, "'city' is undefined"),
+    ],
+)
+def test_a_column_value_reads_as_its_template_renders_it(
+    tmp_path: Path, values: dict, output: str, passed: bool | None, error: str | None  # type: ignore[type-arg]
+) -> None:
+    """`value: '{{ city }}'` is read straight from the row when the column holds text; any other value, or
+    a missing column, gives exactly what the sandboxed render gives (text of the value, or the error)."""
+    (score,), _ = score_one(tmp_path, "  - type: contains\n    value: '{{ city }}'\n", output, values)
+    assert score.passed is passed
+    assert (score.error is None) if error is None else (error in (score.error or ""))
