@@ -65,7 +65,10 @@ class Decision:
         return all(c.passed for c in self.checks)
 
     def figures(self) -> dict[str, Any]:
-        return {c.name: {"value": c.value, "bound": c.bound, "passed": c.passed} for c in self.checks}
+        return {
+            c.name: {"value": c.value, "bound": c.bound, "passed": c.passed, **({"detail": c.detail} if c.detail else {})}
+            for c in self.checks
+        }
 
 
 def gate_for(

@@ -104,7 +104,8 @@ def _figure_rows(figures: dict[str, Any]) -> tuple[tuple[str, str, str, bool | N
         if isinstance(value, dict):
             number = value.get("value")
             shown = f"{number:.3f}" if isinstance(number, (int, float)) else "-"
-            rows.append((str(check), shown, str(value.get("bound", "")), value.get("passed")))
+            detail = f" ({value['detail']})" if value.get("detail") else ""
+            rows.append((str(check), shown, f"{value.get('bound', '')}{detail}", value.get("passed")))
         else:
             rows.append((str(check), str(value), "", None))
     return tuple(rows)

@@ -73,6 +73,10 @@ def test_ci_report_and_gate_note_mark_the_offline_judge(starter: Path) -> None:
     assert data["prompts"][0]["head"][0]["placeholder"] == ["helpful"]
 
     assert run_cli("promote", "support-reply", "--label", "production").code == 0
+    moves = json.loads(run_cli("labels", "support-reply", "--history", "--json").out)[0]["history"]
+    assert moves[-1]["figures"]["eval score"]["detail"] == "includes the offline placeholder judge"
+    assert run_cli("view", "--export", str(starter / "site")).code == 0
+    assert "0.6 (includes the offline placeholder judge)" in (starter / "site/prompt/support-reply.html").read_text()
     note = git(starter, "notes", "--ref", "refs/notes/plg", "show", "HEAD")
     gate = next(json.loads(line) for line in note.splitlines() if json.loads(line)["kind"] == "gate")
     assert gate["details"]["placeholder"] == ["helpful"] and WARNING in gate["details"]["warning"]
