@@ -9,9 +9,6 @@ import sys
 import threading
 import traceback
 
-import click
-
-from plg.cli.common import cli
 from plg.errors import PlgError
 
 INTERNAL_ERROR = 4
@@ -33,10 +30,16 @@ COMMAND_MODULES = {
 def _register() -> None:
     """Where each command lives, so `cli` imports only the module of the command being run
     (tests/cli/test_lazy_commands.py checks this map against the commands the modules define)."""
+    from plg.cli.common import cli
+
     cli.lazy = {name: module for module, names in COMMAND_MODULES.items() for name in names}  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> None:
+    import click
+
+    from plg.cli.common import cli
+
     _register()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
@@ -72,10 +75,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def entry() -> None:
-    """The `plg` command. A command that imported litellm would spend one to two seconds more tearing its
-    module graph down at interpreter exit, after its work is done and printed: once the exit the
-    interpreter would make has run (threads joined, executors shut down, atexit handlers such as the OTLP
-    flush), the process leaves without that teardown. `main` stays a plain function for in-process use."""
+    """The `plg` command. `plg list`, `plg log NAME` and `plg show REF` as bare words take `cli.fast`,
+    without click. A command that imported litellm would spend one to two seconds more tearing its module
+    graph down at interpreter exit, after its work is done and printed: once the exit the interpreter
+    would make has run (threads joined, executors shut down, atexit handlers such as the OTLP flush), the
+    process leaves without that teardown. `main` stays a plain function for in-process use."""
+    from plg.cli import fast
+
+    quick = fast.run(sys.argv[1:])
+    if quick is not None:
+        sys.exit(quick)
     try:
         main()
         code = 0
@@ -90,5 +99,3 @@ def entry() -> None:
             stream.flush()
     os._exit(code)
 
-
-_register()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from plg.cli import views
 from plg.cli.common import cli, echo_json, echo_table, open_registry, parse_assignments, repo_path
 from plg.errors import BadInput, Refused
 
@@ -58,24 +59,12 @@ def new(ctx: click.Context, name: str, description: str) -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """List prompts with their latest version and labels."""
-    from plg.registry.catalog import catalog
-
-    entries = catalog(open_registry(ctx))
     if as_json:
-        echo_json([e.to_json() for e in entries])
+        from plg.registry.catalog import catalog
+
+        echo_json([e.to_json() for e in catalog(open_registry(ctx))])
         return
-    rows = [
-        [
-            e.name,
-            e.latest or "-",
-            "yes" if e.dirty else "",
-            ", ".join(f"{k}=v{v}" for k, v in e.labels.items()),
-            e.model,
-            e.description or "",
-        ]
-        for e in entries
-    ]
-    echo_table(rows, ["prompt", "version", "modified", "labels", "model", "description"])
+    click.echo(views.list_text(open_registry(ctx)), nl=False)
 
 
 @cli.command()
@@ -84,41 +73,11 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, spec: str, as_json: bool) -> None:
     """Show one version of a prompt: where it comes from, its model, inputs and template."""
-    from plg.registry.versions import split_ref
-
-    registry = open_registry(ctx)
-    name, ref = split_ref(spec)
-    pv = registry.locate(name, ref)
-    about = registry.summary(pv)
-    info = {
-        "name": pv.name,
-        "version": pv.version,
-        "commit": pv.commit,
-        "blob": pv.blob,
-        "label": pv.label,
-        "path": pv.path,
-        "model": about.model,
-        "params": about.params,
-        "inputs": about.inputs,
-        "description": about.description,
-        "eval": about.eval,
-        "template": about.template,
-    }
+    info = views.show_info(open_registry(ctx), spec)
     if as_json:
         echo_json(info)
         return
-    ref_text = f"{pv.name}@{pv.version}" if pv.version is not None else f"{pv.name} (working tree)"
-    click.echo(ref_text + (f"  [{pv.label}]" if pv.label else ""))
-    click.echo(f"commit:  {pv.commit or '(uncommitted)'}")
-    click.echo(f"model:   {about.model}  {json.dumps(about.params) if about.params else ''}".rstrip())
-    if about.description:
-        click.echo(f"about:   {about.description}")
-    for key, spec_ in about.inputs.items():
-        default, described = spec_.get("default"), spec_.get("description")
-        extra = f" = {default!r}" if default is not None else ""
-        click.echo(f"input:   {key} ({spec_.get('type', 'any')}){extra}" + (f" - {described}" if described else ""))
-    click.echo("")
-    click.echo(about.template.rstrip("\n"))
+    click.echo(views.show_text(info), nl=False)
 
 
 @cli.command()
@@ -161,25 +120,12 @@ def render(
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool) -> None:
     """List every version of a prompt, newest first, with its labels."""
-    from plg.registry.catalog import version_log
-
-    entries = version_log(open_registry(ctx), name)
     if as_json:
-        echo_json([e.to_json() for e in entries])
+        from plg.registry.catalog import version_log
+
+        echo_json([e.to_json() for e in version_log(open_registry(ctx), name)])
         return
-    rows = [
-        [
-            f"v{e.version.number}",
-            _short(e.version.commit),
-            e.version.time.strftime("%Y-%m-%d %H:%M"),
-            e.version.author,
-            ", ".join(e.labels),
-            e.score or "",
-            e.version.subject,
-        ]
-        for e in entries
-    ]
-    echo_table(rows, ["version", "commit", "date", "author", "labels", "score", "subject"])
+    click.echo(views.log_text(open_registry(ctx), name), nl=False)
 
 
 @cli.command()

@@ -1,0 +1,75 @@
+"""`plg list`, `plg log` and `plg show` without click print exactly what the full CLI prints."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+
+import pytest
+
+from plg.cli import fast
+from tests.conftest import CAKE_V1, GitRepo, run_cli
+
+
+def _fast(*argv: str) -> tuple[int | None, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = fast.run(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def labelled(repo: GitRepo) -> GitRepo:
+    repo.write_prompt("cake", CAKE_V1)
+    repo.write_prompt("cake", CAKE_V1.replace("pastry chef.", "pastry chef (v2)."))
+    repo.write_prompt("team/other", CAKE_V1.replace("Cake recipes", "Another"))
+    assert run_cli("promote", "cake@1", "--label", "production", "--force", "--reason", "t").code == 0
+    repo.write("prompts/cake.prompt", CAKE_V1.replace("pastry chef.", "pastry chef (draft)."))
+    return repo
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("list",),
+        ("log", "cake"),
+        ("log", "team/other"),
+        ("show", "cake"),
+        ("show", "cake@production"),
+        ("show", "cake@1"),
+        ("log", "nope"),
+        ("show", "cake@9"),
+        ("show", "cake@"),
+        ("show", "../etc/passwd"),
+    ],
+)
+def test_fast_path_prints_what_the_full_cli_prints(labelled: GitRepo, argv: tuple[str, ...]) -> None:
+    code, out, err = _fast(*argv)
+    full = run_cli(*argv)
+    assert (code, out, err) == (full.code, full.out, full.err)
+
+
+def test_fast_path_outside_a_repository_fails_as_the_cli_does(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _fast("list")
+    full = run_cli("list")
+    assert code == full.code == 2 and err == full.err and "not inside a git repository" in err
+
+
+@pytest.mark.parametrize("argv", [("list", "--json"), ("log",), ("show", "a", "b"), ("--help",), ("eval", "x"), ()])
+def test_anything_else_goes_to_the_full_cli(argv: tuple[str, ...]) -> None:
+    assert _fast(*argv)[0] is None
+
+
+def test_the_plg_command_lists_without_importing_click(labelled: GitRepo) -> None:
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('click loaded:', 'click' in sys.modules))\n"
+        "sys.argv = ['plg', 'list']\nfrom plg.cli import entry\nentry()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=labelled.path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "cake" in done.stdout and "production=v1" in done.stdout
+    assert done.stdout.rstrip().endswith("click loaded: False")
