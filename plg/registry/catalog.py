@@ -59,10 +59,11 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
     from plg.registry.summaries import summary
 
     cache_dir = config.state_dir(registry.root) / "summaries"
+    status = registry.store.start("status", "--porcelain", "-z", "--untracked-files=all", "--", PROMPTS_DIR)
     names = registry.list()
     histories = registry.all_versions()
     all_labels = registry.all_labels()
-    dirty = _dirty_names(registry)
+    dirty = _dirty_names(status())
     entries = []
     for name in names:
         history = histories.get(name, [])
@@ -97,8 +98,7 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
     return entries
 
 
-def _dirty_names(registry: Registry) -> set[str]:
-    out = registry.store.run("status", "--porcelain", "-z", "--untracked-files=all", "--", PROMPTS_DIR)
+def _dirty_names(out: str) -> set[str]:
     names = set()
     fields = iter(out.split("\0"))
     for entry in fields:
@@ -111,15 +111,16 @@ def _dirty_names(registry: Registry) -> set[str]:
 
 
 def version_log(registry: Registry, name: str) -> list[LogEntry]:
-    from plg.registry.scores import headline, scores_by_commit
+    from plg.registry.scores import headline, list_notes, scores_by_commit
 
+    notes = list_notes(registry.store)
     history = registry.versions(name)
     if not history:
         registry.require_exists(name)
     labels_by_commit: dict[str, list[str]] = {}
     for label, commit in registry.labels(name).items():
         labels_by_commit.setdefault(commit, []).append(label)
-    recorded = scores_by_commit(registry.store, [v.commit for v in history])
+    recorded = scores_by_commit(registry.store, [v.commit for v in history], notes)
     scores = {commit: headline([s for s in found if s.prompt == name]) for commit, found in recorded.items()}
     return [
         LogEntry(

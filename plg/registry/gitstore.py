@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -105,6 +106,30 @@ class GitStore(RemoteGit, HistoryGit):
 
     def run(self, *args: str, input: str | None = None) -> str:
         return self._raw(list(args), input=input)
+
+    def start(self, *args: str) -> Callable[[], str]:
+        """Start a read-only git command now and return what waits for its output (as `run` gives it):
+        a command that needs several independent answers pays for the slowest, not for their sum."""
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        proc = subprocess.Popen(
+            ["git", "-c", "core.quotePath=false", *args],
+            cwd=self.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            errors="replace",
+        )
+
+        def result() -> str:
+            out, err = proc.communicate()
+            if proc.returncode != 0:
+                detail = (err.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+                raise GitError(f"git {args[0]} failed: {detail}")
+            return out
+
+        return result
 
 
     @cached_property
@@ -223,9 +248,10 @@ class GitStore(RemoteGit, HistoryGit):
         except GitError:
             return None
 
-    def notes_map(self, notes_ref: str) -> dict[str, str]:
-        """Annotated commit -> note blob, in one call (empty when the notes ref does not exist)."""
-        out = self.run("notes", f"--ref={notes_ref}", "list")
+    def notes_map(self, notes_ref: str, listing: Callable[[], str] | None = None) -> dict[str, str]:
+        """Annotated commit -> note blob, in one call (empty when the notes ref does not exist); `listing`:
+        that call already started (`start("notes", f"--ref={notes_ref}", "list")`)."""
+        out = listing() if listing is not None else self.run("notes", f"--ref={notes_ref}", "list")
         pairs = (line.split() for line in out.splitlines() if line.strip())
         return {commit: note for note, commit in pairs}
 

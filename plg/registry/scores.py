@@ -7,6 +7,7 @@ carry scores from several pipelines and models, and the same identity is never e
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -67,9 +68,16 @@ def read_scores(store: GitStore, commit: str) -> list[RecordedScore]:
     return parse_note(store.read_note(NOTES_REF, commit) or "")
 
 
-def scores_by_commit(store: GitStore, commits: list[str]) -> dict[str, list[RecordedScore]]:
+def list_notes(store: GitStore) -> Callable[[], str]:
+    """The notes listing `scores_by_commit` reads, started now to run beside other git calls."""
+    return store.start("notes", f"--ref={NOTES_REF}", "list")
+
+
+def scores_by_commit(
+    store: GitStore, commits: list[str], listing: Callable[[], str] | None = None
+) -> dict[str, list[RecordedScore]]:
     """Scores of many versions with two git calls, for `plg log`."""
-    notes = store.notes_map(NOTES_REF)
+    notes = store.notes_map(NOTES_REF, listing)
     wanted = {c: notes[c] for c in commits if c in notes}
     blobs = store.read_blobs(sorted(set(wanted.values())))
     return {c: parse_note(blobs.get(b, b"").decode("utf-8", "replace")) for c, b in wanted.items()}
