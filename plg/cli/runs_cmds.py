@@ -99,11 +99,14 @@ def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool) -> 
 @click.argument("run_a")
 @click.argument("run_b")
 @click.option("--all", "show_all", is_flag=True, help="List every row, not only the ones that changed.")
+@click.option("--full", is_flag=True, help="Print every changed output's word diff whole, not shortened.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def runs_diff(ctx: click.Context, run_a: str, run_b: str, show_all: bool, as_json: bool) -> None:
-    """Compare two runs row by row: score deltas, changed outputs, rows that flipped pass/fail."""
-    from plg.evals.compare import diff_runs
+def runs_diff(ctx: click.Context, run_a: str, run_b: str, show_all: bool, full: bool, as_json: bool) -> None:
+    """Compare two runs row by row: score deltas, rows that flipped pass/fail, and a word diff of each
+    changed output (`[-removed-]` / `{+added+}`; red and green on a terminal)."""
+    from plg.cli.terminal import echo_word_diff
+    from plg.evals.compare import DIFF_CHARS, DIFFS_SHOWN, diff_runs, marked, shorten
     from plg.evals.runs import find_run
 
     runs_dir = _runs_dir(ctx)
@@ -121,7 +124,14 @@ def runs_diff(ctx: click.Context, run_a: str, run_b: str, show_all: bool, as_jso
                 "flipped": len(flipped),
                 "only_in_a": diff.only_in_a,
                 "only_in_b": diff.only_in_b,
-                "rows": [{**r.__dict__, "delta": r.delta} for r in diff.rows],
+                "rows": [
+                    {
+                        **r.__dict__,
+                        "delta": r.delta,
+                        "word_diff": marked(r.word_diff()) if r.output_changed else None,
+                    }
+                    for r in diff.rows
+                ],
             }
         )
         return
@@ -146,6 +156,13 @@ def runs_diff(ctx: click.Context, run_a: str, run_b: str, show_all: bool, as_jso
         for r in shown
     ]
     echo_table(table, ["row", "id", "score A", "score B", "delta", "output changed", "flipped"])
+    changed_shown = [r for r in shown if r.output_changed]
+    for r in changed_shown if full else changed_shown[:DIFFS_SHOWN]:
+        model = r.model_a if r.model_a == r.model_b else f"{r.model_a} -> {r.model_b}"
+        click.echo(f"\nrow {r.row}" + (f" (id {r.row_id})" if r.row_id else "") + f" {model}:")
+        echo_word_diff(shorten(r.word_diff(), None if full else DIFF_CHARS))
+    if not full and len(changed_shown) > DIFFS_SHOWN:
+        click.echo(f"\n{len(changed_shown) - DIFFS_SHOWN} more changed output(s); --full prints every one")
     if diff.only_in_a or diff.only_in_b:
         click.echo(f"unpaired rows: {diff.only_in_a} only in A, {diff.only_in_b} only in B")
 

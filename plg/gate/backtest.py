@@ -4,7 +4,6 @@ and the rows that changed most, shown side by side."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import statistics
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from plg.errors import BadInput
+from plg.evals.compare import word_diff
 from plg.evals.datasets import Row, dataset_hash
 from plg.evals.runner import EvalSpec, RunResult
 from plg.evals.runs import RowRecord, latest_rows
@@ -128,21 +128,6 @@ def backtest_spec(
 
 def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
-
-
-def word_diff(old: str, new: str, limit: int = 600) -> str:
-    a, b = old.split(), new.split()
-    out: list[str] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if op == "equal":
-            chunk = a[i1:i2]
-            out.append(" ".join(chunk if len(chunk) <= 8 else [*chunk[:3], "…", *chunk[-3:]]))
-        if op in ("delete", "replace"):
-            out.append("[-" + " ".join(a[i1:i2]) + "-]")
-        if op in ("insert", "replace"):
-            out.append("{+" + " ".join(b[j1:j2]) + "+}")
-    text = " ".join(out)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _percentile(values: list[float], q: float) -> float | None:

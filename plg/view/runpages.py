@@ -3,21 +3,18 @@ span trees, and two runs compared row by row with a word-level diff of their out
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from plg.errors import BadInput, NotFound
+from plg.evals.compare import Segment, sides, word_segments
 from plg.evals.runs import RowRecord, RunHeader, find_run, list_runs
 from plg.view.chart import SpanBar, span_bars
 from plg.view.runindex import IndexCache, Key, RunIndex
 
 PAGE_ROWS = 50
 SCAN_BUDGET = 5000
-_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
-MAX_DIFF_TOKENS = 4000
 
 
 @dataclass(frozen=True)
@@ -181,30 +178,6 @@ def row_detail(index: RunIndex, number: int) -> tuple[RunHeader, list[CellDetail
 
 
 @dataclass(frozen=True)
-class Segment:
-    op: str
-    text: str
-
-
-def word_diff(a: str, b: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
-    """Both sides as segments: `same`, `del` (only in a) and `ins` (only in b), split at word boundaries."""
-    ta, tb = _TOKENS.findall(a)[:MAX_DIFF_TOKENS], _TOKENS.findall(b)[:MAX_DIFF_TOKENS]
-    left: list[Segment] = []
-    right: list[Segment] = []
-    matcher = difflib.SequenceMatcher(None, ta, tb, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            left.append(Segment("same", "".join(ta[i1:i2])))
-            right.append(Segment("same", "".join(tb[j1:j2])))
-            continue
-        if i2 > i1:
-            left.append(Segment("del", "".join(ta[i1:i2])))
-        if j2 > j1:
-            right.append(Segment("ins", "".join(tb[j1:j2])))
-    return tuple(left), tuple(right)
-
-
-@dataclass(frozen=True)
 class ComparedRow:
     number: int
     row_id: str
@@ -258,7 +231,7 @@ def compare_page(a: RunIndex, b: RunIndex, start: int = 0, changed_only: bool = 
             changed = (ra.output or "") != (rb.output or "") or ra.error != rb.error
             if changed_only and not changed:
                 continue
-            la, lb = word_diff(ra.output or "", rb.output or "")
+            la, lb = sides(word_segments(ra.output or "", rb.output or ""))
             rows.append(
                 ComparedRow(
                     ra.row_index + 1, ra.row_id, ra.model, rb.model, ra.score, rb.score,
