@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from plg.errors import BadInput
+from plg.evals.rowtrace import pack
 from plg.evals.runs import RowRecord, RunWriter, ScoreRecord, latest_rows
+from plg.tracing.spans import evaluator_attributes
 
 SHEET_COLUMNS = ["row", "id", "model", "repeat", "scorer", "grade", "comment", "inputs", "output"]
 
@@ -73,7 +76,7 @@ def import_sheet(run_file: Path, sheet: Path, scales: dict[str, tuple[float, flo
             replace(
                 s,
                 score=by_scorer[s.name][0],
-                passed=by_scorer[s.name][0] >= 0.5,
+                passed=by_scorer[s.name][0] >= header.scorer_pass_at(s.name),
                 pending=False,
                 reason=by_scorer[s.name][1] or "human grade",
             )
@@ -81,7 +84,8 @@ def import_sheet(run_file: Path, sheet: Path, scales: dict[str, tuple[float, flo
             else s
             for s in row.scores
         )
-        updated.append(replace(row, scores=scores, **_row_totals(scores)))
+        graded = replace(row, scores=scores, **_row_totals(scores))
+        updated.append(replace(graded, **_regraded_trace(row, graded, set(by_scorer))))
     writer = RunWriter(run_file, None)
     try:
         for row in updated:
@@ -89,6 +93,29 @@ def import_sheet(run_file: Path, sheet: Path, scales: dict[str, tuple[float, flo
     finally:
         writer.close()
     return sum(len(v) for v in grades.values())
+
+
+def _regraded_trace(row: RowRecord, graded: RowRecord, scorers: set[str]) -> dict[str, Any]:
+    """The row's span tree saying what the grade says: each graded evaluator's span and the root's score
+    and pass, stored compactly (a row from before compact traces is converted on the way)."""
+    spans = row.trace()
+    if not spans:
+        return {}
+    by_name = {s.name: s for s in graded.scores}
+    out = []
+    for span in spans:
+        attributes = dict(span.attributes)
+        scorer = span.name.removeprefix("evaluator.")
+        if span.name.startswith("evaluator.") and scorer in scorers:
+            attributes.pop("pending", None)
+            found = by_name[scorer]
+            attributes.update(
+                {k: v for k, v in evaluator_attributes(found, found.weight).items() if v is not None}
+            )
+        elif span.parent_id is None and graded.error is None and graded.score is not None:
+            attributes.update(score=round(graded.score, 6), passed=graded.passed)
+        out.append(replace(span, attributes=attributes))
+    return {"span_tree": pack(out, graded), "spans": ()}
 
 
 def _row_totals(scores: tuple[ScoreRecord, ...]) -> dict[str, object]:

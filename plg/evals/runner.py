@@ -126,6 +126,7 @@ def make_header(spec: EvalSpec, run_id: str, who: str) -> RunHeader:
         pipeline_hash=spec.pipeline_hash,
         models=spec.models,
         scorers=tuple(s.name for s in spec.scorers),
+        pass_at=tuple(s.pass_at for s in spec.scorers),
         repeats=spec.repeats,
         started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         who=who,

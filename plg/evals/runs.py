@@ -44,6 +44,13 @@ class RunHeader:
     format: int = RUN_FORMAT
     shard: str | None = None
     merged_from: tuple[str, ...] = ()
+    pass_at: tuple[float, ...] = ()  # each scorer's bar, in `scorers` order (absent in older run files)
+
+    def scorer_pass_at(self, name: str, default: float = 0.5) -> float:
+        """The score at which scorer `name` passes; `default` for run files written before runs kept it."""
+        if name in self.scorers and len(self.pass_at) == len(self.scorers):
+            return self.pass_at[self.scorers.index(name)]
+        return default
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "header", **asdict(self)}
@@ -51,7 +58,7 @@ class RunHeader:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunHeader:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for key in ("datasets", "dataset_hashes", "models", "scorers", "merged_from"):
+        for key in ("datasets", "dataset_hashes", "models", "scorers", "merged_from", "pass_at"):
             fields[key] = tuple(fields.get(key) or ())
         return cls(**fields)
 
