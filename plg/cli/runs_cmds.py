@@ -60,14 +60,24 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.argument("run_id")
 @click.option("--row", type=click.IntRange(1), help="Print row N in full (the number every view shows).")
 @click.option("--trace", is_flag=True, help="With --row: draw the row's span tree with timings.")
+@click.option("--grid", is_flag=True, help="Every row against every model: outputs cut to fit, verdicts coloured.")
 @click.pass_context
-def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool) -> None:
-    """Print a run's summary, or one row in full."""
+def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool, grid: bool) -> None:
+    """Print a run's summary, its rows side by side (--grid), or one row in full."""
     from plg.evals.report import text_summary
     from plg.evals.runner import summarize_rows
     from plg.evals.runs import find_run, latest_rows
 
-    header, rows = latest_rows(find_run(_runs_dir(ctx), run_id))
+    path = find_run(_runs_dir(ctx), run_id)
+    if grid:
+        from plg.cli.terminal import echo_grid
+        from plg.evals.grid import run_grid
+
+        if row is not None or trace:
+            raise click.UsageError("--grid shows every row; use --row N [--trace] for one")
+        echo_grid(run_grid(path))
+        return
+    header, rows = latest_rows(path)
     if row is None:
         if trace:
             raise click.UsageError("--trace needs --row N")

@@ -19,10 +19,10 @@ def is_terminal() -> bool:
 
 
 def console() -> Any:
-    """A rich console on click's stdout: the width comes from the terminal, or `COLUMNS`, else 80."""
+    """A rich console on stdout: the width comes from the terminal, or `COLUMNS`, else 80."""
     from rich.console import Console
 
-    return Console(file=click.get_text_stream("stdout"), soft_wrap=False, highlight=False)
+    return Console(file=sys.stdout, soft_wrap=False, highlight=False)
 
 
 def echo_word_diff(segments: Sequence[Segment], indent: str = "  ") -> None:
@@ -35,3 +35,28 @@ def echo_word_diff(segments: Sequence[Segment], indent: str = "  ") -> None:
     for segment in segments:
         text.append(segment.text.replace("\n", "\n" + indent), style=DIFF_STYLES.get(segment.op, ""))
     console().print(text)
+
+
+GRID_STYLES = {"pass": "green", "fail": "red", "error": "yellow", "pending": "yellow", "missing": "dim"}
+
+
+def echo_grid(grid: Any) -> None:
+    """One line per dataset row; the columns share the width left by the row numbers, and each cell is
+    cut with an ellipsis to fit it (the terminal's width, `COLUMNS`, or 80 in a pipe)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    ids = any(row.row_id for row in grid.rows)
+    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False)
+    table.add_column("row", justify="right", no_wrap=True)
+    if ids:
+        table.add_column("id", no_wrap=True, max_width=12, overflow="ellipsis")
+    for name in grid.columns:
+        table.add_column(name, ratio=1, no_wrap=True, overflow="ellipsis")
+    for row in grid.rows:
+        cells: list[Any] = [str(row.number)] + ([row.row_id] if ids else [])
+        for c in row.cells:
+            cells.append(Text.assemble((c.verdict, GRID_STYLES.get(c.status, "bold")), " ", c.text))
+        table.add_row(*cells)
+    console().print(table)
