@@ -143,7 +143,8 @@ def diff(ctx: click.Context, a: str, b: str | None) -> None:
 @click.argument("names", nargs=-1)
 @click.pass_context
 def lint(ctx: click.Context, names: tuple[str, ...]) -> None:
-    """Check front matter, template syntax and declared vs used variables. Exit 1 on any error."""
+    """Check front matter, template syntax and declared vs used variables (exit 1 on an error), and that
+    each eval pipeline loads and its python evaluators exist with a usable signature (exit 2 if not)."""
     from plg.evals.lint import lint_prompts
 
     findings = lint_prompts(repo_path(ctx), list(names))
@@ -152,6 +153,9 @@ def lint(ctx: click.Context, names: tuple[str, ...]) -> None:
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     click.echo(f"{errors} error(s), {warnings} warning(s)")
+    broken = sum(f.pipeline for f in findings)
+    if broken:
+        raise BadInput(f"lint found {broken} problem(s) in eval pipelines that stop them from running")
     if errors:
         raise Refused(f"lint found {errors} error(s)")
 

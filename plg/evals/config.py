@@ -292,6 +292,9 @@ def load_pipeline(path: Path, root: Path | None = None) -> LoadedPipeline:
     for gate in config.gate.values():
         if gate.backtest is not None and gate.backtest.history:
             resolve_inside(root, root, gate.backtest.history, f"{path}: gate backtest history")
+    for name, scorer in zip(scorer_names(config.scorers), config.scorers, strict=True):
+        if isinstance(scorer, PythonConfig):
+            loaded.resolve(scorer.function.rpartition(":")[0], f"scorer '{name}' ({scorer.function}): file")
     for referenced in _code_and_schema_files(config):
         target = loaded.resolve(referenced, "scorer file")
         try:
@@ -299,6 +302,18 @@ def load_pipeline(path: Path, root: Path | None = None) -> LoadedPipeline:
         except OSError:
             digest.update(b"\0" + referenced.encode() + b"\0missing")
     return LoadedPipeline(path, base_dir, config, digest.hexdigest(), root)
+
+
+def scorer_names(configs: list[Any]) -> list[str]:
+    """Each scorer's name as runs, tables and grades show it: its `name:`, else its type, numbered from
+    the second of a kind (`contains`, `contains_2`)."""
+    used: dict[str, int] = {}
+    names = []
+    for config in configs:
+        base = config.name or config.type
+        used[base] = used.get(base, 0) + 1
+        names.append(base if used[base] == 1 else f"{base}_{used[base]}")
+    return names
 
 
 def _code_and_schema_files(config: Pipeline) -> list[str]:

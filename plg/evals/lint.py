@@ -1,12 +1,14 @@
 """Static checks a reviewer would otherwise do by eye: the file parses, the template compiles, and the
-variables it uses are the ones it declares."""
+variables it uses are the ones it declares; each eval pipeline loads, and each python evaluator it names
+exists and can take plg's call (read with `ast`, never imported: it may come from a pull request)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from plg.errors import InvalidName, PlgError
+from plg.errors import InvalidName, NoPipeline, PlgError
+from plg.evals.config import find_pipeline
 from plg.registry.prompt import parse_prompt
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, validate_name
 
@@ -16,6 +18,7 @@ class Finding:
     where: str
     severity: str
     message: str
+    pipeline: bool = False  # an eval pipeline that cannot run: bad input (exit 2), not a failed check
 
     def __str__(self) -> str:
         return f"{self.where}: {self.severity}: {self.message}"
@@ -50,9 +53,12 @@ def lint_text(text: str, where: str) -> list[Finding]:
 
 
 def lint_prompts(repo: str | Path, names: list[str]) -> list[Finding]:
+    """The prompts named (all of them if none), then their pipelines (with none named: every pipeline
+    in evals/ too, whether or not a prompt owns it)."""
     registry = Registry(repo)
     targets = names or registry.list()
     findings: list[Finding] = []
+    pipelines: dict[Path, None] = {}
     for name in targets:
         if not names:
             try:
@@ -64,5 +70,37 @@ def lint_prompts(repo: str | Path, names: list[str]) -> list[Finding]:
         if not path.is_file():
             registry.require_exists(name)
         where = f"{PROMPTS_DIR}/{name}{SUFFIX}"
-        findings += lint_text(path.read_text(errors="replace"), where)
+        text = path.read_text(errors="replace")
+        findings += lint_text(text, where)
+        try:
+            pipelines[find_pipeline(registry.root, name, parse_prompt(text, where).front.eval, None)] = None
+        except NoPipeline:
+            pass
+        except PlgError as err:
+            findings.append(Finding(where, "error", err.message.removeprefix(where).lstrip(":, "), True))
+    if not names:
+        for pattern in ("evals/*.yaml", "evals/*.yml"):
+            pipelines.update(dict.fromkeys(sorted(registry.root.glob(pattern))))
+    for pipeline in pipelines:
+        findings += lint_pipeline(pipeline.resolve(), registry.root.resolve())
+    return findings
+
+
+def lint_pipeline(path: Path, root: Path) -> list[Finding]:
+    from plg.evals.config import PythonConfig, load_pipeline, scorer_names
+    from plg.evals.pycheck import check_function
+
+    where = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    try:
+        loaded = load_pipeline(path, root)
+    except PlgError as err:
+        return [Finding(where, "error", err.message.removeprefix(str(path)).lstrip(":, "), True)]
+    findings = []
+    for name, scorer in zip(scorer_names(loaded.config.scorers), loaded.config.scorers, strict=True):
+        if isinstance(scorer, PythonConfig):
+            relative, _, function = scorer.function.rpartition(":")
+            problem = check_function(loaded.resolve(relative, "python scorer"), function)
+            if problem is not None:
+                message = f"scorer '{name}' ({scorer.function}): {problem.message}"
+                findings.append(Finding(where, problem.severity, message, problem.severity == "error"))
     return findings

@@ -27,6 +27,7 @@ from plg.evals.config import (
     PythonConfig,
     RegexConfig,
     SimilarityConfig,
+    scorer_names,
 )
 from plg.evals.datasets import Row
 from plg.evals.judge import judge_messages, parse_judgement
@@ -341,14 +342,8 @@ class Limit(Scorer):
 
 
 def build_scorers(configs: Sequence[Any], loaded: LoadedPipeline, default_model: str) -> list[Scorer]:
-    scorers: list[Scorer] = []
-    used: dict[str, int] = {}
-    for config in configs:
-        base = config.name or config.type
-        used[base] = used.get(base, 0) + 1
-        name = base if used[base] == 1 else f"{base}_{used[base]}"
-        scorers.append(_build(config, name, loaded, default_model))
-    return scorers
+    names = scorer_names(list(configs))
+    return [_build(config, name, loaded, default_model) for config, name in zip(configs, names, strict=True)]
 
 
 def _build(config: Any, name: str, loaded: LoadedPipeline, default_model: str) -> Scorer:
