@@ -105,15 +105,33 @@ def word_segments(old: str, new: str) -> tuple[Segment, ...]:
     their own, so joining the `same` and `del` pieces gives the old text back and `same` and `ins` the
     new one. Past MAX_DIFF_TOKENS tokens a side is cut: the matcher is quadratic in the worst case."""
     ta, tb = _TOKENS.findall(old)[:MAX_DIFF_TOKENS], _TOKENS.findall(new)[:MAX_DIFF_TOKENS]
+    # the matcher only sees what lies between the common start and end: most changed outputs differ
+    # in a few words, and difflib is pure Python
+    start = 0
+    while start < min(len(ta), len(tb)) and ta[start] == tb[start]:
+        start += 1
+    end = 0
+    while end < min(len(ta), len(tb)) - start and ta[-1 - end] == tb[-1 - end]:
+        end += 1
     out: list[Segment] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes():
+
+    def add(op: str, tokens: list[str]) -> None:
+        if not tokens:
+            return
+        if out and out[-1].op == op:
+            out[-1] = Segment(op, out[-1].text + "".join(tokens))
+        else:
+            out.append(Segment(op, "".join(tokens)))
+
+    add("same", ta[:start])
+    ma, mb = ta[start : len(ta) - end], tb[start : len(tb) - end]
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ma, mb, autojunk=False).get_opcodes():
         if op == "equal":
-            out.append(Segment("same", "".join(ta[i1:i2])))
+            add("same", ma[i1:i2])
             continue
-        if i2 > i1:
-            out.append(Segment("del", "".join(ta[i1:i2])))
-        if j2 > j1:
-            out.append(Segment("ins", "".join(tb[j1:j2])))
+        add("del", ma[i1:i2])
+        add("ins", mb[j1:j2])
+    add("same", ta[len(ta) - end :])
     return tuple(out)
 
 
