@@ -106,7 +106,9 @@ def word_segments(old: str, new: str) -> tuple[Segment, ...]:
     new one. Past MAX_DIFF_TOKENS tokens a side is cut: the matcher is quadratic in the worst case."""
     ta, tb = _TOKENS.findall(old)[:MAX_DIFF_TOKENS], _TOKENS.findall(new)[:MAX_DIFF_TOKENS]
     # the matcher only sees what lies between the common start and end: most changed outputs differ
-    # in a few words, and difflib is pure Python
+    # in a few words, and difflib is pure Python. Whitespace never starts a match (it only extends
+    # one): two texts of different words would otherwise match at every space, and the matcher's
+    # recursion over thousands of one-token matches takes minutes
     start = 0
     while start < min(len(ta), len(tb)) and ta[start] == tb[start]:
         start += 1
@@ -125,7 +127,7 @@ def word_segments(old: str, new: str) -> tuple[Segment, ...]:
 
     add("same", ta[:start])
     ma, mb = ta[start : len(ta) - end], tb[start : len(tb) - end]
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ma, mb, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(str.isspace, ma, mb, autojunk=False).get_opcodes():
         if op == "equal":
             add("same", ma[i1:i2])
             continue

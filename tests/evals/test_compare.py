@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -75,4 +76,6 @@ def test_one_word_diff_serves_every_view() -> None:
     assert "".join(s.text for s in left) == "the quick brown fox"
     assert "".join(s.text for s in right) == "the slow brown fox jumps"
     assert word_diff("a  b\nc", "a b c") == "a b c"  # the backtest's one-line diff ignores spacing
+    started = time.perf_counter()
     assert len(word_diff("x " * 2000, "y " * 2000)) < 700
+    assert time.perf_counter() - started < 5  # matching at every space took minutes
