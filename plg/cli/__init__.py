@@ -7,7 +7,6 @@ import contextlib
 import os
 import sys
 import threading
-import traceback
 
 from plg.errors import PlgError
 
@@ -48,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=args, prog_name="plg", standalone_mode=False)
     except PlgError as err:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"plg: error: {err.message}", err=True)
         sys.exit(err.exit_code)
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except Exception as err:  # noqa: BLE001 - a bug: one line unless --debug
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(
             f"plg: internal error: {type(err).__name__}: {err} (rerun with --debug for details)", err=True

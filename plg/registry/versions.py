@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -361,6 +360,8 @@ class Registry:
         if (self.root / self.prompt_path(name)).is_file() or self.versions(name):
             return
         known = self.list()
+        import difflib
+
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise NotFound(f"unknown prompt '{name}'{hint}")
