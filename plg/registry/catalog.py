@@ -61,13 +61,13 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
     cache_dir = config.state_dir(registry.root) / "summaries"
     status = registry.store.start("status", "--porcelain", "-z", "--untracked-files=all", "--", PROMPTS_DIR)
     names = registry.list()
-    histories = registry.all_versions()
+    histories = registry.version_commits()
     all_labels = registry.all_labels()
     dirty = _dirty_names(status())
     entries = []
     for name in names:
         history = histories.get(name, [])
-        by_commit = {v.commit: v.number for v in history}
+        by_commit = {commit: number for number, commit in enumerate(history, 1)}
         where = f"{PROMPTS_DIR}/{name}{SUFFIX}"
         problem = None
         try:
@@ -85,7 +85,7 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
         entries.append(
             CatalogEntry(
                 name=name,
-                latest=history[-1].number if history else None,
+                latest=len(history) or None,
                 dirty=name in dirty,
                 labels={
                     label: by_commit.get(commit) for label, commit in sorted(all_labels.get(name, {}).items())

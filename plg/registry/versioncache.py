@@ -67,6 +67,18 @@ def load_tree(cache_dir: Path, prefix: str) -> tuple[str, dict[str, list[FileCha
         return None
 
 
+def load_tree_commits(cache_dir: Path, prefix: str, head: str) -> dict[str, list[str]] | None:
+    """Each path's version commits from a cache computed at `head`, without building FileChange objects
+    (2,000 of them are a tenth of `plg list` on a large repository)."""
+    try:
+        data = json.loads(_path(cache_dir, f"tree:{prefix}").read_text())
+        if data.get("format") != FORMAT or data.get("path") != f"tree:{prefix}" or data.get("head") != head:
+            return None
+        return {path: [str(change[0]) for change in changes] for path, changes in data["histories"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return None
+
+
 def save_tree(cache_dir: Path, prefix: str, head: str, histories: dict[str, list[FileChange]]) -> None:
     compact = {path: [[getattr(c, f) for f in _FIELDS] for c in changes] for path, changes in histories.items()}
     _write(_path(cache_dir, f"tree:{prefix}"), {"format": FORMAT, "head": head, "path": f"tree:{prefix}",

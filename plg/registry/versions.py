@@ -184,6 +184,24 @@ class Registry:
                 result[name] = [Version.from_change(i, c) for i, c in enumerate(changes, 1)]
         return result
 
+    def version_commits(self) -> dict[str, list[str]]:
+        """Each prompt's version commits, oldest first: what `plg list` needs, read straight from the
+        cache when HEAD has not moved (no Version objects built)."""
+        from plg import config
+        from plg.registry import versioncache
+
+        head = self.store.ref_value("HEAD")
+        if head is None:
+            return {}
+        found = versioncache.load_tree_commits(config.state_dir(self.root) / "versions", PROMPTS_DIR, head)
+        if found is None:
+            return {name: [v.commit for v in versions] for name, versions in self.all_versions().items()}
+        return {
+            path[len(PROMPTS_DIR) + 1 : -len(SUFFIX)]: commits
+            for path, commits in found.items()
+            if path.endswith(SUFFIX)
+        }
+
     def versions(self, name: str) -> list[Version]:
         path = self.prompt_path(name)
         if path not in self._histories:

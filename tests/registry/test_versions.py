@@ -178,3 +178,15 @@ def test_list_cache_follows_new_commits_renames_and_merges(repo: GitRepo) -> Non
     Registry(repo.path).all_versions()
     repo.write_prompt("c", "C2")
     assert _numbered(Registry(repo.path).all_versions()) == _fresh(repo)
+
+
+def test_list_reads_version_commits_from_the_cache_as_the_walk_numbers_them(repo: GitRepo) -> None:
+    repo.write_prompt("a", "A1")
+    repo.write_prompt("b", "B1")
+    repo.write_prompt("a", "A2")
+    cold = Registry(repo.path).version_commits()  # computes and writes the cache
+    warm = Registry(repo.path).version_commits()  # read from it
+    walked = {name: [commit for _, commit, _ in versions] for name, versions in _fresh(repo).items()}
+    assert cold == warm == walked and len(warm["a"]) == 2
+    repo.write_prompt("b", "B2")  # HEAD moved: the cache is not read as current
+    assert Registry(repo.path).version_commits()["b"] == [c for _, c, _ in _fresh(repo)["b"]]
