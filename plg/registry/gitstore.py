@@ -48,6 +48,20 @@ class PathChange:
 
 
 
+def _git_command(args: list[str]) -> list[str]:
+    return ["git", "-c", "core.quotePath=false", *args]
+
+
+def _git_env(extra: dict[str, str] | None) -> dict[str, str]:
+    """Never prompt for credentials, and read git's messages in one language."""
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(extra or {})}
+
+
+def _failed(args: list[str], returncode: int, stderr: str) -> GitError:
+    detail = (stderr.strip().splitlines() or [f"exit {returncode}"])[-1]
+    return GitError(f"git {args[0]} failed: {detail}")
+
+
 def blob_id(data: bytes) -> str:
     """The id git gives this content, without asking git."""
     import hashlib
@@ -90,19 +104,17 @@ class GitStore(RemoteGit, HistoryGit):
         input: str | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> str:
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(extra_env or {})}
         proc = subprocess.run(
-            ["git", "-c", "core.quotePath=false", *args],
+            _git_command(args),
             cwd=cwd or self.root,
             input=input,
             capture_output=True,
             text=True,
-            env=env,
+            env=_git_env(extra_env),
             errors="replace",
         )
         if proc.returncode != 0:
-            detail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-            raise GitError(f"git {args[0]} failed: {detail}")
+            raise _failed(args, proc.returncode, proc.stderr)
         return proc.stdout
 
     def run(self, *args: str, input: str | None = None) -> str:
@@ -111,23 +123,21 @@ class GitStore(RemoteGit, HistoryGit):
     def start(self, *args: str) -> Callable[[], str]:
         """Start a read-only git command now and return what waits for its output (as `run` gives it):
         a command that needs several independent answers pays for the slowest, not for their sum."""
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
         proc = subprocess.Popen(
-            ["git", "-c", "core.quotePath=false", *args],
+            _git_command(list(args)),
             cwd=self.root,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
+            env=_git_env(None),
             errors="replace",
         )
 
         def result() -> str:
             out, err = proc.communicate()
             if proc.returncode != 0:
-                detail = (err.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-                raise GitError(f"git {args[0]} failed: {detail}")
+                raise _failed(list(args), proc.returncode, err)
             return out
 
         return result
@@ -356,12 +366,11 @@ def clone_bare(url: str, dest: Path, stored_url: str) -> GitStore:
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".clone-", dir=dest.parent))
     try:
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
         proc = subprocess.run(
             ["git", "clone", "--bare", "--quiet", "--no-tags", "--", url, str(staging / "repo.git")],
             capture_output=True,
             text=True,
-            env=env,
+            env=_git_env(None),
             errors="replace",
         )
         if proc.returncode != 0:

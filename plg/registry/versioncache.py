@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from plg.registry.gitstore import FileChange
@@ -52,30 +53,40 @@ def _write(target: Path, payload: dict[str, object]) -> None:
         pass
 
 
-def load_tree(cache_dir: Path, prefix: str) -> tuple[str, dict[str, list[FileChange]]] | None:
-    """The HEAD the cached histories were computed at, and the histories (whatever HEAD is now)."""
+def _read_tree(cache_dir: Path, prefix: str) -> dict[str, Any] | None:
     try:
         data = json.loads(_path(cache_dir, f"tree:{prefix}").read_text())
-        if data.get("format") != FORMAT or data.get("path") != f"tree:{prefix}":
-            return None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("path") != f"tree:{prefix}":
+        return None
+    return data
+
+
+def load_tree(cache_dir: Path, prefix: str) -> tuple[str, dict[str, list[FileChange]]] | None:
+    """The HEAD the cached histories were computed at, and the histories (whatever HEAD is now)."""
+    data = _read_tree(cache_dir, prefix)
+    if data is None:
+        return None
+    try:
         histories = {
             path: [FileChange(**dict(zip(_FIELDS, change, strict=True))) for change in changes]
             for path, changes in data["histories"].items()
         }
         return str(data["head"]), histories
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
 def load_tree_commits(cache_dir: Path, prefix: str, head: str) -> dict[str, list[str]] | None:
     """Each path's version commits from a cache computed at `head`, without building FileChange objects
     (2,000 of them are a tenth of `plg list` on a large repository)."""
+    data = _read_tree(cache_dir, prefix)
+    if data is None or data.get("head") != head:
+        return None
     try:
-        data = json.loads(_path(cache_dir, f"tree:{prefix}").read_text())
-        if data.get("format") != FORMAT or data.get("path") != f"tree:{prefix}" or data.get("head") != head:
-            return None
         return {path: [str(change[0]) for change in changes] for path, changes in data["histories"].items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+    except (KeyError, TypeError, IndexError, AttributeError):
         return None
 
 

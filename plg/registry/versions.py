@@ -128,6 +128,10 @@ def validate_name(name: str, what: str = "prompt name") -> str:
     return name
 
 
+def _prompt_name(path: str) -> str:
+    return path[len(PROMPTS_DIR) + 1 : -len(SUFFIX)]
+
+
 def split_ref(spec: str) -> tuple[str, str | None]:
     name, sep, ref = spec.partition("@")
     if sep and not ref:
@@ -161,46 +165,48 @@ class Registry:
     def all_versions(self) -> dict[str, list[Version]]:
         """Every prompt's history from a single git call (none when HEAD has not moved, only the new
         commits when it moved forward): what `plg list` needs for 200 prompts."""
-        from plg import config
-        from plg.registry import versioncache
-
         head = self.store.ref_value("HEAD")
         if head is None:
             return {}
-        cache_dir = config.state_dir(self.root) / "versions"
-        cached = versioncache.load_tree(cache_dir, PROMPTS_DIR)
-        if cached is not None and cached[0] == head:
-            histories = cached[1]
-        else:
-            if cached is not None and self.store.first_parent_ancestor(cached[0], head):
-                histories = self.store.tree_history(PROMPTS_DIR, since=cached[0], base=cached[1])
-            else:
-                histories = self.store.tree_history(PROMPTS_DIR)
-            versioncache.save_tree(cache_dir, PROMPTS_DIR, head, histories)
-        result: dict[str, list[Version]] = {}
-        for path, changes in histories.items():
-            if path.endswith(SUFFIX):
-                name = path[len(PROMPTS_DIR) + 1 : -len(SUFFIX)]
-                result[name] = [Version.from_change(i, c) for i, c in enumerate(changes, 1)]
-        return result
+        return {
+            _prompt_name(path): [Version.from_change(i, c) for i, c in enumerate(changes, 1)]
+            for path, changes in self._tree_histories(head).items()
+            if path.endswith(SUFFIX)
+        }
 
     def version_commits(self) -> dict[str, list[str]]:
         """Each prompt's version commits, oldest first: what `plg list` needs, read straight from the
         cache when HEAD has not moved (no Version objects built)."""
-        from plg import config
         from plg.registry import versioncache
 
         head = self.store.ref_value("HEAD")
         if head is None:
             return {}
-        found = versioncache.load_tree_commits(config.state_dir(self.root) / "versions", PROMPTS_DIR, head)
+        found = versioncache.load_tree_commits(self._versions_cache(), PROMPTS_DIR, head)
         if found is None:
-            return {name: [v.commit for v in versions] for name, versions in self.all_versions().items()}
-        return {
-            path[len(PROMPTS_DIR) + 1 : -len(SUFFIX)]: commits
-            for path, commits in found.items()
-            if path.endswith(SUFFIX)
-        }
+            found = {path: [c.commit for c in changes] for path, changes in self._tree_histories(head).items()}
+        return {_prompt_name(path): commits for path, commits in found.items() if path.endswith(SUFFIX)}
+
+    def _versions_cache(self) -> Path:
+        from plg import config
+
+        return config.state_dir(self.root) / "versions"
+
+    def _tree_histories(self, head: str) -> dict[str, list[FileChange]]:
+        """Every file's history under prompts/ at `head`: cached, extended from a cached first-parent
+        ancestor, or walked whole."""
+        from plg.registry import versioncache
+
+        cache_dir = self._versions_cache()
+        cached = versioncache.load_tree(cache_dir, PROMPTS_DIR)
+        if cached is not None and cached[0] == head:
+            return cached[1]
+        if cached is not None and self.store.first_parent_ancestor(cached[0], head):
+            histories = self.store.tree_history(PROMPTS_DIR, since=cached[0], base=cached[1])
+        else:
+            histories = self.store.tree_history(PROMPTS_DIR)
+        versioncache.save_tree(cache_dir, PROMPTS_DIR, head, histories)
+        return histories
 
     def versions(self, name: str) -> list[Version]:
         path = self.prompt_path(name)
@@ -209,13 +215,12 @@ class Registry:
         return self._histories[path]
 
     def _changes(self, path: str) -> list[FileChange]:
-        from plg import config
         from plg.registry import versioncache
 
         head = self.store.ref_value("HEAD")
         if head is None:
             return []
-        cache_dir = config.state_dir(self.root) / "versions"
+        cache_dir = self._versions_cache()
         changes = versioncache.load(cache_dir, path, head)
         if changes is None:
             changes = self.store.file_history(path, head)
