@@ -124,6 +124,16 @@ user:
 Write a recipe for a {{ cake_type }} cake for {{ serving_size }} people.
 """
 
+TOPIC_PROMPT = """---
+model: plg/offline
+inputs:
+  topic: string
+---
+user:
+Tell me about {{ topic }}.
+"""
+"""One input, one user message: the prompt the run, grid, diff and grading tests evaluate."""
+
 CAKE_SERVED = CAKE_V1.replace("model: plg/offline", "model: openai/fake-model")
 """The cake prompt served on the loopback model: what `plg eval` scores by default."""
 

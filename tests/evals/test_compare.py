@@ -9,21 +9,12 @@ from pathlib import Path
 import pytest
 
 from plg.evals.compare import marked, sides, word_diff, word_segments
-from tests.conftest import GitRepo, run_cli
-
-PROMPT = """---
-model: plg/offline
-inputs:
-  topic: string
----
-user:
-Tell me about {{ topic }}.
-"""
+from tests.conftest import TOPIC_PROMPT, GitRepo, run_cli
 
 
 @pytest.fixture
 def topics(repo: GitRepo) -> GitRepo:
-    repo.write("prompts/topic.prompt", PROMPT)
+    repo.write("prompts/topic.prompt", TOPIC_PROMPT)
     repo.write(
         "evals/topic.yaml",
         "prompt: topic\ndataset: topics.csv\nscorers:\n  - type: contains\n    value: '{{ topic }}'\n",

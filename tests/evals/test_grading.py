@@ -11,16 +11,7 @@ import pytest
 
 from plg import config
 from plg.evals.runs import RowRecord, find_run
-from tests.conftest import GitRepo, run_cli
-
-PROMPT = """---
-model: plg/offline
-inputs:
-  topic: string
----
-user:
-Tell me about {{ topic }}.
-"""
+from tests.conftest import TOPIC_PROMPT, GitRepo, run_cli
 
 PIPELINE = """prompt: topic
 dataset: topics.csv
@@ -36,7 +27,7 @@ scorers:
 
 @pytest.fixture
 def graded_run(repo: GitRepo) -> str:
-    repo.write("prompts/topic.prompt", PROMPT)
+    repo.write("prompts/topic.prompt", TOPIC_PROMPT)
     repo.write("evals/topic.yaml", PIPELINE)
     repo.write("evals/topics.csv", "id,topic\nowl,owls\nbee,bees\n")
     repo.commit("topic")

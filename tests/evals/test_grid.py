@@ -7,17 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import GitRepo, run_cli
+from tests.conftest import TOPIC_PROMPT, GitRepo, run_cli
 from tests.loopback_llm import LoopbackLLM
-
-PROMPT = """---
-model: plg/offline
-inputs:
-  topic: string
----
-user:
-Tell me about {{ topic }}.
-"""
 
 PIPELINE = """prompt: topic
 dataset: topics.csv
@@ -36,7 +27,7 @@ def _loopback_answer(messages: list[dict[str, Any]]) -> str:
 
 @pytest.fixture
 def topics(repo: GitRepo) -> GitRepo:
-    repo.write("prompts/topic.prompt", PROMPT)
+    repo.write("prompts/topic.prompt", TOPIC_PROMPT)
     repo.write("evals/topic.yaml", PIPELINE)
     repo.write("evals/topics.csv", "id,topic\nowl,owls\nbee,bees\nwasp,wasps\n")
     repo.commit("topic")

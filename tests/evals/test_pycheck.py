@@ -7,16 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GitRepo, run_cli
-
-PROMPT = """---
-model: plg/offline
-inputs:
-  topic: string
----
-user:
-Tell me about {{ topic }}.
-"""
+from tests.conftest import TOPIC_PROMPT, GitRepo, run_cli
 
 
 def _pipeline(function: str) -> str:
@@ -25,7 +16,7 @@ def _pipeline(function: str) -> str:
 
 @pytest.fixture
 def topics(repo: GitRepo, tmp_path: Path) -> GitRepo:
-    repo.write("prompts/topic.prompt", PROMPT)
+    repo.write("prompts/topic.prompt", TOPIC_PROMPT)
     repo.write("evals/topics.csv", "topic\nowls\n")
     # importing this file would leave a mark: lint must never run it
     marker = tmp_path / "imported"

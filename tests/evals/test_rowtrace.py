@@ -7,9 +7,7 @@ from plg.evals.rowtrace import pack, unpack
 from plg.evals.runs import RowRecord, ScoreRecord, find_run, read_run
 from plg.tracing import spans as tracing
 from plg.tracing.spans import Span
-from tests.conftest import GitRepo, run_cli
-
-PLAIN = "---\nmodel: plg/offline\ninputs:\n  topic: string\n---\nuser:\nTell me about {{ topic }}.\n"
+from tests.conftest import TOPIC_PROMPT, GitRepo, run_cli
 
 
 def _row(**changes: object) -> RowRecord:
@@ -90,7 +88,7 @@ def test_compact_trace_keeps_attributes_the_row_disagrees_with() -> None:
 
 
 def test_plain_prompt_rows_stay_under_1_kb_and_export(repo: GitRepo, tmp_path: Path) -> None:
-    repo.write("prompts/cake.prompt", PLAIN)
+    repo.write("prompts/cake.prompt", TOPIC_PROMPT)
     repo.write("evals/cake.yaml", "prompt: cake\ndataset: cakes.csv\nscorers:\n  - type: contains\n    value: '{{ topic }}'\n")
     repo.write("evals/cakes.csv", "topic\nlemon cake\nplum tart\n")
     repo.commit("cake")
@@ -117,7 +115,7 @@ def test_plain_prompt_rows_stay_under_1_kb_and_export(repo: GitRepo, tmp_path: P
 
 
 def test_exported_rows_keep_every_field_and_the_full_span_tree(repo: GitRepo, tmp_path: Path) -> None:
-    repo.write("prompts/cake.prompt", PLAIN)
+    repo.write("prompts/cake.prompt", TOPIC_PROMPT)
     repo.write("evals/cake.yaml", "prompt: cake\ndataset: cakes.csv\nscorers:\n  - type: contains\n    value: '{{ topic }}'\n")
     repo.write("evals/cakes.csv", "topic\nlemon cake\n")
     repo.commit("cake")
