@@ -105,17 +105,10 @@ def stream(
         attempt += 1
         try:
             with client._thread_slots:
-                response = litellm.completion(**kwargs)
-                iterator = iter(response)
-                first = next(iterator, None)
-                if first is not None:
-                    piece = Piece(_delta_text(first), first)
+                for chunk in litellm.completion(**kwargs):
+                    piece = Piece(_delta_text(chunk), chunk)
                     _note(result, piece)
                     yield piece
-                    for chunk in iterator:
-                        piece = Piece(_delta_text(chunk), chunk)
-                        _note(result, piece)
-                        yield piece
             break
         except ModelCallError:
             raise
