@@ -8,30 +8,10 @@ import os
 import sys
 import threading
 
+from plg.cli.commands import COMMAND_MODULES  # noqa: F401  (re-exported)
 from plg.errors import PlgError
 
 INTERNAL_ERROR = 4
-
-
-COMMAND_MODULES = {
-    "plg.cli.bundle_cmds": ("bundle",),
-    "plg.cli.ci_cmds": ("ci", "fetch", "notes"),
-    "plg.cli.eval_cmds": ("eval", "batch", "scores"),
-    "plg.cli.logs_cmds": ("logs",),
-    "plg.cli.registry_cmds": (
-        "init", "new", "list", "show", "render", "log", "diff", "lint", "promote", "rollback", "backtest", "labels",
-    ),
-    "plg.cli.runs_cmds": ("runs",),
-    "plg.cli.view_cmds": ("view",),
-}
-
-
-def _register() -> None:
-    """Where each command lives, so `cli` imports only the module of the command being run
-    (tests/cli/test_lazy_commands.py checks this map against the commands the modules define)."""
-    from plg.cli.common import cli
-
-    cli.lazy = {name: module for module, names in COMMAND_MODULES.items() for name in names}  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,7 +19,6 @@ def main(argv: list[str] | None = None) -> None:
 
     from plg.cli.common import cli
 
-    _register()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]

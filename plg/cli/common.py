@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from plg.cli.commands import COMMAND_MODULES
 from plg.errors import BadInput
 
 
@@ -15,7 +16,7 @@ class LazyGroup(click.Group):
     """The root group imports a command's module only when that command runs (or help lists them all):
     a registry command starts without loading the eval, CI, log and viewer layers."""
 
-    lazy: dict[str, str] = {}
+    lazy = {name: module for module, names in COMMAND_MODULES.items() for name in names}
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in self.lazy:

@@ -6,7 +6,7 @@ import importlib
 import subprocess
 import sys
 
-from plg.cli import COMMAND_MODULES
+from plg.cli.commands import COMMAND_MODULES
 from plg.cli.common import cli
 
 
