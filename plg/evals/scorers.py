@@ -4,11 +4,11 @@ undefined column, a failing evaluator) becomes Score.error for that row; it neve
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import math
 import operator
 import re
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,12 +295,13 @@ def load_function(spec: str, loaded: LoadedPipeline) -> Callable[..., Any]:
     path = loaded.resolve(relative, "python scorer")
     if not path.is_file():
         raise BadInput(f"{loaded.path}: python scorer file {relative} not found (looked at {path})")
-    module_spec = importlib.util.spec_from_file_location(f"plg_scorer_{path.stem}", path)
-    if module_spec is None or module_spec.loader is None:
-        raise BadInput(f"{loaded.path}: cannot load {relative}")
-    module = importlib.util.module_from_spec(module_spec)
+    # Compiled from the source every time, never through importlib's bytecode cache: a cached .pyc is
+    # trusted when the source's mtime and size match, which an edit within the same second (`1.0` ->
+    # `0.0`) keeps, and it would be written into the repository's evals/.
+    module = types.ModuleType(f"plg_scorer_{path.stem}")
+    module.__file__ = str(path)
     try:
-        module_spec.loader.exec_module(module)
+        exec(compile(path.read_bytes(), str(path), "exec"), module.__dict__)  # noqa: S102 - the user's evaluator
     except Exception as err:  # noqa: BLE001 - the user's file failed to import
         raise BadInput(f"{loaded.path}: {relative} failed to import: {type(err).__name__}: {err}") from None
     function = getattr(module, name, None)

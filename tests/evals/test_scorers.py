@@ -201,3 +201,19 @@ def test_a_column_value_reads_as_its_template_renders_it(
     (score,), _ = score_one(tmp_path, "  - type: contains\n    value: '{{ city }}'\n", output, values)
     assert score.passed is passed
     assert (score.error is None) if error is None else (error in (score.error or ""))
+
+
+def test_an_evaluator_edited_within_the_same_second_is_read_anew(tmp_path: Path) -> None:
+    """Same size, same mtime: a bytecode cache would serve the old function; the evaluator's source is
+    what runs, and nothing is written beside it."""
+    import os
+
+    checks = tmp_path / "checks.py"
+    scorer = "  - type: python\n    function: checks.py:score\n"
+    checks.write_text("def score(output, row):\n    return 1.0\n")
+    stamp = checks.stat().st_mtime_ns
+    assert score_one(tmp_path, scorer, "x", {})[0][0].score == 1.0
+    checks.write_text("def score(output, row):\n    return 0.0\n")
+    os.utime(checks, ns=(stamp, stamp))
+    assert score_one(tmp_path, scorer, "x", {})[0][0].score == 0.0
+    assert not (tmp_path / "__pycache__").exists()
