@@ -16,7 +16,7 @@ from plg.errors import BadInput, NotJudged, Refused
 from plg.evals.plan import EvalRequest, PlannedEval, plan_eval
 from plg.evals.runner import RunResult, execute
 from plg.evals.runs import RowRecord, find_run, new_run_id
-from plg.evals.summary import Scored, ThresholdCheck, check_threshold
+from plg.evals.summary import ModelSummary, Scored, ThresholdCheck, check_threshold
 from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING
 from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, find_score, record_scores
@@ -37,6 +37,7 @@ class RunOptions:
     shard: Shard | None = None
     merge_runs: tuple[Path, ...] = ()
     shard_dirs: tuple[Path, ...] = ()
+    gate_counts_errors: bool = False  # a label's gate judges scorer errors itself (see not_judged_message)
 
     @property
     def merging(self) -> bool:
@@ -70,12 +71,14 @@ def make_client(root: Path, concurrency: int, options: RunOptions, timeout: floa
     )
 
 
-def recorded_for(registry: Registry, planned: PlannedEval) -> list[RecordedScore] | None:
+def recorded_for(registry: Registry, planned: PlannedEval, barred: bool = True) -> list[RecordedScore] | None:
     spec = planned.spec
     if spec.prompt is None or spec.prompt.commit is None or spec.prompt.version is None:
         return None
     found = [find_score(registry.store, spec.prompt.commit, spec.identity(m)) for m in spec.models]
-    return None if any(f is None for f in found) else [f for f in found if f is not None]
+    if any(f is None or (f.errors and not barred) for f in found):
+        return None
+    return [f for f in found if f is not None]
 
 
 def run_eval(
@@ -98,7 +101,7 @@ def run_eval(
                 f"{spec.name}: --record needs a committed version (commit prompts/{spec.name}.prompt or name NAME@N)"
             )
         if not options.force and options.resume is None:
-            reused = recorded_for(registry, planned)
+            reused = recorded_for(registry, planned, _has_bar(planned, options))
             if reused is not None:
                 return EvalOutcome(planned, None, tuple(reused), _checks(planned, reused), ())
     if on_start:
@@ -122,11 +125,13 @@ def run_eval(
     checks = _checks(planned, result.summaries)
     recorded: tuple[RecordedScore, ...] = ()
     if options.record:
-        recorded = tuple(_to_recorded(planned, result, checks))
+        recorded = tuple(_to_recorded(planned, result, checks, _has_bar(planned, options)))
         assert spec.prompt is not None and spec.prompt.commit is not None
         if recorded:
             record_scores(registry.store, spec.prompt.commit, list(recorded))
-    return EvalOutcome(planned, result, (), checks, recorded, not_judged_message(planned, result))
+    return EvalOutcome(
+        planned, result, (), checks, recorded, not_judged_message(planned, result, _has_bar(planned, options))
+    )
 
 
 def _checks(planned: PlannedEval, summaries: Sequence[Scored]) -> tuple[ThresholdCheck, ...]:
@@ -135,16 +140,45 @@ def _checks(planned: PlannedEval, summaries: Sequence[Scored]) -> tuple[Threshol
     return check_threshold(decided, planned.min_score, planned.min_pass_rate, planned.max_error_rate)
 
 
-def not_judged_message(planned: PlannedEval, result: RunResult) -> str | None:
+def not_judged_message(planned: PlannedEval, result: RunResult, barred: bool = True) -> str | None:
     """Rows whose model or judge calls failed after retries leave the version unjudged: say which
-    model, how many rows and the provider's own one-line error."""
-    for summary in result.summaries:
-        if summary.not_judged and (not planned.decides or summary.model in planned.decides):
+    model, how many rows and the provider's own one-line error. So do rows a scorer raised on (or that
+    failed to render) when no threshold says how to count them: with a bar they score 0 and the bar
+    judges, without one an exit 0 would read as a pass that nobody judged."""
+    decided = [s for s in result.summaries if not planned.decides or s.model in planned.decides]
+    for summary in decided:
+        if summary.not_judged:
             return (
                 f"{planned.spec.name}: not judged: {summary.not_judged} of {summary.rows} row(s) on "
                 f"{summary.model} could not be scored: {summary.outside_error}"
             )
+    if barred:
+        return None
+    for summary in decided:
+        unscored = _unscored(summary)
+        if unscored:
+            return (
+                f"{planned.spec.name}: not judged: {unscored} on {summary.model} and the pipeline sets no "
+                "threshold to count them by; see `plg runs show RUN`, fix them, or set threshold.max_error_rate"
+            )
     return None
+
+
+def _has_bar(planned: PlannedEval, options: RunOptions) -> bool:
+    return options.gate_counts_errors or not (
+        planned.min_score is None and planned.min_pass_rate is None and planned.max_error_rate is None
+    )
+
+
+def _unscored(summary: ModelSummary) -> str:
+    """'3 of 40 row(s) failed, scorer exact raised on 2' or '' when every row was scored."""
+    parts = [f"{summary.errors} of {summary.rows} row(s) failed"] if summary.errors else []
+    parts += [
+        f"scorer {name} raised on {count} of {summary.rows} row(s)"
+        for name, count in summary.scorer_errors().items()
+        if count
+    ]
+    return ", ".join(parts)
 
 
 def _merge_shards(
@@ -173,15 +207,15 @@ def _who(registry: Registry) -> str:
 
 
 def _to_recorded(
-    planned: PlannedEval, result: RunResult, checks: tuple[ThresholdCheck, ...]
+    planned: PlannedEval, result: RunResult, checks: tuple[ThresholdCheck, ...], barred: bool
 ) -> list[RecordedScore]:
     spec = planned.spec
     assert spec.prompt is not None
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out = []
     for summary in result.summaries:
-        if summary.not_judged:
-            continue  # an outage is not the version's score: never recorded, so the next run calls again
+        if summary.not_judged or (not barred and _unscored(summary)):
+            continue  # not the version's score: never recorded, so the next run calls again
         model_checks = [c for c in checks if c.model == summary.model]
         out.append(
             RecordedScore(

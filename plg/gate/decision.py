@@ -100,7 +100,7 @@ def _eval_score(registry: Registry, version: PromptVersion, pipeline: Path, use_
     outcome = run_eval(
         registry,
         EvalRequest(spec=spec, pipeline=pipeline, decided_only=True),
-        RunOptions(record=True, use_cache=use_cache),
+        RunOptions(record=True, use_cache=use_cache, gate_counts_errors=True),
     )
     outcome.raise_if_not_judged()
     recorded = outcome.reused or outcome.recorded

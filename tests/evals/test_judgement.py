@@ -120,6 +120,28 @@ def test_max_error_rate_allows_some_scorer_errors(served: GitRepo, llm_server: L
     assert summary["score"] == pytest.approx((4 * 1.0 + 2 * 1.0 + 2 * 0.0) / 8)
 
 
+def test_scorer_errors_with_no_threshold_are_not_a_pass(served: GitRepo, llm_server: LoopbackLLM) -> None:
+    answers = iter(["no score here", '{"score": 1, "reason": "ok"}'] * 4)
+    llm_server.respond(
+        lambda messages: next(answers)
+        if "grading an AI response" in messages[0]["content"]
+        else "A cake. Overview."
+    )
+    no_bar = pipeline(models="concurrency: 1").split("threshold:")[0]
+    served.write("evals/cake.yaml", no_bar)
+    served.commit("no threshold")
+    result = run_cli("eval", "cake", "--record")
+    assert result.code == 3, result
+    assert "scorer sections raised on 2 of 4 row(s)" in result.err and "threshold.max_error_rate" in result.err
+    assert "4 rows run" in result.out  # the figures are still shown
+    assert not has_note(served)  # and nothing is recorded as the version's score
+    served.write("evals/cake.yaml", no_bar + "threshold:\n  max_error_rate: 0.5\n")
+    served.commit("two errors in four are acceptable")
+    tolerated = run_cli("eval", "cake", "--record")
+    assert tolerated.code == 0, tolerated
+    assert has_note(served)
+
+
 def test_an_outage_is_not_judged_not_recorded_and_called_again(
     served: GitRepo, llm_server: LoopbackLLM
 ) -> None:
