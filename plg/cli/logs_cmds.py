@@ -61,10 +61,10 @@ def build_query(limit: int | None, **kw: Any):  # type: ignore[no-untyped-def]
 
 
 def _root(ctx: click.Context) -> Path:
-    from plg.registry.gitstore import _find_worktree
+    from plg.registry.gitreads import find_worktree
 
     root = Path(repo_path(ctx)).resolve()
-    return _find_worktree(root) or root
+    return find_worktree(root) or root
 
 
 def open_log(ctx: click.Context, log_path: str | None):  # type: ignore[no-untyped-def]

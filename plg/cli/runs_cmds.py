@@ -12,10 +12,10 @@ from plg.cli.common import cli, echo_json, echo_table, repo_path
 
 def _runs_dir(ctx: click.Context) -> Path:
     from plg import config as plg_config
-    from plg.registry.gitstore import _find_worktree
+    from plg.registry.gitreads import find_worktree
 
     root = Path(repo_path(ctx)).resolve()
-    return plg_config.runs_dir(_find_worktree(root) or root)
+    return plg_config.runs_dir(find_worktree(root) or root)
 
 
 @cli.group(invoke_without_command=True)
@@ -261,12 +261,12 @@ def grades_import(ctx: click.Context, run_id: str, sheet: Path) -> None:
     from plg.evals.config import HumanConfig, load_pipeline
     from plg.evals.grading import import_sheet
     from plg.evals.runs import find_run, read_run
-    from plg.registry.gitstore import _find_worktree
+    from plg.registry.gitreads import find_worktree
 
     path = find_run(_runs_dir(ctx), run_id)
     header, _ = read_run(path)
     root = Path(repo_path(ctx)).resolve()
-    root = _find_worktree(root) or root
+    root = find_worktree(root) or root
     scales: dict[str, tuple[float, float]] = {}
     if header.pipeline:
         loaded = load_pipeline(root / header.pipeline)

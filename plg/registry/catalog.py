@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from plg.errors import BadInput, PlgError
+from plg.registry.gitreads import STATUS
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, Version, split_ref, validate_name
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
+    """One prompt as `plg list` shows it; `problem` names a file that does not parse."""
+
     name: str
     latest: int | None
     dirty: bool
@@ -33,6 +36,8 @@ class CatalogEntry:
 
 @dataclass(frozen=True)
 class LogEntry:
+    """One version as `plg log` shows it: its labels and its headline recorded score."""
+
     version: Version
     labels: tuple[str, ...]
     score: str | None = None
@@ -59,7 +64,7 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
     from plg.registry.summaries import summary
 
     cache_dir = config.state_dir(registry.root) / "summaries"
-    status = registry.store.start("status", "--porcelain", "-z", "--untracked-files=all", "--", PROMPTS_DIR)
+    status = registry.store.start(*STATUS)
     names = registry.list()
     histories = registry.version_commits()
     all_labels = registry.all_labels()

@@ -23,6 +23,7 @@ from plg.errors import (
     NotFound,
     PushRejected,
 )
+from plg.registry import gitreads
 from plg.registry.githistory import FileChange, HistoryGit  # noqa: F401  (FileChange re-exported)
 from plg.registry.gitremote import RemoteGit, remote_auth_env  # noqa: F401  (re-exported)
 
@@ -32,6 +33,8 @@ _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 @dataclass(frozen=True)
 class RefInfo:
+    """A ref and what it points at: `object` is the tag object for an annotated tag, `commit` its target."""
+
     ref: str
     object: str
     commit: str
@@ -48,13 +51,11 @@ class PathChange:
 
 
 
-def _git_command(args: list[str]) -> list[str]:
-    return ["git", "-c", "core.quotePath=false", *args]
-
-
-def _git_env(extra: dict[str, str] | None) -> dict[str, str]:
-    """Never prompt for credentials, and read git's messages in one language."""
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(extra or {})}
+def _answer(args: list[str], proc: subprocess.Popen[str]) -> str:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise _failed(args, proc.returncode, err)
+    return out
 
 
 def _failed(args: list[str], returncode: int, stderr: str) -> GitError:
@@ -76,7 +77,7 @@ class GitStore(RemoteGit, HistoryGit):
         start = Path(path).resolve()
         if not start.exists():
             raise NotARepository(f"{start}: no such directory")
-        self.root = _find_worktree(start) or self._ask_git_for_root(start)
+        self.root = gitreads.find_worktree(start) or self._ask_git_for_root(start)
 
     @classmethod
     def open_bare(cls, path: Path) -> GitStore:
@@ -104,13 +105,17 @@ class GitStore(RemoteGit, HistoryGit):
         input: str | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> str:
+        if input is None and extra_env is None and cwd is None:
+            ahead = gitreads.take(self.root, tuple(args))
+            if ahead is not None:
+                return _answer(args, ahead)
         proc = subprocess.run(
-            _git_command(args),
+            gitreads.git_command(args),
             cwd=cwd or self.root,
             input=input,
             capture_output=True,
             text=True,
-            env=_git_env(extra_env),
+            env=gitreads.git_env(extra_env),
             errors="replace",
         )
         if proc.returncode != 0:
@@ -123,24 +128,8 @@ class GitStore(RemoteGit, HistoryGit):
     def start(self, *args: str) -> Callable[[], str]:
         """Start a read-only git command now and return what waits for its output (as `run` gives it):
         a command that needs several independent answers pays for the slowest, not for their sum."""
-        proc = subprocess.Popen(
-            _git_command(list(args)),
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_git_env(None),
-            errors="replace",
-        )
-
-        def result() -> str:
-            out, err = proc.communicate()
-            if proc.returncode != 0:
-                raise _failed(list(args), proc.returncode, err)
-            return out
-
-        return result
+        proc = gitreads.take(self.root, args) or gitreads.popen(args, self.root)
+        return lambda: _answer(list(args), proc)
 
 
     @cached_property
@@ -207,9 +196,7 @@ class GitStore(RemoteGit, HistoryGit):
         return bool(out.strip())
 
     def tags(self, prefix: str) -> list[RefInfo]:
-        out = self.run(
-            "for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(objecttype)", prefix
-        )
+        out = self.run(*gitreads.tags(prefix))
         refs = []
         for line in out.splitlines():
             ref, obj, peeled, kind = line.split("\0")
@@ -370,7 +357,7 @@ def clone_bare(url: str, dest: Path, stored_url: str) -> GitStore:
             ["git", "clone", "--bare", "--quiet", "--no-tags", "--", url, str(staging / "repo.git")],
             capture_output=True,
             text=True,
-            env=_git_env(None),
+            env=gitreads.git_env(),
             errors="replace",
         )
         if proc.returncode != 0:
@@ -387,16 +374,6 @@ def clone_bare(url: str, dest: Path, stored_url: str) -> GitStore:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-
-def _find_worktree(start: Path) -> Path | None:
-    """The common case without a subprocess: the nearest parent holding `.git`. Anything unusual (env
-    overrides, bare repos) is left to git."""
-    if any(k in os.environ for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES")):
-        return None
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
 
 
 def init_repository(directory: Path) -> bool:

@@ -64,6 +64,8 @@ class FrontMatter(BaseModel):
 
 @dataclass(frozen=True)
 class Message:
+    """One rendered chat message, as providers take it."""
+
     role: str
     content: str
 

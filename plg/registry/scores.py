@@ -11,13 +11,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from plg.registry.gitreads import NOTES, NOTES_REF
 from plg.registry.gitstore import GitStore
-
-NOTES_REF = "refs/notes/plg"
 
 
 @dataclass(frozen=True)
 class RecordedScore:
+    """One eval, backtest or gate figure recorded in git notes for an exact version: `identity` names
+    what was measured (prompt blob, data, pipeline, model), so an unchanged one is reused, not rerun."""
+
     identity: str
     prompt: str
     version: int | None
@@ -70,7 +72,7 @@ def read_scores(store: GitStore, commit: str) -> list[RecordedScore]:
 
 def list_notes(store: GitStore) -> Callable[[], str]:
     """The notes listing `scores_by_commit` reads, started now to run beside other git calls."""
-    return store.start("notes", f"--ref={NOTES_REF}", "list")
+    return store.start(*NOTES)
 
 
 def scores_by_commit(

@@ -20,6 +20,8 @@ FORMAT = 1
 
 @dataclass(frozen=True)
 class PromptSummary:
+    """What `plg show` and `plg list` print about one prompt file, cached by blob id."""
+
     model: str
     description: str | None
     params: dict[str, Any] = field(default_factory=dict)

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plg.errors import InvalidName, NotFound
+from plg.registry.gitreads import PROMPTS_DIR, SUFFIX, TAG_PREFIX  # noqa: F401  (TAG_PREFIX re-exported)
 from plg.registry.gitstore import FileChange, GitStore, blob_id, is_sha
+from plg.registry.labelrefs import LabelLookup
 
 if TYPE_CHECKING:
     from plg.registry.prompt import FrontMatter, Message, PromptFile
     from plg.registry.summaries import PromptSummary
 
-PROMPTS_DIR = "prompts"
-SUFFIX = ".prompt"
-TAG_PREFIX = "refs/tags/prompts/"
 _NAME_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _VERSION_REF = re.compile(r"^v?(\d+)$")
 _RESERVED_NAME = re.compile(r"^(v?\d+|head)$", re.IGNORECASE)
@@ -139,7 +138,7 @@ def split_ref(spec: str) -> tuple[str, str | None]:
     return name, (ref if sep else None)
 
 
-class Registry:
+class Registry(LabelLookup):
     def __init__(self, path: str | Path = ".", store: GitStore | None = None) -> None:
         self.store = store or GitStore(path)
         self.root = self.store.root
@@ -263,8 +262,9 @@ class Registry:
         match = _VERSION_REF.match(ref)
         if match:
             return self._by_number(name, int(match.group(1)))
-        if self.label_ref(name, ref) is not None:
-            return self._by_label(name, ref)
+        commit = self._label_commit(name, ref)
+        if commit is not None:
+            return self._by_label(name, ref, commit)
         try:
             commit = self.store.resolve_commit(ref)
         except NotFound:
@@ -348,11 +348,10 @@ class Registry:
             raise NotFound(f"{name}@{number}: no such version ({name} has versions 1..{len(history)})")
         return self._at(name, history[number - 1])
 
-    def _by_label(self, name: str, label: str) -> Location:
+    def _by_label(self, name: str, label: str, commit: str | None = None) -> Location:
         validate_name(name)
         validate_name(label, "label")
-        found = self.label_ref(name, label)
-        commit = self.store.ref_value(f"{found}^{{commit}}") if found else None
+        commit = commit or self._label_commit(name, label)
         if commit is None:
             self.require_exists(name)
             raise NotFound(f"{name}@{label}: no such label{self._label_hint(name)}")
@@ -388,52 +387,6 @@ class Registry:
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise NotFound(f"unknown prompt '{name}'{hint}")
-
-    def _label_hint(self, name: str) -> str:
-        labels = [r.ref.rsplit("@", 1)[1] for r in self.store.tags(f"{TAG_PREFIX}{name}@*")]
-        return f" (labels: {', '.join(labels)})" if labels else ""
-
-    def former_names(self, name: str) -> list[str]:
-        """Names this prompt had before a `git mv`, most recent first, from its followed history."""
-        names: list[str] = []
-        for version in reversed(self.versions(name)):
-            if version.path.startswith(f"{PROMPTS_DIR}/") and version.path.endswith(SUFFIX):
-                old = version.path[len(PROMPTS_DIR) + 1 : -len(SUFFIX)]
-                if old != name and old not in names:
-                    names.append(old)
-        return names
-
-    def label_ref(self, name: str, label: str) -> str | None:
-        """The tag that holds `name@label`: its own, or one a former name left behind (labels follow a
-        prompt through a rename; the next move writes the tag under the new name)."""
-        own = f"{TAG_PREFIX}{name}@{label}"
-        if self.store.ref_value(own) is not None:
-            return own
-        if not self.store.tags(f"{TAG_PREFIX}") or not self.store.has_commits:
-            return None
-        for old in self.former_names(name):
-            ref = f"{TAG_PREFIX}{old}@{label}"
-            if self.store.ref_value(ref) is not None:
-                return ref
-        return None
-
-    def labels(self, name: str) -> dict[str, str]:
-        """Label → commit for one prompt, including labels set under a name it had before a rename."""
-        tags = self.all_labels()
-        names = [name]
-        if tags and (self.root / self.prompt_path(name)).is_file():
-            names += self.former_names(name)
-        found: dict[str, str] = {}
-        for each in reversed(names):
-            found.update(tags.get(each, {}))
-        return found
-
-    def all_labels(self) -> dict[str, dict[str, str]]:
-        result: dict[str, dict[str, str]] = {}
-        for ref in self.store.tags(TAG_PREFIX):
-            name, _, label = ref.ref[len(TAG_PREFIX) :].rpartition("@")
-            result.setdefault(name, {})[label] = ref.commit
-        return result
 
     def version_of_commit(self, name: str, commit: str) -> int | None:
         for version in self.versions(name):
