@@ -59,7 +59,7 @@ def ensure_bytecode() -> None:
 def litellm_cpu_per_call(base_url: str, rows: int, concurrency: int) -> float:
     """Milliseconds of this process's CPU per `litellm.acompletion`, `concurrency` in flight, no plg code
     on the path but litellm's configuration (call litellm_module first)."""
-    from plg.llm.provider import _quiet_call, litellm_module
+    from plg.llm.door import litellm_module, quiet_call
 
     litellm = litellm_module()
 
@@ -68,7 +68,7 @@ def litellm_cpu_per_call(base_url: str, rows: int, concurrency: int) -> float:
 
         async def one(i: int) -> None:
             async with slots:
-                with _quiet_call():
+                with quiet_call():
                     await litellm.acompletion(
                         model="openai/fake-model",
                         messages=[{"role": "user", "content": f"Tell me about topic {i}."}],

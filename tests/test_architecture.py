@@ -19,7 +19,7 @@ LAYERS = {
     "plg.cli": 6,
 }
 DOORS = {
-    "litellm": {"plg/llm/provider.py"},
+    "litellm": {"plg/llm/door.py"},
     "git": {"plg/registry/gitstore.py"},
     "sqlite3": {"plg/runtime/sqlite_log.py", "plg/llm/cache.py"},
     "psycopg": {"plg/runtime/postgres_log.py"},

@@ -1,4 +1,4 @@
-"""The model layer and the only module that imports litellm (lazily: importing it costs seconds).
+"""The model layer: every model call plg makes, through litellm (imported and configured in `llm.door`).
 
 Every call gets a timeout (litellm's default is 6,000 s), our own retries with backoff and jitter on
 408/429/5xx/timeouts/connection errors honouring Retry-After (litellm's retries are switched off so they
@@ -9,26 +9,21 @@ looks like a credential before they are stored or shown.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import gc
 import os
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from plg.errors import ModelCallError
 from plg.llm.cache import CachedAnswer, ResponseCache, cache_key
+from plg.llm.door import litellm_module, litellm_ready, prewarm, quiet_call
 from plg.llm.failures import Failure, classify
-from plg.llm.loop import inline_preparation, prepares_inline
 from plg.llm.offline import (
     OFFLINE_EMBEDDING_MODEL,
     OFFLINE_MODEL,
-    litellm_handler,
     offline_embedding,
     offline_reply,
     token_count,
@@ -37,123 +32,7 @@ from plg.llm.pricing import PriceBook
 from plg.redact import scrub_secrets
 from plg.tracing import spans as tracing
 
-_litellm: Any = None
-_import_lock = threading.Lock()
-_prewarm_lock = threading.Lock()
-_prewarm_thread: threading.Thread | None = None
 _prices = PriceBook()
-_plg_call: contextvars.ContextVar[bool] = contextvars.ContextVar("plg_model_call", default=False)
-
-
-def litellm_module() -> Any:
-    """Import litellm once, quietly, offline-safe, with plg's offline model registered. Waits for a
-    background import `prewarm` started instead of starting a second one.
-
-    Its ~400,000 objects live as long as the process: the cyclic collector stays off while they are
-    created (a quarter of the import's CPU went to collections that found nothing) and then they are
-    moved out of its reach (`gc.freeze`): otherwise every full collection walks them all, ~0.3 ms of CPU
-    per model call spread over a run. What is frozen is never collected as a cycle; garbage already in a
-    cycle at that moment stays, once."""
-    global _litellm
-    if _litellm is None:
-        with _import_lock:
-            if _litellm is None:
-                os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-                collecting = gc.isenabled()
-                gc.disable()
-                try:
-                    import litellm
-                finally:
-                    if collecting:
-                        gc.enable()
-
-                litellm.telemetry = False
-                litellm.suppress_debug_info = True
-                litellm.drop_params = True
-                litellm.set_verbose = False
-                litellm.custom_provider_map = [
-                    *[p for p in (litellm.custom_provider_map or []) if p.get("provider") != "plg"],
-                    {"provider": "plg", "custom_handler": litellm_handler(litellm)},
-                ]
-                _skip_unused_work(litellm)
-                gc.freeze()
-                _litellm = litellm
-    return _litellm
-
-
-def prewarm(models: Iterable[str] | None = None) -> None:
-    """Start importing litellm (seconds of CPU) in a background thread, so that the command reads git,
-    datasets and caches meanwhile and its first model call waits only for what is left of the import.
-    Nothing starts when every model named is plg's own, which litellm never answers."""
-    global _prewarm_thread
-    if _litellm is not None or (models is not None and all(_is_plg_model(m) for m in models)):
-        return
-    with _prewarm_lock:
-        if _prewarm_thread is None:
-            _prewarm_thread = threading.Thread(target=_import_in_background, name="plg-litellm-import", daemon=True)
-            _prewarm_thread.start()
-
-
-def _import_in_background() -> None:
-    with suppress(Exception):  # the first model call imports again and reports the error
-        litellm_module()
-
-
-def _is_plg_model(model: str | None) -> bool:
-    return model in (OFFLINE_MODEL, OFFLINE_EMBEDDING_MODEL) or (model or "").startswith("outputs:")
-
-
-def _skip_unused_work(litellm: Any) -> None:
-    """Inside plg's own calls, litellm neither prices the response (plg multiplies tokens by prices it
-    looked up once per model) nor runs its success/failure logging (plg has no litellm callbacks):
-    together most of litellm's CPU per call. Scoped by a context variable, so code in the same process
-    that calls litellm directly keeps litellm's behaviour. Missing internals on another litellm
-    version only cost speed."""
-    try:
-        from litellm.litellm_core_utils.litellm_logging import Logging
-    except ImportError:
-        return
-    priced = getattr(Logging, "response_cost_calculator", None)
-    if priced is None or getattr(priced, "_plg_skip", False):
-        return
-
-    def response_cost_calculator(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if _plg_call.get():
-            return None
-        return priced(self, *args, **kwargs)
-
-    response_cost_calculator._plg_skip = True  # type: ignore[attr-defined]
-    Logging.response_cost_calculator = response_cost_calculator
-
-
-async def _litellm_ready() -> Any:
-    """litellm for a call made on the event loop: while its import finishes in a thread, the loop keeps
-    answering cached and offline rows instead of stalling every task in flight."""
-    if _litellm is not None:
-        return _litellm
-    return await asyncio.to_thread(litellm_module)
-
-
-@contextmanager
-def _quiet_call(model: str | None = None) -> Iterator[None]:
-    """Mark the block as plg's own litellm call (see `_skip_unused_work`), and for a provider whose
-    request preparation is pure CPU, as one whose preparation runs inline on plg's loop (plg.llm.loop)."""
-    marker = _plg_call.set(True)
-    inline = inline_preparation.set(model is not None and prepares_inline(model))
-    internal: Any = None
-    try:
-        from litellm._internal_context import is_internal_call
-
-        internal = is_internal_call.set(True)
-    except ImportError:
-        is_internal_call = None
-    try:
-        yield
-    finally:
-        if is_internal_call is not None:
-            is_internal_call.reset(internal)
-        inline_preparation.reset(inline)
-        _plg_call.reset(marker)
 
 
 @dataclass(frozen=True)
@@ -315,7 +194,7 @@ class ModelClient:
             attempt += 1
             started = time.perf_counter()
             try:
-                with self._thread_slots, _quiet_call():
+                with self._thread_slots, quiet_call():
                     response = litellm.completion(**kwargs)
                 completion = self._to_completion(
                     litellm, model, response, time.perf_counter() - started, attempt
@@ -342,7 +221,7 @@ class ModelClient:
         key, hit = self._cached(model, messages, params, variant)
         if hit is not None:
             return hit
-        litellm = await _litellm_ready()
+        litellm = await litellm_ready()
         kwargs = self._kwargs(model, messages, params)
         slots = self._slots()
         attempt = 0
@@ -351,7 +230,7 @@ class ModelClient:
             try:
                 async with slots:
                     started = time.perf_counter()
-                    with _quiet_call(model):
+                    with quiet_call(model):
                         response = await litellm.acompletion(**kwargs)
                     latency = time.perf_counter() - started
                 completion = self._to_completion(litellm, model, response, latency, attempt)
@@ -384,7 +263,7 @@ class ModelClient:
             return [offline_embedding(t) for t in texts]
         litellm = litellm_module()
         try:
-            with _quiet_call():
+            with quiet_call():
                 response = litellm.embedding(
                     model=model, input=texts, timeout=self.options.timeout, **self._embed_base(model)
                 )
@@ -395,13 +274,13 @@ class ModelClient:
     async def aembed(self, model: str, texts: list[str]) -> list[list[float]]:
         if model == OFFLINE_EMBEDDING_MODEL:
             return [offline_embedding(t) for t in texts]
-        litellm = await _litellm_ready()
+        litellm = await litellm_ready()
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with self._slots():
-                    with _quiet_call():
+                    with quiet_call():
                         response = await litellm.aembedding(
                             model=model, input=texts, timeout=self.options.timeout, **self._embed_base(model)
                         )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -169,17 +170,33 @@ def test_unknown_model_has_no_cost_figure(llm_server: LoopbackLLM) -> None:
 def test_prewarm_imports_litellm_in_the_background_only_for_provider_models() -> None:
     code = (
         "import sys, threading\n"
-        "from plg.llm import provider\n"
+        "from plg.llm import door, provider\n"
         "provider.prewarm(['plg/offline', 'plg/offline-embed'])\n"
-        "assert 'litellm' not in sys.modules and provider._prewarm_thread is None\n"
+        "assert 'litellm' not in sys.modules and door._prewarm_thread is None\n"
         "provider.prewarm(['plg/offline', 'openai/gpt-4o-mini'])\n"
-        "thread = provider._prewarm_thread\n"
+        "thread = door._prewarm_thread\n"
         "assert thread is not None and thread.daemon and threading.current_thread() is not thread\n"
         "assert provider.litellm_module() is sys.modules['litellm']\n"
         "thread.join(30); assert not thread.is_alive(); print('ok')\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_prewarming_for_a_model_never_calls_its_provider(llm_server: LoopbackLLM, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = (
+        "import sys\n"
+        "from plg.llm import door, provider\n"
+        "provider.prewarm(['openai/fake-model', 'plg/offline'])\n"
+        "door._prewarm_thread.join(60)\n"
+        "print('warmed', 'litellm.llms.litellm_proxy' in sys.modules)\n"
+        "answer = provider.ModelClient().complete('openai/fake-model', [{'role': 'user', 'content': 'hi'}])\n"
+        "print('answered', answer.prompt_tokens is not None, answer.cached)\n"
+    )
+    env = {**os.environ, "PLG_CACHE": str(tmp_path / "cache.db")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.stdout.splitlines() == ["warmed True", "answered True False"], proc.stderr
+    assert llm_server.chat_count() == 1  # the real call only: the warm-up is litellm's own mock answer
 
 
 def test_help_does_not_import_litellm() -> None:
