@@ -15,7 +15,7 @@ from plg.evals.datasets import Row
 
 if TYPE_CHECKING:
     from plg.evals.config import LoadedPipeline
-    from plg.evals.runner import EvalSpec
+    from plg.evals.spec import EvalSpec
 
 
 def _key(variables: dict[str, Any], keys: tuple[str, ...]) -> str:
@@ -90,8 +90,8 @@ def custom_spec(
 ) -> EvalSpec:
     """The one way given outputs become a run, for `plg eval --outputs` and `plg.evaluate()` alike: the
     pipeline's own scorers, with the pipeline's own judge (never the outputs' label as a model)."""
-    from plg.evals.runner import EvalSpec
     from plg.evals.scorers import build_scorers
+    from plg.evals.spec import EvalSpec
 
     config = loaded.config
     return EvalSpec(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from plg.errors import BadInput
-from plg.evals.runner import EvalSpec
+from plg.evals.spec import EvalSpec
 from plg.registry.versions import PromptVersion, Registry, split_ref
 
 

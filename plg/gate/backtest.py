@@ -14,8 +14,9 @@ from typing import Any
 from plg.errors import BadInput
 from plg.evals.compare import word_diff
 from plg.evals.datasets import Row, dataset_hash
-from plg.evals.runner import EvalSpec, RunResult
+from plg.evals.runner import RunResult
 from plg.evals.runs import RowRecord, latest_rows
+from plg.evals.spec import EvalSpec
 from plg.llm.offline import PLACEHOLDER_WARNING, placeholder_name
 from plg.registry.versions import PromptVersion
 from plg.runtime.history import iter_history
