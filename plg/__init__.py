@@ -5,7 +5,24 @@ Attributes load on first use so that `import plg` stays cheap for commands that 
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # what type checkers see; at run time each name is imported on first use (below)
+    from plg.errors import PlgError
+    from plg.evals.api import evaluate
+    from plg.registry.versions import PromptVersion, Registry
+    from plg.runtime.client import Client
+    from plg.runtime.promptlayer import (
+        PromptLayer,
+        PromptLayerAPIConnectionError,
+        PromptLayerAPIError,
+        PromptLayerAPITimeoutError,
+        PromptLayerBadRequestError,
+        PromptLayerError,
+        PromptLayerNotFoundError,
+        PromptLayerValidationError,
+    )
+    from plg.runtime.promptlayer_async import AsyncPromptLayer
+    from plg.tracing.spans import current_span
 
 _PROMPTLAYER = (
     "PromptLayer",
@@ -19,7 +36,23 @@ _PROMPTLAYER = (
     "PromptLayerAPITimeoutError",
 )
 
-__all__ = ["Client", "Registry", "PromptVersion", "PlgError", "evaluate", "current_span", *_PROMPTLAYER]
+__all__ = [
+    "Client",
+    "Registry",
+    "PromptVersion",
+    "PlgError",
+    "evaluate",
+    "current_span",
+    "PromptLayer",
+    "AsyncPromptLayer",
+    "PromptLayerError",
+    "PromptLayerAPIError",
+    "PromptLayerNotFoundError",
+    "PromptLayerBadRequestError",
+    "PromptLayerValidationError",
+    "PromptLayerAPIConnectionError",
+    "PromptLayerAPITimeoutError",
+]
 
 _LAZY = {
     **dict.fromkeys(_PROMPTLAYER, "plg.runtime.promptlayer"),
@@ -33,7 +66,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'plg' has no attribute {name!r}")

@@ -5,7 +5,10 @@ tabulate's own handling (line breaks, non-ASCII widths) still go through it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def simple_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:

@@ -4,9 +4,12 @@ click commands print exactly the same thing."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from plg.cli.table import simple_table
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from plg.errors import BadInput, PlgError
 from plg.registry.gitreads import STATUS
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, Version, split_ref, validate_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass(frozen=True)

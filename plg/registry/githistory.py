@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from plg.errors import GitError, ShallowHistory
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 

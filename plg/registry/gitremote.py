@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import os
 import re
-from typing import TYPE_CHECKING, Any
 
 from plg.errors import GitError, PushRejected
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 
 class RemoteGit:

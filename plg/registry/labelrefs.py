@@ -7,11 +7,10 @@ Part of `Registry` (it reads through the registry's git store and version histor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from plg.registry import gitreads
 from plg.registry.gitreads import PROMPTS_DIR, SUFFIX, TAG_PREFIX
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -12,10 +12,13 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from plg.registry.gitstore import FileChange
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT = 2  # 2: a copied file no longer inherits the original's history
 _FIELDS = ("commit", "blob", "path", "time", "author", "email", "subject")

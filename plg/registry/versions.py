@@ -6,14 +6,16 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from plg.errors import InvalidName, NotFound
 from plg.registry.gitreads import PROMPTS_DIR, SUFFIX, TAG_PREFIX  # noqa: F401  (TAG_PREFIX re-exported)
 from plg.registry.gitstore import FileChange, GitStore, blob_id, is_sha
 from plg.registry.labelrefs import LabelLookup
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from plg.registry.prompt import FrontMatter, Message, PromptFile
     from plg.registry.summaries import PromptSummary
 
