@@ -54,12 +54,19 @@ def build_repo(path: Path, prompts: int, commits: int) -> None:
 
 
 def median_seconds(cmd: list[str], cwd: Path, runs: int) -> float:
-    samples = []
+    return interleaved({"cmd": cmd}, cwd, runs)["cmd"]
+
+
+def interleaved(cmds: dict[str, list[str]], cwd: Path, runs: int) -> dict[str, float]:
+    """Median seconds of each command, run in turn rather than one after another, so that a machine
+    slowing down or speeding up mid-bench moves a figure and its baseline together."""
+    samples: dict[str, list[float]] = {label: [] for label in cmds}
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for label, cmd in cmds.items():
+            start = time.perf_counter()
+            subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+            samples[label].append(time.perf_counter() - start)
+    return {label: statistics.median(times) for label, times in samples.items()}
 
 
 def main() -> None:
@@ -95,19 +102,19 @@ def main() -> None:
                            (f"plg show {name}@production", [plg, "show", f"{name}@production"])):
             shutil.rmtree(repo / ".plg", ignore_errors=True)
             cold[label] = median_seconds(cmd, repo, 1)
-        baseline = median_seconds(
-            ["git", "log", "--oneline", "--", f"prompts/{name}.prompt"], repo, args.runs
+        base_label = "git log --oneline -- FILE (baseline)"
+        figures = interleaved(
+            {
+                base_label: ["git", "log", "--oneline", "--", f"prompts/{name}.prompt"],
+                "plg list": [plg, "list"],
+                f"plg log {name}": [plg, "log", name],
+                f"plg show {name}@production": [plg, "show", f"{name}@production"],
+                "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
+            },
+            repo,
+            args.runs,
         )
-        figures = {
-            "plg list": median_seconds([plg, "list"], repo, args.runs),
-            f"plg log {name}": median_seconds([plg, "log", name], repo, args.runs),
-            f"plg show {name}@production": median_seconds(
-                [plg, "show", f"{name}@production"], repo, args.runs
-            ),
-            "python -c pass (interpreter floor)": median_seconds(
-                [sys.executable, "-c", "pass"], repo, args.runs
-            ),
-        }
+        baseline = figures.pop(base_label)
         print(f"{'git log --oneline -- FILE (baseline)':40s} {baseline * 1000:8.1f} ms")
         for label, seconds in figures.items():
             print(f"{label:40s} {seconds * 1000:8.1f} ms   {seconds / baseline:5.1f}x baseline")
@@ -120,10 +127,17 @@ def main() -> None:
         build_repo(small, 1, 3)
         subprocess.run([plg, "promote", "prompt-000", "--label", "production", "--force", "--reason", "bench"],
                        cwd=small, check=True, stdout=subprocess.DEVNULL)
-        floor = median_seconds([sys.executable, "-c", "pass"], small, args.runs)
-        for label, cmd in (("plg show prompt-000@production", [plg, "show", "prompt-000@production"]),
-                           ("plg list", [plg, "list"])):
-            seconds = median_seconds(cmd, small, args.runs)
+        small_figures = interleaved(
+            {
+                "floor": [sys.executable, "-c", "pass"],
+                "plg show prompt-000@production": [plg, "show", "prompt-000@production"],
+                "plg list": [plg, "list"],
+            },
+            small,
+            args.runs,
+        )
+        floor = small_figures.pop("floor")
+        for label, seconds in small_figures.items():
             print(f"small repo: {label:32s} {seconds * 1000:7.1f} ms = {seconds / floor:4.1f}x python -c pass "
                   f"({floor * 1000:.1f} ms; target <= 5x: {'met' if seconds <= 5 * floor else 'MISSED'})")
         print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
