@@ -328,29 +328,28 @@ def _code_and_schema_files(config: Pipeline) -> list[str]:
     return sorted(files)
 
 
+_SCORER_TYPES = frozenset(
+    {"equals", "contains", "not_contains", "regex", "json", "llm_judge", "similarity", "python", "human", "latency", "cost"}
+)
+_SHOWN_ERRORS = 5
+
+
 def _describe(err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = [str(p) for p in first["loc"] if not str(p).startswith(("function-", "tagged-union["))]
-    scorer_types = {
-        "equals",
-        "contains",
-        "not_contains",
-        "regex",
-        "json",
-        "llm_judge",
-        "similarity",
-        "python",
-        "human",
-        "latency",
-        "cost",
-    }
-    loc = [p for p in loc if p not in scorer_types]
-    key = ".".join(loc)
-    if first["type"] == "extra_forbidden":
+    """Every problem in the file on one line (the first five, then how many more), so a pipeline with
+    three mistakes takes one edit, not three runs."""
+    found = list(dict.fromkeys(_describe_one(e) for e in err.errors()))
+    more = f" (and {len(found) - _SHOWN_ERRORS} more)" if len(found) > _SHOWN_ERRORS else ""
+    return "; ".join(found[:_SHOWN_ERRORS]) + more
+
+
+def _describe_one(error: Any) -> str:
+    loc = [str(p) for p in error["loc"] if not str(p).startswith(("function-", "tagged-union["))]
+    key = ".".join(p for p in loc if p not in _SCORER_TYPES)
+    if error["type"] == "extra_forbidden":
         return f"unknown key '{key}'"
-    if first["type"] == "union_tag_invalid":
-        return f"{key}: unknown scorer type (use one of {', '.join(sorted(scorer_types))})"
-    message = first["msg"].removeprefix("Value error, ")
+    if error["type"] == "union_tag_invalid":
+        return f"{key}: unknown scorer type (use one of {', '.join(sorted(_SCORER_TYPES))})"
+    message = error["msg"].removeprefix("Value error, ")
     return f"{key}: {message}" if key else message
 
 

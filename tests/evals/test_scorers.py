@@ -152,6 +152,21 @@ def test_config_errors_name_the_key_and_file(tmp_path: Path, scorers: str, messa
     assert message in caught.value.message and "p.yaml" in caught.value.message
 
 
+def test_every_mistake_in_a_pipeline_is_named_at_once(tmp_path: Path) -> None:
+    scorers = "  - type: contains\n    value: x\n    colour: red\n  - type: nonsense\n  - type: llm_judge\n"
+    path = pipeline(tmp_path, scorers, extra="thresold: {min_score: 1}\n")
+    with pytest.raises(BadInput) as caught:
+        load_pipeline(path)
+    message = caught.value.message
+    assert "\n" not in message
+    for part in ("unknown key 'thresold'", "unknown key 'scorers.0.colour'", "scorers.1: unknown scorer type",
+                 "scorers.2: needs `criteria` or `rubric`"):
+        assert part in message, message
+    many = "".join(f"  - type: contains\n    value: x\n    colour{i}: red\n" for i in range(8))
+    with pytest.raises(BadInput, match=r"scorers\.4\.colour4'(?!.*colour5).*\(and 3 more\)$"):
+        load_pipeline(pipeline(tmp_path, many))
+
+
 def test_jsonl_errors_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     path.write_text('{"a": 1}\n\n[1, 2]\n')
