@@ -61,8 +61,12 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.option("--row", type=click.IntRange(1), help="Print row N in full (the number every view shows).")
 @click.option("--trace", is_flag=True, help="With --row: draw the row's span tree with timings.")
 @click.option("--grid", is_flag=True, help="Every row against every model: outputs cut to fit, verdicts coloured.")
+@click.option("--failing", is_flag=True, help="With --grid: only the rows some model did not pass.")
+@click.option("--limit", type=click.IntRange(1), help="With --grid: at most N rows.")
 @click.pass_context
-def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool, grid: bool) -> None:
+def runs_show(
+    ctx: click.Context, run_id: str, row: int | None, trace: bool, grid: bool, failing: bool, limit: int | None
+) -> None:
     """Print a run's summary, its rows side by side (--grid), or one row in full."""
     from plg.evals.report import text_summary
     from plg.evals.runner import summarize_rows
@@ -70,13 +74,24 @@ def runs_show(ctx: click.Context, run_id: str, row: int | None, trace: bool, gri
 
     path = find_run(_runs_dir(ctx), run_id)
     if grid:
+        from dataclasses import replace
+
         from plg.cli.terminal import echo_grid
+        from plg.evals.grid import failing as failing_rows
         from plg.evals.grid import run_grid
 
         if row is not None or trace:
             raise click.UsageError("--grid shows every row; use --row N [--trace] for one")
-        echo_grid(run_grid(path))
+        whole = run_grid(path)
+        selected = failing_rows(whole) if failing else whole
+        shown = replace(selected, rows=selected.rows[:limit]) if limit is not None else selected
+        echo_grid(shown)
+        if len(shown.rows) < len(whole.rows):
+            counted = f" ({len(selected.rows)} failing)" if failing else ""
+            click.echo(f"{len(shown.rows)} of {len(whole.rows)} rows shown{counted}")
         return
+    if failing or limit is not None:
+        raise click.UsageError("--failing and --limit go with --grid")
     header, rows = latest_rows(path)
     if row is None:
         if trace:

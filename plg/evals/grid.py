@@ -4,7 +4,7 @@ CLI's; what goes in each cell, and what its verdict is, is decided here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from plg.evals.runs import RowRecord, RunHeader, latest_rows
@@ -74,3 +74,8 @@ def run_grid(path: Path) -> Grid:
         for index in sorted(by_number)
     )
     return Grid(header, names, grid_rows)
+
+
+def failing(grid: Grid) -> Grid:
+    """Only the rows some column did not pass: failed, errored, missing, or a human grade still pending."""
+    return replace(grid, rows=tuple(r for r in grid.rows if any(c.status in (FAIL, ERROR, MISSING, PENDING) for c in r.cells)))

@@ -71,3 +71,18 @@ def test_grid_with_repeats_has_a_column_per_repeat(topics: GitRepo) -> None:
     grid = run_cli("runs", "show", json.loads(result.out)["run_id"], "--grid").out
     assert "plg/offline #1" in grid and "plg/offline #2" in grid
     assert run_cli("runs", "show", json.loads(result.out)["run_id"], "--grid", "--row", "1").code == 2
+
+
+def test_grid_can_show_only_failing_rows_and_a_limited_number(topics: GitRepo, llm_server: LoopbackLLM) -> None:
+    llm_server.responder = _loopback_answer
+    result = run_cli("eval", "topic", "--model", "openai/fake-model", "--json")
+    run_id = json.loads(result.out)["run_id"]
+    failing = run_cli("runs", "show", run_id, "--grid", "--failing")
+    assert failing.code == 0, failing
+    rows = [line.split()[0] for line in failing.out.splitlines()[2:-1] if line.strip()]
+    assert rows == ["3"] and "fail 0.00 No idea" in failing.out  # the wasp row, the one that failed
+    assert failing.out.rstrip().endswith("1 of 3 rows shown (1 failing)")
+    first = run_cli("runs", "show", run_id, "--grid", "--limit", "2")
+    numbered = [line.split()[0] for line in first.out.splitlines()[2:-1] if line.strip()]
+    assert numbered == ["1", "2"] and first.out.rstrip().endswith("2 of 3 rows shown")
+    assert run_cli("runs", "show", run_id, "--failing").code == 2  # only with --grid
