@@ -78,7 +78,10 @@ _ahead: dict[tuple[Path, tuple[str, ...]], subprocess.Popen[str]] = {}
 def start_ahead(*reads: tuple[str, ...]) -> None:
     """Start `reads` in the work tree around the current directory; nothing when there is none (the
     command reports that itself) or git cannot be started."""
-    root = find_worktree(Path.cwd())
+    try:
+        root = find_worktree(Path.cwd())
+    except OSError:  # the current directory is gone: the command itself says so
+        return
     if root is None:
         return
     for args in reads:

@@ -74,7 +74,10 @@ class GitStore(RemoteGit, HistoryGit):
     bare = False
 
     def __init__(self, path: str | Path = ".") -> None:
-        start = Path(path).resolve()
+        try:
+            start = Path(path).resolve()
+        except FileNotFoundError:
+            raise NotARepository("the current directory no longer exists: cd into the repository again") from None
         if not start.exists():
             raise NotARepository(f"{start}: no such directory")
         self.root = gitreads.find_worktree(start) or self._ask_git_for_root(start)

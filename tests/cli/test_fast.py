@@ -87,3 +87,13 @@ def test_plg_log_imports_neither_typing_nor_inspect(labelled: GitRepo) -> None:
     assert done.returncode == 0, done.stderr
     assert "production" in done.stdout
     assert done.stdout.rstrip().endswith("loaded: []")
+
+
+@pytest.mark.parametrize("argv", [["list"], ["log", "cake"], ["list", "--json"]])
+def test_a_deleted_current_directory_is_one_line_not_an_internal_error(tmp_path, argv: list[str]) -> None:  # type: ignore[no-untyped-def]
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"cd {gone} && rmdir {gone} && exec {sys.executable} -m plg.cli {' '.join(argv)}"
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "plg: error: the current directory no longer exists: cd into the repository again\n"
