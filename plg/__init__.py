@@ -24,18 +24,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from plg.runtime.promptlayer_async import AsyncPromptLayer
     from plg.tracing.spans import current_span
 
-_PROMPTLAYER = (
-    "PromptLayer",
-    "AsyncPromptLayer",
-    "PromptLayerError",
-    "PromptLayerAPIError",
-    "PromptLayerNotFoundError",
-    "PromptLayerBadRequestError",
-    "PromptLayerValidationError",
-    "PromptLayerAPIConnectionError",
-    "PromptLayerAPITimeoutError",
-)
-
 __all__ = [
     "Client",
     "Registry",
@@ -55,7 +43,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    **dict.fromkeys(_PROMPTLAYER, "plg.runtime.promptlayer"),
+    **{name: "plg.runtime.promptlayer" for name in __all__ if name.startswith("PromptLayer")},
     "AsyncPromptLayer": "plg.runtime.promptlayer_async",
     "evaluate": "plg.evals.api",
     "Client": "plg.runtime.client",
