@@ -134,6 +134,15 @@ Tell me about {{ topic }}.
 """
 """One input, one user message: the prompt the run, grid, diff and grading tests evaluate."""
 
+
+def commit_topic_eval(repo: GitRepo, pipeline: str, topics_csv: str) -> GitRepo:
+    """The topic prompt committed with `pipeline` (evals/topic.yaml) and its dataset (evals/topics.csv)."""
+    repo.write("prompts/topic.prompt", TOPIC_PROMPT)
+    repo.write("evals/topic.yaml", pipeline)
+    repo.write("evals/topics.csv", topics_csv)
+    repo.commit("topic")
+    return repo
+
 CAKE_SERVED = CAKE_V1.replace("model: plg/offline", "model: openai/fake-model")
 """The cake prompt served on the loopback model: what `plg eval` scores by default."""
 

@@ -9,19 +9,13 @@ from pathlib import Path
 import pytest
 
 from plg.evals.compare import marked, sides, word_diff, word_segments
-from tests.conftest import TOPIC_PROMPT, GitRepo, run_cli
+from tests.conftest import GitRepo, commit_topic_eval, run_cli
 
 
 @pytest.fixture
 def topics(repo: GitRepo) -> GitRepo:
-    repo.write("prompts/topic.prompt", TOPIC_PROMPT)
-    repo.write(
-        "evals/topic.yaml",
-        "prompt: topic\ndataset: topics.csv\nscorers:\n  - type: contains\n    value: '{{ topic }}'\n",
-    )
-    repo.write("evals/topics.csv", "id,topic\nowl,owls\nbee,bees\n")
-    repo.commit("topic")
-    return repo
+    pipeline = "prompt: topic\ndataset: topics.csv\nscorers:\n  - type: contains\n    value: '{{ topic }}'\n"
+    return commit_topic_eval(repo, pipeline, "id,topic\nowl,owls\nbee,bees\n")
 
 
 def _scored(tmp_path: Path, name: str, outputs: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from plg import config
 from plg.evals.runs import RowRecord, find_run
-from tests.conftest import TOPIC_PROMPT, GitRepo, run_cli
+from tests.conftest import GitRepo, commit_topic_eval, run_cli
 
 PIPELINE = """prompt: topic
 dataset: topics.csv
@@ -27,10 +27,7 @@ scorers:
 
 @pytest.fixture
 def graded_run(repo: GitRepo) -> str:
-    repo.write("prompts/topic.prompt", TOPIC_PROMPT)
-    repo.write("evals/topic.yaml", PIPELINE)
-    repo.write("evals/topics.csv", "id,topic\nowl,owls\nbee,bees\n")
-    repo.commit("topic")
+    commit_topic_eval(repo, PIPELINE, "id,topic\nowl,owls\nbee,bees\n")
     result = run_cli("eval", "topic", "--json")
     assert result.code == 0, result
     return str(json.loads(result.out)["run_id"])

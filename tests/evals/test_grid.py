@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TOPIC_PROMPT, GitRepo, run_cli
+from tests.conftest import GitRepo, commit_topic_eval, run_cli
 from tests.loopback_llm import LoopbackLLM
 
 PIPELINE = """prompt: topic
@@ -27,11 +27,7 @@ def _loopback_answer(messages: list[dict[str, Any]]) -> str:
 
 @pytest.fixture
 def topics(repo: GitRepo) -> GitRepo:
-    repo.write("prompts/topic.prompt", TOPIC_PROMPT)
-    repo.write("evals/topic.yaml", PIPELINE)
-    repo.write("evals/topics.csv", "id,topic\nowl,owls\nbee,bees\nwasp,wasps\n")
-    repo.commit("topic")
-    return repo
+    return commit_topic_eval(repo, PIPELINE, "id,topic\nowl,owls\nbee,bees\nwasp,wasps\n")
 
 
 def test_grid_shows_two_models_side_by_side_within_the_width(
