@@ -16,7 +16,7 @@ from plg.errors import BadInput, NotJudged, Refused
 from plg.evals.plan import EvalRequest, PlannedEval, plan_eval
 from plg.evals.runner import RunResult, execute
 from plg.evals.runs import RowRecord, find_run, new_run_id
-from plg.evals.summary import ModelSummary, Scored, ThresholdCheck, check_threshold
+from plg.evals.summary import Scored, ThresholdCheck, check_threshold
 from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING
 from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, find_score, record_scores
@@ -76,7 +76,7 @@ def recorded_for(registry: Registry, planned: PlannedEval, barred: bool = True) 
     if spec.prompt is None or spec.prompt.commit is None or spec.prompt.version is None:
         return None
     found = [find_score(registry.store, spec.prompt.commit, spec.identity(m)) for m in spec.models]
-    if any(f is None or (f.errors and not barred) for f in found):
+    if any(f is None or (not barred and _unscored(f)) for f in found):
         return None
     return [f for f in found if f is not None]
 
@@ -94,6 +94,7 @@ def run_eval(
             raise BadInput("--shard runs one slice; --merge combines finished slices: give one of them")
         planned = replace(planned, spec=replace(planned.spec, shard=options.shard))
     spec = planned.spec
+    barred = _has_bar(planned, options)
     prewarm(spec.models_called())
     if options.record:
         if spec.prompt is None or spec.prompt.version is None:
@@ -101,7 +102,7 @@ def run_eval(
                 f"{spec.name}: --record needs a committed version (commit prompts/{spec.name}.prompt or name NAME@N)"
             )
         if not options.force and options.resume is None:
-            reused = recorded_for(registry, planned, _has_bar(planned, options))
+            reused = recorded_for(registry, planned, barred)
             if reused is not None:
                 return EvalOutcome(planned, None, tuple(reused), _checks(planned, reused), ())
     if on_start:
@@ -125,13 +126,11 @@ def run_eval(
     checks = _checks(planned, result.summaries)
     recorded: tuple[RecordedScore, ...] = ()
     if options.record:
-        recorded = tuple(_to_recorded(planned, result, checks, _has_bar(planned, options)))
+        recorded = tuple(_to_recorded(planned, result, checks, barred))
         assert spec.prompt is not None and spec.prompt.commit is not None
         if recorded:
             record_scores(registry.store, spec.prompt.commit, list(recorded))
-    return EvalOutcome(
-        planned, result, (), checks, recorded, not_judged_message(planned, result, _has_bar(planned, options))
-    )
+    return EvalOutcome(planned, result, (), checks, recorded, not_judged_message(planned, result, barred))
 
 
 def _checks(planned: PlannedEval, summaries: Sequence[Scored]) -> tuple[ThresholdCheck, ...]:
@@ -170,7 +169,7 @@ def _has_bar(planned: PlannedEval, options: RunOptions) -> bool:
     )
 
 
-def _unscored(summary: ModelSummary) -> str:
+def _unscored(summary: Scored) -> str:
     """'3 of 40 row(s) failed, scorer exact raised on 2' or '' when every row was scored."""
     parts = [f"{summary.errors} of {summary.rows} row(s) failed"] if summary.errors else []
     parts += [
