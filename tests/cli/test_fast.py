@@ -65,10 +65,14 @@ def test_anything_else_goes_to_the_full_cli(argv: tuple[str, ...]) -> None:
 
 
 def _plg_loading(repo: GitRepo, argv: list[str], watched: tuple[str, ...]) -> tuple[str, list[str]]:
-    """The `plg` command's output, run the way the console script runs it, and which of `watched` it imported."""
+    """The `plg` command's output, run the way the console script runs it, and which of `watched` it imported.
+
+    Modules the interpreter already loaded at start-up (a site `.pth` file may import typing) are not plg's doing.
+    """
     code = (
         "import atexit, sys\n"
-        f"atexit.register(lambda: print(sorted(m for m in {watched!r} if m in sys.modules)))\n"
+        "before = set(sys.modules)\n"
+        f"atexit.register(lambda: print(sorted(m for m in {watched!r} if m in sys.modules and m not in before)))\n"
         f"sys.argv = ['plg', *{argv!r}]\nfrom plg.cli import entry\nentry()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True)
