@@ -24,21 +24,23 @@ _litellm: Any = None
 _import_lock = threading.Lock()
 _prewarm_lock = threading.Lock()
 _prewarm_thread: threading.Thread | None = None
+_to_warm: list[str] = []
+_asked: set[str] = set()
+_warming = False
 _plg_call: contextvars.ContextVar[bool] = contextvars.ContextVar("plg_model_call", default=False)
 
 
-def litellm_module(warm: Iterable[str] = ()) -> Any:
+def litellm_module() -> Any:
     """Import litellm once, quietly, offline-safe, with plg's offline model registered, and warmed for
-    the models in `warm` (see `_warm_up`). Waits for a background import `prewarm` started instead of
-    starting a second one.
+    the models `prewarm` was asked for (see `_warm_up`). Waits for a background import or warm-up
+    `prewarm` started instead of starting a second one.
 
     Its ~400,000 objects live as long as the process: the cyclic collector stays off while they are
     created (a quarter of the import's CPU went to collections that found nothing) and then they are
     moved out of its reach (`gc.freeze`): otherwise every full collection walks them all, ~0.3 ms of CPU
     per model call spread over a run. What is frozen is never collected as a cycle; garbage already in a
     cycle at that moment stays, once."""
-    global _litellm
-    if _litellm is None:
+    if _litellm is None or _warming:
         with _import_lock:
             if _litellm is None:
                 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -56,33 +58,65 @@ def litellm_module(warm: Iterable[str] = ()) -> Any:
                         {"provider": "plg", "custom_handler": litellm_handler(litellm)},
                     ]
                     _skip_unused_work(litellm)
-                    _warm_up(litellm, warm)
+                    _warm_asked(litellm)
                 finally:
                     if collecting:
                         gc.enable()
                 gc.freeze()
-                _litellm = litellm
+            elif _warming:
+                _warm_asked(_litellm)
     return _litellm
 
 
 def prewarm(models: Iterable[str] | None = None) -> None:
     """Start importing litellm (seconds of CPU) in a background thread, so that the command reads git,
     datasets and caches meanwhile and its first model call waits only for what is left of the import.
-    Nothing starts when every model named is plg's own, which litellm never answers."""
-    global _prewarm_thread
-    if _litellm is not None or (models is not None and all(is_plg_model(m) for m in models)):
+    Nothing starts when every model named is plg's own, which litellm never answers. Models named by a
+    later call (`plg ci` starts the import before it knows which prompts changed) are warmed too, before
+    the first model call goes ahead."""
+    global _prewarm_thread, _warming
+    models = list(models) if models is not None else None
+    if models is not None and all(is_plg_model(m) for m in models):
         return
     with _prewarm_lock:
+        fresh = [m for m in dict.fromkeys(models or ()) if not is_plg_model(m) and m not in _asked]
+        _asked.update(fresh)
+        _to_warm.extend(fresh)
+        if _litellm is not None:
+            if not fresh:
+                return
+            _warming = True
         if _prewarm_thread is None:
-            _prewarm_thread = threading.Thread(
-                target=_import_in_background, args=(tuple(models or ()),), name="plg-litellm-import", daemon=True
-            )
+            _prewarm_thread = threading.Thread(target=_import_in_background, name="plg-litellm-import", daemon=True)
             _prewarm_thread.start()
 
 
-def _import_in_background(models: tuple[str, ...]) -> None:
-    with suppress(Exception):  # the first model call imports again and reports the error
-        litellm_module(warm=models)
+def _import_in_background() -> None:
+    global _prewarm_thread, _warming
+    try:
+        litellm = litellm_module()
+    except Exception:  # the first model call imports again and reports the error
+        with _prewarm_lock:
+            _prewarm_thread, _warming = None, False
+        return
+    with _import_lock:  # a model call arriving meanwhile waits here, not on the event loop
+        _warm_asked(litellm, leaving=True)
+
+
+def _warm_asked(litellm: Any, leaving: bool = False) -> None:
+    """Warm every queued model, then publish litellm. The last look at the queue and the publishing (and
+    the background thread's leaving) happen under one hold of `_prewarm_lock`, so a model queued at any
+    moment is either warmed here or finds no thread and starts one: never forgotten."""
+    global _litellm, _warming, _prewarm_thread
+    while True:
+        with _prewarm_lock:
+            batch, _to_warm[:] = list(_to_warm), []
+            if not batch:
+                _litellm, _warming = litellm, False
+                if leaving:
+                    _prewarm_thread = None
+                return
+        _warm_up(litellm, batch)
 
 
 def _warm_up(litellm: Any, models: Iterable[str]) -> None:
@@ -124,7 +158,7 @@ def _skip_unused_work(litellm: Any) -> None:
 async def litellm_ready() -> Any:
     """litellm for a call made on the event loop: while its import finishes in a thread, the loop keeps
     answering cached and offline rows instead of stalling every task in flight."""
-    if _litellm is not None:
+    if _litellm is not None and not _warming:
         return _litellm
     return await asyncio.to_thread(litellm_module)
 

@@ -183,6 +183,22 @@ def test_prewarm_imports_litellm_in_the_background_only_for_provider_models() ->
     assert proc.stdout.strip() == "ok", proc.stderr
 
 
+@pytest.mark.parametrize("first", ["prewarm(None)", "litellm_module()"])
+def test_a_model_named_after_the_import_started_is_warmed_too(first: str) -> None:
+    """`plg ci` starts litellm's import before it knows which prompts changed; the models it learns of
+    later must still be warmed, or the first row pays litellm's first-call imports on the event loop."""
+    code = (
+        "import sys\n"
+        "from plg.llm import door, provider\n"
+        f"provider.{first}\n"
+        "provider.prewarm(['openai/fake-model'])\n"
+        "provider.litellm_module()\n"
+        "print('warmed', 'litellm.llms.litellm_proxy' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.splitlines() == ["warmed True"], proc.stderr
+
+
 def test_prewarming_for_a_model_never_calls_its_provider(llm_server: LoopbackLLM, tmp_path) -> None:  # type: ignore[no-untyped-def]
     code = (
         "import sys\n"
