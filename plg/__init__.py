@@ -11,17 +11,25 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from plg.evals.api import evaluate
     from plg.registry.versions import PromptVersion, Registry
     from plg.runtime.client import Client
-    from plg.runtime.promptlayer import (
-        PromptLayer,
+    from plg.runtime.promptlayer import PromptLayer
+    from plg.runtime.promptlayer_async import AsyncPromptLayer
+    from plg.runtime.promptlayer_errors import (
         PromptLayerAPIConnectionError,
         PromptLayerAPIError,
+        PromptLayerAPIStatusError,
         PromptLayerAPITimeoutError,
+        PromptLayerAuthenticationError,
         PromptLayerBadRequestError,
+        PromptLayerConflictError,
         PromptLayerError,
+        PromptLayerInternalServerError,
         PromptLayerNotFoundError,
+        PromptLayerPermissionDeniedError,
+        PromptLayerRateLimitError,
+        PromptLayerUnprocessableEntityError,
+        PromptLayerUnsupportedError,
         PromptLayerValidationError,
     )
-    from plg.runtime.promptlayer_async import AsyncPromptLayer
     from plg.tracing.spans import current_span
 
 __all__ = [
@@ -37,13 +45,22 @@ __all__ = [
     "PromptLayerAPIError",
     "PromptLayerNotFoundError",
     "PromptLayerBadRequestError",
+    "PromptLayerAuthenticationError",
+    "PromptLayerPermissionDeniedError",
+    "PromptLayerConflictError",
+    "PromptLayerUnprocessableEntityError",
+    "PromptLayerRateLimitError",
+    "PromptLayerInternalServerError",
+    "PromptLayerAPIStatusError",
     "PromptLayerValidationError",
     "PromptLayerAPIConnectionError",
     "PromptLayerAPITimeoutError",
+    "PromptLayerUnsupportedError",
 ]
 
 _LAZY = {
-    **{name: "plg.runtime.promptlayer" for name in __all__ if name.startswith("PromptLayer")},
+    **{name: "plg.runtime.promptlayer_errors" for name in __all__ if name.startswith("PromptLayer")},
+    "PromptLayer": "plg.runtime.promptlayer",
     "AsyncPromptLayer": "plg.runtime.promptlayer_async",
     "evaluate": "plg.evals.api",
     "Client": "plg.runtime.client",

@@ -87,6 +87,16 @@ def text_of(message: Mapping[str, Any]) -> str:
     return "".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping) and b.get("type", "text") == "text")
 
 
+def template_messages(template: Mapping[str, Any], role: str) -> list[dict[str, str]]:
+    """A `log_request` input or output as plg messages: a chat template's messages, or a completion
+    template's content as one message from `role`."""
+    if not isinstance(template, Mapping):
+        raise BadInput(f"log_request: input and output must be prompt templates (dicts), got {type(template).__name__}")
+    if template.get("type") == "completion":
+        return [{"role": role, "content": text_of(template)}]
+    return [{"role": m.get("role", role), "content": text_of(m)} for m in template.get("messages") or []]
+
+
 def blueprint(
     pv: PromptVersion,
     messages: list[dict[str, Any]] | None,
@@ -116,8 +126,8 @@ def blueprint(
         "prompt_template": {"type": "chat", "messages": shown, "input_variables": sorted(pv.file.variables)},
         "metadata": {"model": {"provider": provider, "name": name, "parameters": parameters}},
     }
-    if messages is not None:
-        result["llm_kwargs"] = {"model": model, "messages": messages, **parameters}
+    if messages is not None:  # what the provider's own SDK takes, as PromptLayer gives it
+        result["llm_kwargs"] = {"model": name, "messages": messages, **parameters}
     return result
 
 

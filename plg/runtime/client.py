@@ -10,47 +10,22 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from plg.errors import BadInput, ModelCallError
 from plg.registry.versions import PromptVersion
+from plg.runtime.calls import Call, Outcome, response
+from plg.runtime.records import RequestRecord, check_metadata
 from plg.runtime.streams import Streaming
 from plg.runtime.track import GROUP_KEY, Group, Track
 from plg.tracing import spans as tracing
 from plg.tracing.tracer import TraceBuffer, Tracer
 
 logger = logging.getLogger("plg.runtime.client")
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One request between rendering and logging."""
-
-    version: PromptVersion
-    messages: list[dict[str, str]]
-    model: str
-    params: dict[str, Any]
-    variables: dict[str, Any]
-    tags: tuple[str, ...]
-    metadata: dict[str, str]
-    started: float
-    span: tracing.ActiveSpan | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A logged, successful request: what every response shape (plg's, PromptLayer's) is built from."""
-
-    request_id: str
-    version: PromptVersion
-    messages: list[dict[str, str]]
-    model: str
-    params: dict[str, Any]
-    variables: dict[str, Any]
-    completion: Any
+_UNTRACED: AbstractContextManager[None] = nullcontext()
 
 
 class Client(Streaming):
@@ -69,7 +44,8 @@ class Client(Streaming):
         bundle: str | Path | None = None,
     ) -> None:
         self._resolver = _open_source(repo, bundle, label_ttl)
-        self._tracer = Tracer(TraceBuffer(self._write_spans), enabled=enable_tracing)
+        self._traces = TraceBuffer(self._write_trace)
+        self._tracer = Tracer(self._traces, enabled=enable_tracing)
         self._log_arg = log
         self._log: Any = None
         self._model_client: Any = None
@@ -128,12 +104,36 @@ class Client(Streaming):
         """`with client.span("step") as span:` for a block of code (recorded only with tracing on)."""
         return self._tracer.block(name, attributes)
 
-    def _write_spans(self, spans: list[tracing.Span]) -> None:
-        """Tracing must not break the application: spans that cannot be written are logged and dropped."""
+    def _write_trace(self, spans: list[tracing.Span], records: list[RequestRecord]) -> None:
+        """Requests go with their spans in one transaction, and a failure is raised as it is without
+        tracing. Spans alone must not break the application: if they cannot be written they are logged
+        and dropped."""
+        if records:
+            from plg.runtime.logcopy import write_batch
+
+            write_batch(self.log, records, spans)
+            return
         try:
             self.log.insert_spans(spans)
         except Exception as err:  # noqa: BLE001
             logger.warning("plg: cannot write %d span(s): %s", len(spans), err)
+
+    def _request_span(self, attributes: Mapping[str, Any]) -> AbstractContextManager[tracing.ActiveSpan | None]:
+        """The `plg.run` span of one request. When it ends, the request row and the spans its trace has
+        so far are written together, even when the trace goes on (a request inside `@traceable` code)."""
+        if not self._tracer.enabled:
+            return _UNTRACED
+        return self._traced_request(attributes)
+
+    @contextmanager
+    def _traced_request(self, attributes: Mapping[str, Any]) -> Iterator[tracing.ActiveSpan | None]:
+        active = None
+        try:
+            with self._tracer.span("plg.run", attributes, kind="client") as active:
+                yield active
+        finally:
+            if active is not None:
+                self._traces.flush(active.trace_id)
 
     def get_prompt(
         self, prompt_name: str, label: str | None = None, version: int | None = None
@@ -152,10 +152,10 @@ class Client(Streaming):
         metadata: Mapping[str, str] | None,
         request_span: tracing.ActiveSpan | None,
         group_id: int | None = None,
-    ) -> _Call:
+    ) -> Call:
         if label is not None and version is not None:
             raise BadInput("give prompt_release_label or prompt_version, not both")
-        _check_metadata(metadata)
+        check_metadata(metadata or {})
         with tracing.child_span("prompt.render") as step:
             pv = self.get_prompt(prompt_name, label, version)
             if pv.label is None and label is not None:
@@ -166,7 +166,7 @@ class Client(Streaming):
                 step.set_attributes({"version": pv.version, "label": pv.label, "messages": len(messages)})
         inherited = request_span.inherited_attributes() if request_span is not None else {}
         grouped = {GROUP_KEY: str(group_id)} if group_id is not None else {}
-        return _Call(
+        return Call(
             version=pv,
             messages=messages,
             model=model or pv.model,
@@ -189,7 +189,7 @@ class Client(Streaming):
         tags: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        return _response(
+        return response(
             self.call(
                 prompt_name, input_variables, prompt_release_label, prompt_version, model, params, tags, metadata
             )
@@ -206,7 +206,7 @@ class Client(Streaming):
         tags: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        return _response(
+        return response(
             await self.acall(
                 prompt_name, input_variables, prompt_release_label, prompt_version, model, params, tags, metadata
             )
@@ -225,7 +225,7 @@ class Client(Streaming):
         group_id: int | None = None,
     ) -> Outcome:
         """Resolve, render, call the model, log: the one request path every response shape is built from."""
-        with self._tracer.span("plg.run", {"prompt": prompt_name}, kind="client") as active:
+        with self._request_span({"prompt": prompt_name}) as active:
             call = self._prepare(
                 prompt_name, input_variables, label, version, model, params, tags, metadata, active, group_id
             )
@@ -248,7 +248,7 @@ class Client(Streaming):
         metadata: Mapping[str, str] | None = None,
         group_id: int | None = None,
     ) -> Outcome:
-        with self._tracer.span("plg.run", {"prompt": prompt_name}, kind="client") as active:
+        with self._request_span({"prompt": prompt_name}) as active:
             call = self._prepare(
                 prompt_name, input_variables, label, version, model, params, tags, metadata, active, group_id
             )
@@ -280,9 +280,7 @@ class Client(Streaming):
         error: str | None = None,
     ) -> str:
         """Log a request made outside `run` (another client, another provider); returns its request id."""
-        from plg.runtime.logstore import RequestRecord
-
-        _check_metadata(metadata)
+        check_metadata(metadata or {})
         fields: dict[str, Any] = {}
         if started_at is not None:
             fields["time"] = started_at
@@ -308,39 +306,24 @@ class Client(Streaming):
         self.log.insert(record)
         return record.id
 
-    def _record(self, call: _Call, **outcome: Any) -> Any:
-        from plg.runtime.logstore import RequestRecord
-
-        pv = call.version
-        record = RequestRecord.new(
-            prompt_name=pv.name,
-            version=pv.version,
-            commit=pv.commit,
-            label=pv.label,
-            model=call.model,
-            params=call.params,
-            input_variables=call.variables,
-            messages=call.messages,
-            tags=call.tags,
-            metadata=call.metadata,
-            trace_id=call.span.trace_id if call.span else None,
-            span_id=call.span.span_id if call.span else None,
-            **outcome,
-        )
-        self.log.insert(record)
-        if call.span is not None:
-            call.span.set_attributes(
-                {"plg.request_id": record.id, "version": record.version, "label": record.label}
-            )
+    def _record(self, call: Call, **outcome: Any) -> RequestRecord:
+        """Untraced, the row is written now; traced, it is held and written with the request's spans
+        when its `plg.run` span ends (see `_request_span`)."""
+        record = call.record(**outcome)
+        if call.span is None:
+            self.log.insert(record)
+        else:
+            call.span.set_attributes({"plg.request_id": record.id, "version": record.version, "label": record.label})
+            self._traces.hold(call.span.trace_id, call.span.span_id, record)
         return record
 
-    def _failed(self, call: _Call, err: ModelCallError, partial: str | None = None) -> None:
+    def _failed(self, call: Call, err: ModelCallError, partial: str | None = None) -> None:
         record = self._record(
             call, output=partial, error=err.message, latency_s=time.perf_counter() - call.started
         )
         err.request_id = record.id
 
-    def _succeeded(self, call: _Call, completion: Any) -> Outcome:
+    def _succeeded(self, call: Call, completion: Any) -> Outcome:
         record = self._record(
             call,
             output=completion.text,
@@ -364,40 +347,3 @@ def _open_source(repo: str | Path | None, bundle: str | Path | None, label_ttl: 
     from plg.runtime.sources import open_source
 
     return open_source(repo if repo is not None else os.environ.get("PLG_REPO", "."), label_ttl)
-
-
-def _check_metadata(metadata: Mapping[str, str] | None) -> None:
-    for key, value in (metadata or {}).items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise BadInput(f"metadata must map strings to strings; got {key!r}: {value!r}")
-
-
-def _response(outcome: Outcome) -> dict[str, Any]:
-    """The response shape `Client.run` has always returned, built at the edge from the outcome."""
-    completion, pv = outcome.completion, outcome.version
-    answer = {"role": "assistant", "content": completion.text}
-    raw = {
-        "id": f"plg-{outcome.request_id}",
-        "object": "chat.completion",
-        "model": outcome.model,
-        "choices": [{"index": 0, "message": answer, "finish_reason": "stop"}],
-        "usage": {
-            "prompt_tokens": completion.prompt_tokens,
-            "completion_tokens": completion.completion_tokens,
-            "total_tokens": (completion.prompt_tokens or 0) + (completion.completion_tokens or 0),
-        },
-    }
-    return {
-        "request_id": outcome.request_id,
-        "raw_response": raw,
-        "prompt_blueprint": {
-            "prompt_template": {"type": "chat", "messages": [*outcome.messages, answer]},
-            "metadata": {"model": {"name": outcome.model, "parameters": outcome.params}},
-        },
-        "prompt_name": pv.name,
-        "prompt_version": pv.version,
-        "prompt_commit": pv.commit,
-        "prompt_label": pv.label,
-        "latency_s": completion.latency_s,
-        "cost": completion.cost,
-    }

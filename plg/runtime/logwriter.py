@@ -83,6 +83,11 @@ class BackgroundLogStore:
         if spans:
             self._put(list(spans))
 
+    def write(self, records: list[RequestRecord], spans: list[Span]) -> None:
+        """Requests with their spans as one queue item, so one batch and one transaction carry them."""
+        if records or spans:
+            self._put((list(records), list(spans)))
+
     def _put(self, item: Any) -> None:
         if self._closed:
             self._deliver([item])
@@ -131,8 +136,7 @@ class BackgroundLogStore:
                 return
 
     def _deliver(self, items: list[Any]) -> None:
-        records = [i for i in items if isinstance(i, RequestRecord)]
-        spans = [s for i in items if isinstance(i, list) for s in i]
+        records, spans = _unpack(items)
         if self._down():
             self._to_spill(records, spans)
             return
@@ -187,14 +191,9 @@ class BackgroundLogStore:
 
     def _to_spill(self, records: list[Any], spans: list[Span] | None = None) -> None:
         if spans is None:
-            spans = [s for i in records if isinstance(i, list) for s in i]
-            records = [i for i in records if isinstance(i, RequestRecord)]
+            records, spans = _unpack(records)
         try:
-            store = self._spill_store()
-            if records:
-                store.insert_many(records)
-            if spans:
-                store.insert_spans(spans)
+            self._spill_store().write(records, spans)
             self._spill_waiting = True
         except Exception as err:  # noqa: BLE001 - nowhere left to keep them: say so loudly
             logger.error(
@@ -328,3 +327,18 @@ class BackgroundLogStore:
     def iter_spans(self) -> Iterator[Span]:
         self.flush()
         return self.target.iter_spans()
+
+
+def _unpack(items: list[Any]) -> tuple[list[RequestRecord], list[Span]]:
+    """Queue items are a request, a list of spans, or a (requests, spans) pair written together."""
+    records: list[RequestRecord] = []
+    spans: list[Span] = []
+    for item in items:
+        if isinstance(item, RequestRecord):
+            records.append(item)
+        elif isinstance(item, list):
+            spans.extend(item)
+        else:
+            records.extend(item[0])
+            spans.extend(item[1])
+    return records, spans

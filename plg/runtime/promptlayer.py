@@ -2,9 +2,9 @@
 
 A thin skin over `Client`: the constructor, method names, argument order and response shapes follow
 PromptLayer's SDK (1.5.x) so code written for it runs with only the import changed; every request goes
-through `Client.call`/`stream`, the same path `Client.run` uses. What needs PromptLayer's server has no
-equivalent here: workflows (`run_workflow`), hosted evaluations, datasets/tables, skills, and the
-`openai`/`anthropic` proxies.
+through `Client.call`/`stream`, the same path `Client.run` uses. What needs PromptLayer's server
+(`run_workflow`, `evals`, `tables`, `skills`, the `openai`/`anthropic` proxies, `tracer_provider`) raises
+`PromptLayerUnsupportedError` naming plg's way to do the same.
 
 Constructor arguments with no meaning without that server are accepted and ignored: `api_key` (never
 stored), `base_url`. `cache_ttl_seconds` is the label TTL (how long a label's answer is reused before
@@ -14,75 +14,21 @@ and `log_request` into a logged warning and a `None` result, as PromptLayer does
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from plg.errors import BadInput, ModelCallError, NotFound, OutsideFailure, PlgError
+from plg.errors import BadInput, PlgError
 from plg.runtime import blueprints as bp
-from plg.runtime.client import Client, Outcome
+from plg.runtime.calls import Outcome
+from plg.runtime.client import Client
+from plg.runtime.promptlayer_errors import guarded, translate, unsupported
 from plg.runtime.track import GROUP_KEY, Group, Track
 
-logger = logging.getLogger("plg.runtime.promptlayer")
-
-
-class PromptLayerError(PlgError):
-    """PromptLayer's base error; also a `PlgError`."""
-
-
-class PromptLayerAPIError(PromptLayerError):
-    pass
-
-
-class PromptLayerNotFoundError(PromptLayerAPIError, NotFound):
-    pass
-
-
-class PromptLayerBadRequestError(PromptLayerAPIError, BadInput):
-    pass
-
-
-class PromptLayerValidationError(PromptLayerError, BadInput):
-    pass
-
-
-class PromptLayerAPIConnectionError(PromptLayerError, OutsideFailure):
-    pass
-
-
-class PromptLayerAPITimeoutError(PromptLayerAPIConnectionError):
-    pass
-
-
-def _translate(err: PlgError) -> PlgError:
-    if isinstance(err, (PromptLayerError, ModelCallError)):
-        return err
-    if isinstance(err, NotFound):
-        return PromptLayerNotFoundError(err.message)
-    if isinstance(err, BadInput):
-        return PromptLayerValidationError(err.message)
-    if isinstance(err, OutsideFailure):
-        return PromptLayerAPIConnectionError(err.message)
-    return PromptLayerError(err.message)
-
-
-def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    """PromptLayer's errors, or with `throw_on_error=False` a warning and None."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except PlgError as err:
-            translated = _translate(err)
-            if self._throw:
-                raise translated from None
-            logger.warning("PromptLayer %s: %s", method.__name__, translated.message)
-            return None
-
-    return wrapper
+_PROXY = (
+    "call the provider with its own client and log the call with pl.log_request(...), or keep the prompt in "
+    "the registry and call pl.run"
+)
 
 
 class Templates:
@@ -92,23 +38,23 @@ class Templates:
         self._client = client
         self._throw = throw_on_error
 
-    @_guarded
+    @guarded
     def get(self, prompt_name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         params = dict(params or {})
         pv = self._client.get_prompt(prompt_name, params.get("label"), params.get("version"))
         model = bp.join_model(params.get("provider"), params.get("model"), pv.model)
         variables = params.get("input_variables")
         messages = [m.to_dict() for m in pv.render(dict(variables))] if variables is not None else None
-        return bp.blueprint(pv, messages, model)
+        return bp.blueprint(pv, messages, model, {**pv.params, **(params.get("model_parameter_overrides") or {})})
 
-    @_guarded
+    @guarded
     def all(self, page: int = 1, per_page: int = 30, label: str | None = None) -> list[dict[str, Any]]:
         if page < 1 or per_page < 1:
             raise BadInput(f"page and per_page start at 1 (got page={page}, per_page={per_page})")
         names = self._client._resolver.names(label)[(page - 1) * per_page : page * per_page]
         return [bp.blueprint(self._client.get_prompt(name, label, None), None) for name in names]
 
-    @_guarded
+    @guarded
     def publish(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Write the prompt file and commit it as a new version in the local checkout; never pushes."""
         from plg.runtime.sources import LocalSource, RemoteSource
@@ -158,20 +104,20 @@ class _GuardedTrack:
         self._track = track
         self._throw = throw_on_error
 
-    @_guarded
+    @guarded
     def prompt(self, request_id: str, prompt_name: str, prompt_input_variables: Mapping[str, Any],
                version: int | None = None, label: str | None = None) -> bool:
         return self._track.prompt(request_id, prompt_name, prompt_input_variables, version, label)
 
-    @_guarded
+    @guarded
     def metadata(self, request_id: str, metadata: Mapping[str, str]) -> bool:
         return self._track.metadata(request_id, metadata)
 
-    @_guarded
+    @guarded
     def score(self, request_id: str, score: int, score_name: str | None = None) -> bool:
         return self._track.score(request_id, score, score_name)
 
-    @_guarded
+    @guarded
     def group(self, request_id: str, group_id: int) -> bool:
         return self._track.group(request_id, group_id)
 
@@ -190,7 +136,14 @@ class PromptLayer:
         bundle: str | Path | None = None,
         timeout: float | None = None,
         max_attempts: int | None = None,
+        tracer_provider: Any = None,
     ) -> None:
+        if tracer_provider is not None:
+            raise unsupported(
+                "PromptLayer(tracer_provider=...)",
+                "plg keeps spans in its request log; send them to your collector with "
+                "`plg logs export-traces --endpoint URL`",
+            )
         label_ttl = None if cache_ttl_seconds is None else float(cache_ttl_seconds)
         self.client = Client(
             repo=repo, log=log, bundle=bundle, label_ttl=label_ttl, timeout=timeout,
@@ -203,6 +156,35 @@ class PromptLayer:
 
     def close(self) -> None:
         self.client.close()
+
+    @property
+    def openai(self) -> Any:
+        raise unsupported("pl.openai", _PROXY)
+
+    @property
+    def anthropic(self) -> Any:
+        raise unsupported("pl.anthropic", _PROXY)
+
+    @property
+    def evals(self) -> Any:
+        raise unsupported(
+            "pl.evals", "evaluations are eval pipelines in the repository (evals/NAME.yaml), run by "
+            "`plg eval NAME` and by the promotion gate (`plg promote`)"
+        )
+
+    @property
+    def tables(self) -> Any:
+        raise unsupported("pl.tables", "datasets are files in the repository (datasets/*.jsonl), versioned with git")
+
+    @property
+    def skills(self) -> Any:
+        raise unsupported("pl.skills", "plg has no skill collections; keep such files in your repository")
+
+    def run_workflow(self, workflow_id_or_name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        raise unsupported(
+            "run_workflow", "plg has no hosted workflows: call pl.run for each step in your code, inside a "
+            "@pl.traceable function to see the steps as one trace"
+        )
 
     def invalidate(self, prompt_name: str | None = None) -> None:
         self.client.invalidate(prompt_name)
@@ -234,7 +216,7 @@ class PromptLayer:
         try:
             return _run_response(self.client.call(**args))
         except PlgError as err:
-            raise _translate(err) from None
+            raise translate(err) from None
 
     def _run_args(self, prompt_name: str, prompt_version: int | None, prompt_release_label: str | None,
                   input_variables: dict[str, Any] | None, overrides: dict[str, Any] | None,
@@ -243,7 +225,7 @@ class PromptLayer:
         try:
             pv = self.client.get_prompt(prompt_name, prompt_release_label, prompt_version)
         except PlgError as err:
-            raise _translate(err) from None
+            raise translate(err) from None
         return {
             "prompt_name": prompt_name, "input_variables": input_variables, "label": prompt_release_label,
             "version": prompt_version, "model": bp.join_model(provider, model, pv.model), "params": overrides,
@@ -264,7 +246,7 @@ class PromptLayer:
         finally:
             events.close()
 
-    @_guarded
+    @guarded
     def log_request(self, **kwargs: Any) -> dict[str, Any]:
         return _log_request(self.client, **kwargs)
 
@@ -316,14 +298,17 @@ def _log_request(
     score_name: str | None = None,
     group_id: int | None = None,
     api_type: str | None = None,
-    status: str | None = None,
+    status: str = "SUCCESS",
     error_type: str | None = None,
     error_message: str | None = None,
 ) -> dict[str, Any]:
-    """A request made outside `run`, in blueprint form, logged like any other."""
-    messages = [{"role": m.get("role", "user"), "content": bp.text_of(m)} for m in input.get("messages") or []]
-    answers = [m for m in output.get("messages") or [] if m.get("role") == "assistant"] or list(output.get("messages") or [])
-    text = bp.text_of(answers[-1]) if answers else None
+    """A request made outside `run`, in blueprint form (chat or completion), logged like any other."""
+    if status not in ("SUCCESS", "WARNING", "ERROR"):
+        raise BadInput(f"log_request: status must be SUCCESS, WARNING or ERROR, got {status!r}")
+    messages = bp.template_messages(input, "user")
+    answers = [m for m in bp.template_messages(output, "assistant") if m["role"] == "assistant"]
+    text = answers[-1]["content"] if answers else None
+    error = error_message or ((error_type or "ERROR") if status == "ERROR" else None)
     extra = {GROUP_KEY: str(group_id)} if group_id is not None else {}
     request_id = client.log_call(
         model=bp.join_model(provider, model, model),
@@ -340,7 +325,7 @@ def _log_request(
         prompt_tokens=input_tokens or None,
         completion_tokens=output_tokens or None,
         cost=price or None,
-        error=error_message or (error_type if status == "ERROR" else None),
+        error=error,
     )
     if score or score_name:
         client.track.score(request_id, score, score_name)

@@ -12,7 +12,8 @@ from typing import Any
 
 from plg.errors import PlgError
 from plg.runtime import blueprints as bp
-from plg.runtime.promptlayer import PromptLayer, Templates, _chunk, _GuardedTrack, _run_response, _translate
+from plg.runtime.promptlayer import PromptLayer, Templates, _chunk, _GuardedTrack, _run_response
+from plg.runtime.promptlayer_errors import translate
 from plg.runtime.track import Group
 
 
@@ -86,7 +87,7 @@ class AsyncPromptLayer(PromptLayer):
         try:
             return _run_response(await self.client.acall(**args))
         except PlgError as err:
-            raise _translate(err) from None
+            raise translate(err) from None
 
     async def _astream(self, args: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         last: Any = None

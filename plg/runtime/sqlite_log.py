@@ -125,69 +125,22 @@ class SQLiteLogStore:
         return max(v for (v,) in self._conn.execute("SELECT version FROM schema_migrations"))
 
     # -- writes ---------------------------------------------------------------------------------
-    def _write(self, records: list[RequestRecord]) -> None:
+    def write(self, records: list[RequestRecord], spans: list[Span]) -> None:
+        """Requests and spans in one transaction: a traced request is stored with its spans or not at all."""
         with self._transaction() as conn:
-            for r in records:
-                cursor = conn.execute(
-                    "INSERT INTO requests (id, time, prompt, version, commit_sha, label, model, params, "
-                    "input_variables, messages, output, error, latency_s, prompt_tokens, completion_tokens, cost, "
-                    "trace_id, span_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
-                    (
-                        r.id,
-                        r.time,
-                        r.prompt_name,
-                        r.version,
-                        r.commit,
-                        r.label,
-                        r.model,
-                        _dumps(r.params),
-                        _dumps(r.input_variables),
-                        _dumps(r.messages),
-                        r.output,
-                        r.error,
-                        r.latency_s,
-                        r.prompt_tokens,
-                        r.completion_tokens,
-                        r.cost,
-                        r.trace_id,
-                        r.span_id,
-                    ),
-                )
-                if cursor.rowcount == 0:
-                    continue
-                seq = cursor.lastrowid
-                if r.tags:
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO request_tags VALUES (?, ?)", [(seq, t) for t in r.tags]
-                    )
-                if r.metadata:
-                    conn.executemany(
-                        "INSERT INTO request_metadata VALUES (?, ?, ?)",
-                        [(seq, k, v) for k, v in r.metadata.items()],
-                    )
-                if r.scores:
-                    conn.executemany(
-                        "INSERT INTO request_scores VALUES (?, ?, ?)",
-                        [(seq, k, v) for k, v in r.scores.items()],
-                    )
-                conn.execute("INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", (seq, r.search_text()))
+            if records:
+                _insert_requests(conn, records)
+            if spans:
+                _insert_spans(conn, spans)
 
     def insert(self, record: RequestRecord) -> None:
-        self._write([record])
+        self.write([record], [])
 
     def insert_many(self, records: list[RequestRecord]) -> None:
-        self._write(records)
+        self.write(records, [])
 
     def insert_spans(self, spans: list[Span]) -> None:
-        with self._transaction() as conn:
-            conn.executemany(
-                f"INSERT OR REPLACE INTO spans ({_SPAN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (s.span_id, s.trace_id, s.parent_id, s.name, s.start_ns, s.end_ns, s.kind, s.status)
-                    + (s.status_message, _dumps(s.attributes))
-                    for s in spans
-                ],
-            )
+        self.write([], spans)
 
     def _seq(self, request_id: str) -> int:
         row = self._conn.execute("SELECT seq FROM requests WHERE id = ?", (request_id,)).fetchone()
@@ -361,6 +314,64 @@ class SQLiteLogStore:
     def __str__(self) -> str:
         return str(self.path)
 
+
+
+def _insert_requests(conn: sqlite3.Connection, records: list[RequestRecord]) -> None:
+    for r in records:
+        cursor = conn.execute(
+            "INSERT INTO requests (id, time, prompt, version, commit_sha, label, model, params, "
+            "input_variables, messages, output, error, latency_s, prompt_tokens, completion_tokens, cost, "
+            "trace_id, span_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
+            (
+                r.id,
+                r.time,
+                r.prompt_name,
+                r.version,
+                r.commit,
+                r.label,
+                r.model,
+                _dumps(r.params),
+                _dumps(r.input_variables),
+                _dumps(r.messages),
+                r.output,
+                r.error,
+                r.latency_s,
+                r.prompt_tokens,
+                r.completion_tokens,
+                r.cost,
+                r.trace_id,
+                r.span_id,
+            ),
+        )
+        if cursor.rowcount == 0:
+            continue
+        seq = cursor.lastrowid
+        if r.tags:
+            conn.executemany(
+                "INSERT OR IGNORE INTO request_tags VALUES (?, ?)", [(seq, t) for t in r.tags]
+            )
+        if r.metadata:
+            conn.executemany(
+                "INSERT INTO request_metadata VALUES (?, ?, ?)",
+                [(seq, k, v) for k, v in r.metadata.items()],
+            )
+        if r.scores:
+            conn.executemany(
+                "INSERT INTO request_scores VALUES (?, ?, ?)",
+                [(seq, k, v) for k, v in r.scores.items()],
+            )
+        conn.execute("INSERT INTO requests_fts(rowid, body) VALUES (?, ?)", (seq, r.search_text()))
+
+
+def _insert_spans(conn: sqlite3.Connection, spans: list[Span]) -> None:
+    conn.executemany(
+        f"INSERT OR REPLACE INTO spans ({_SPAN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [
+            (s.span_id, s.trace_id, s.parent_id, s.name, s.start_ns, s.end_ns, s.kind, s.status)
+            + (s.status_message, _dumps(s.attributes))
+            for s in spans
+        ],
+    )
 
 def _span(row: tuple[Any, ...]) -> Span:
     names = _SPAN_COLUMNS.split(", ")

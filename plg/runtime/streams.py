@@ -1,7 +1,9 @@
 """Streamed requests: chunks to the caller as they arrive, the request logged once at the end.
 
-A mixin of `Client` (kept apart only for size): it uses the client's `_prepare`, `_succeeded`, `_failed`
-and `_record`, so a streamed request is resolved, rendered, traced and logged exactly like `call`.
+A mixin of `Client` (kept apart only for size): it uses the client's `_request_span`, `_prepare`,
+`_succeeded`, `_failed` and `_record`, so a streamed request is resolved, rendered, traced and logged
+exactly like `call`. The last event (the request id) comes after the request is written, so the caller
+can `track.*` it at once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class StreamEvent:
 
 
 class Streaming:
-    _tracer: Any
+    _request_span: Any
     models: Any
 
     def stream(
@@ -44,7 +46,7 @@ class Streaming:
         logged once, at the end (with what arrived, if the caller stops reading early)."""
         from plg.llm import streaming
 
-        with self._tracer.span("plg.run", {"prompt": prompt_name, "stream": True}, kind="client") as active:
+        with self._request_span({"prompt": prompt_name, "stream": True}) as active:
             call = self._prepare(
                 prompt_name, input_variables, label, version, model, params, tags, metadata, active, group_id
             )
@@ -62,7 +64,8 @@ class Streaming:
                 if not done:
                     self._abandoned(call, result)
             assert result.completion is not None
-            yield StreamEvent(None, result.text, call, self._succeeded(call, result.completion))
+            outcome = self._succeeded(call, result.completion)
+        yield StreamEvent(None, result.text, call, outcome)
 
     async def astream(
         self,
@@ -78,7 +81,7 @@ class Streaming:
     ) -> AsyncIterator[StreamEvent]:
         from plg.llm import streaming
 
-        with self._tracer.span("plg.run", {"prompt": prompt_name, "stream": True}, kind="client") as active:
+        with self._request_span({"prompt": prompt_name, "stream": True}) as active:
             call = self._prepare(
                 prompt_name, input_variables, label, version, model, params, tags, metadata, active, group_id
             )
@@ -96,7 +99,8 @@ class Streaming:
                 if not done:
                     self._abandoned(call, result)
             assert result.completion is not None
-            yield StreamEvent(None, result.text, call, self._succeeded(call, result.completion))
+            outcome = self._succeeded(call, result.completion)
+        yield StreamEvent(None, result.text, call, outcome)
 
     def _abandoned(self, call: Any, result: Any) -> None:
         self._record(

@@ -1,4 +1,5 @@
-"""Tracing application code from the SDK: `@client.traceable`, `client.span`, and one log write per trace."""
+"""Tracing application code from the SDK: `@client.traceable`, `client.span`, and one log write per trace
+(or per request, written with the request's row)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,19 @@ from plg.tracing.spans import METADATA_PREFIX, ActiveSpan, Span, SpanSink, span
 
 class TraceBuffer:
     """A sink that writes a trace's spans in one batch when its root ends (or every `limit` spans, so a
-    long-lived root does not hold them all): one write per trace instead of one per span."""
+    long-lived root does not hold them all): one write per trace instead of one per span.
 
-    def __init__(self, write: Callable[[list[Span]], None], limit: int = 64) -> None:
+    Items `hold`-ed with a span (the SDK's request rows) are written in the same call as that span, once
+    it has ended: the writer can store a request and its spans in one transaction. `flush` writes what a
+    trace has so far, so a request inside a longer trace is stored when it finishes, not when the trace does.
+    """
+
+    def __init__(self, write: Callable[[list[Span], list[Any]], None], limit: int = 64) -> None:
         self._write = write
         self._limit = limit
         self._lock = threading.Lock()
         self._pending: dict[str, list[Span]] = {}
+        self._held: dict[str, list[tuple[str, Any]]] = {}
 
     def __call__(self, span: Span) -> None:
         with self._lock:
@@ -28,8 +35,30 @@ class TraceBuffer:
             batch.append(span)
             if span.parent_id is not None and len(batch) < self._limit:
                 return
-            del self._pending[span.trace_id]
-        self._write(batch)
+            spans, items = self._take(span.trace_id, everything=span.parent_id is None)
+        self._write(spans, items)
+
+    def hold(self, trace_id: str, span_id: str, item: Any) -> None:
+        """Write `item` with span `span_id` (still open) when that span's batch is written."""
+        with self._lock:
+            self._held.setdefault(trace_id, []).append((span_id, item))
+
+    def flush(self, trace_id: str) -> None:
+        with self._lock:
+            spans, items = self._take(trace_id, everything=False)
+        if spans or items:
+            self._write(spans, items)
+
+    def _take(self, trace_id: str, everything: bool) -> tuple[list[Span], list[Any]]:
+        spans = self._pending.pop(trace_id, [])
+        held = self._held.pop(trace_id, [])
+        if everything:
+            return spans, [item for _, item in held]
+        ended = {s.span_id for s in spans}
+        waiting = [(sid, item) for sid, item in held if sid not in ended]
+        if waiting:
+            self._held[trace_id] = waiting
+        return spans, [item for sid, item in held if sid in ended]
 
 
 def _discard(span: Span) -> None:

@@ -5,6 +5,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,60 @@ def test_logs_cli_list_show_export(app_repo: GitRepo, tmp_path: Path) -> None:
     }
     assert run_cli("logs", "--since", "last tuesday").code == 2
     assert run_cli("logs", "show", "nope").code == 2
+
+
+def _refuse(table: str) -> SQLiteLogStore:
+    """The log with every insert into `table` failing, as a crash or a full disk would mid-transaction."""
+    store = SQLiteLogStore(Path(os.environ["PLG_LOG"]))
+    store._conn.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    return store
+
+
+def _count(store: SQLiteLogStore, table: str) -> int:
+    return int(store._conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+@pytest.mark.parametrize("refused", ["spans", "requests"])
+def test_a_traced_request_is_stored_with_its_spans_or_not_at_all(app_repo: GitRepo, refused: str) -> None:
+    store = _refuse(refused)
+    client = Client(app_repo.path, enable_tracing=True)
+
+    @client.traceable(name="handler")
+    def handler() -> str:
+        return client.run("cake", {"cake_type": "plum"})["request_id"]
+
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        client.run("cake", {"cake_type": "lemon"})
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        handler()
+    assert (_count(store, "requests"), _count(store, "spans WHERE name != 'handler'")) == (0, 0)
+
+    store._conn.execute("DROP TRIGGER refuse")
+    request_id = handler()
+    assert (_count(store, "requests"), _count(store, "spans WHERE name != 'handler'")) == (1, 3)
+    assert {s.name for s in store.trace(store.get(request_id).trace_id)} == {
+        "handler", "plg.run", "prompt.render", "llm.call"
+    }
+
+
+def test_a_traced_request_is_in_the_log_with_its_spans_when_run_returns(app_repo: GitRepo) -> None:
+    client = Client(app_repo.path, enable_tracing=True)
+    reader = SQLiteLogStore(Path(os.environ["PLG_LOG"]))
+
+    @client.traceable(name="handler")
+    def handler() -> tuple[str, str]:
+        plain = client.run("cake", {"cake_type": "lemon"})["request_id"]
+        streamed = [e.outcome for e in client.stream("cake", {"cake_type": "plum"}) if e.outcome][0].request_id
+        for request_id, spans in ((plain, ["llm.call", "plg.run", "prompt.render"]), (streamed, ["plg.run", "prompt.render"])):
+            client.track.score(request_id, 80)
+            record = reader.get(request_id)
+            assert record.scores == {"default": 80.0}
+            names = sorted(s.name for s in reader.trace(record.trace_id) if s.span_id == record.span_id
+                           or s.parent_id == record.span_id)
+            assert names == spans
+        assert "handler" not in {s.name for s in reader.trace(record.trace_id)}
+        return plain, record.trace_id
+
+    request_id, trace_id = handler()
+    assert [s.name for s in reader.trace(trace_id)][0] == "handler"
+    assert reader.get(request_id).output

@@ -11,7 +11,14 @@ import time
 
 import pytest
 
-from plg import AsyncPromptLayer, PlgError, PromptLayer, PromptLayerNotFoundError, PromptLayerValidationError
+from plg import (
+    AsyncPromptLayer,
+    PlgError,
+    PromptLayer,
+    PromptLayerNotFoundError,
+    PromptLayerUnsupportedError,
+    PromptLayerValidationError,
+)
 from plg.gate.promotion import promote
 from plg.registry.versions import Registry
 from plg.runtime.logquery import LogQuery
@@ -112,7 +119,11 @@ def test_templates_as_documented(poet: GitRepo) -> None:
     assert pl.templates.get("ai-poet", {"label": "prod"})["version"] == 1
     filled = pl.templates.get("ai-poet", {"label": "prod", "input_variables": {"topic": "rain"}})
     assert filled["prompt_template"]["messages"][1]["content"][0]["text"] == "Write a short poem about rain."
-    assert filled["llm_kwargs"]["model"] == "openai/fake-model"
+    assert filled["llm_kwargs"] == {"model": "fake-model", "messages": [
+        {"role": "system", "content": "You are a poet."}, {"role": "user", "content": "Write a short poem about rain."}
+    ], "temperature": 0.7}
+    hotter = pl.templates.get("ai-poet", {"input_variables": {"topic": "x"}, "model_parameter_overrides": {"temperature": 1.2}})
+    assert hotter["llm_kwargs"]["temperature"] == 1.2 and hotter["metadata"]["model"]["parameters"] == {"temperature": 1.2}
     assert [t["prompt_name"] for t in pl.templates.all()] == ["ai-poet"]
     assert pl.templates.all(label="staging") == [] and len(pl.templates.all(1, 30, "prod")) == 1
     with pytest.raises(PromptLayerNotFoundError) as caught:
@@ -232,3 +243,78 @@ def test_async_promptlayer_every_method_awaitable(poet: GitRepo, llm_server: Loo
 
     asyncio.run(script())
     assert llm_server.chat_count() == 2
+
+
+def test_template_sent_with_the_providers_own_sdk_then_logged(poet: GitRepo, llm_server: LoopbackLLM) -> None:
+    """PromptLayer's documented pattern without `run`: fetch the filled template, call the provider, log it."""
+    import openai
+
+    pl = PromptLayer(api_key="pl_****")
+    template = pl.templates.get("ai-poet", {"label": "prod", "provider": "openai", "input_variables": {"topic": "fog"}})
+    start = time.time()
+    completion = openai.OpenAI(base_url=llm_server.base_url, api_key="sk-test").chat.completions.create(
+        **template["llm_kwargs"]
+    )
+    sent = llm_server.requests[-1]
+    assert sent["model"] == "fake-model" and sent["temperature"] == 0.7
+    assert sent["messages"][1]["content"] == "Write a short poem about fog."
+    answer = completion.choices[0].message.content
+    logged = pl.log_request(
+        provider="openai", model=template["metadata"]["model"]["name"],
+        input=template["prompt_template"],
+        output={"type": "chat", "messages": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}]},
+        request_start_time=start, request_end_time=time.time(),
+        parameters=template["metadata"]["model"]["parameters"],
+        prompt_name="ai-poet", prompt_version_number=template["version"], prompt_input_variables={"topic": "fog"},
+    )
+    row = pl.client.log.get(logged["id"])
+    assert (row.model, row.version, row.output, row.error) == ("openai/fake-model", 1, answer, None)
+    assert row.messages[1] == {"role": "user", "content": "Write a short poem about fog."}
+
+    failed = pl.log_request(
+        provider="openai", model="fake-model", input={"type": "completion", "content": [{"type": "text", "text": "Hi"}]},
+        output={"type": "completion", "content": []}, request_start_time=start, request_end_time=start + 2,
+        status="ERROR", error_type="PROVIDER_RATE_LIMIT",
+    )
+    row = pl.client.log.get(failed["id"])
+    assert row.messages == [{"role": "user", "content": "Hi"}] and row.error == "PROVIDER_RATE_LIMIT"
+    assert row.output == ""
+    with pytest.raises(PromptLayerValidationError, match="status"):
+        pl.log_request(provider="openai", model="m", input={"type": "chat", "messages": []}, output={},
+                       request_start_time=start, request_end_time=start, status="FAILED")
+
+
+def test_calls_that_need_promptlayers_server_name_the_plg_way(poet: GitRepo) -> None:
+    pl = PromptLayer(api_key="pl_****")
+    calls = {
+        "run_workflow": lambda: pl.run_workflow("onboarding", input_variables={"user": "ada"}),
+        "pl.openai": lambda: pl.openai.OpenAI(),
+        "pl.anthropic": lambda: pl.anthropic.Anthropic(),
+        "pl.evals": lambda: pl.evals,
+        "pl.tables": lambda: pl.tables,
+        "pl.skills": lambda: pl.skills,
+        "tracer_provider": lambda: PromptLayer(tracer_provider=object()),
+        "async run_workflow": lambda: asyncio.run(AsyncPromptLayer().run_workflow(workflow_name="w")),
+    }
+    hints = {"run_workflow": "pl.run", "pl.openai": "log_request", "pl.evals": "plg eval", "pl.tables": "datasets/",
+             "tracer_provider": "plg logs export-traces"}
+    for name, call in calls.items():
+        with pytest.raises(PromptLayerUnsupportedError) as caught:
+            call()
+        message = str(caught.value)
+        assert "\n" not in message and "PromptLayer's server" in message, name
+        assert hints.get(name, "") in message, (name, message)
+        assert isinstance(caught.value, PlgError) and caught.value.exit_code == 2
+
+
+def test_every_promptlayer_error_class_imports_from_plg() -> None:
+    import plg
+
+    names = ["PromptLayerAuthenticationError", "PromptLayerPermissionDeniedError", "PromptLayerConflictError",
+             "PromptLayerUnprocessableEntityError", "PromptLayerRateLimitError", "PromptLayerInternalServerError",
+             "PromptLayerAPIStatusError", "PromptLayerBadRequestError", "PromptLayerAPITimeoutError"]
+    for name in names:
+        cls = getattr(plg, name)
+        assert issubclass(cls, plg.PromptLayerError) and issubclass(cls, PlgError)
+        assert cls("x").body is None and cls("x").response is None
+    assert issubclass(plg.PromptLayerRateLimitError, plg.PromptLayerAPIError)
