@@ -70,6 +70,6 @@ def export_site(site: Site, directory: Path, max_runs: int = 50) -> Exported:
         for record in data.records:
             request_path = f"request/{record.id}.html"
             write(request_path, site.request(base.at(request_path), record.id))
-        if data.page >= data.pages:
+        if not data.has_more:
             break
     return Exported(directory, written, tuple(skipped))

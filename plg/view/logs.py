@@ -18,6 +18,7 @@ from plg.runtime.logstore import RequestRecord, SQLiteLogStore
 from plg.view.chart import SpanBar, span_bars
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000
 FILTERS = ("prompt", "label", "version", "since", "until", "tags", "meta", "search", "min_score")
 HISTORY_DIR = "evals/history"
 
@@ -62,20 +63,35 @@ def query_from(params: Mapping[str, str]) -> LogQuery:
 
 @dataclass(frozen=True)
 class LogPage:
+    """`total` is exact unless `capped`, when it is a lower bound ("more than 10,000") and `pages` counts
+    the pages known to exist ("201 or more"); `has_more` says whether an older page exists at all."""
+
     records: tuple[RequestRecord, ...]
     total: int
+    capped: bool
     page: int
     pages: int
+    has_more: bool
     filters: dict[str, str]
 
 
 def log_page(store: SQLiteLogStore, params: Mapping[str, str], page: int = 1) -> LogPage:
+    """Counting stops at COUNT_CAP: an exact count of a million rows costs more than the page itself, and
+    "more than 10,000" is all a person paging by hand needs. Pages past the cap are still reachable, and
+    the last one, reached, knows the exact total."""
     query = query_from(params)
-    total = store.count(query)
+    counted = store.count(query, at_most=COUNT_CAP)
+    capped = counted > COUNT_CAP
+    total = min(counted, COUNT_CAP)
     pages = max(1, -(-total // PAGE_SIZE))
-    page = max(1, min(page, pages))
-    records = store.query(replace(query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
-    return LogPage(tuple(records), total, page, pages, filter_values(params))
+    page = max(1, page if capped else min(page, pages))
+    fetched = store.query(replace(query, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE))
+    records, has_more = tuple(fetched[:PAGE_SIZE]), len(fetched) > PAGE_SIZE
+    if capped and records and not has_more:
+        capped, total, pages = False, (page - 1) * PAGE_SIZE + len(records), page
+    elif capped:
+        pages = max(-(-(COUNT_CAP + 1) // PAGE_SIZE), page + has_more)
+    return LogPage(records, total, capped, page, pages, has_more, filter_values(params))
 
 
 def request_detail(store: SQLiteLogStore, request_id: str) -> tuple[RequestRecord, list[SpanBar]]:

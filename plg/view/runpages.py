@@ -4,17 +4,22 @@ span trees, and two runs compared row by row with a word-level diff of their out
 from __future__ import annotations
 
 import json
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from plg.errors import BadInput, NotFound
 from plg.evals.compare import Segment, sides, word_segments
+from plg.evals.grid import GridCell, cell, column_name, needs_attention
 from plg.evals.runs import RowRecord, RunHeader, find_run, list_runs
 from plg.view.chart import SpanBar, span_bars
 from plg.view.runindex import IndexCache, Key, RunIndex
 
 PAGE_ROWS = 50
 SCAN_BUDGET = 5000
+SCAN_SECONDS = 0.5
+SCAN_CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,18 @@ class GridFilters:
 
 @dataclass(frozen=True)
 class Cell:
+    """A recorded cell (or None) and its verdict, decided by the same rule as `plg runs show --grid`."""
+
     record: RowRecord | None
-    score: float | None
-    passed: bool | None
-    error: str | None
+    verdict: GridCell
+
+    @property
+    def status(self) -> str:
+        return self.verdict.status
+
+    @property
+    def score(self) -> float | None:
+        return self.verdict.score
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,9 @@ class GridRow:
 
 @dataclass(frozen=True)
 class GridPage:
+    """`complete` is False when a filtered scan stopped at its time budget before the end of the run: rows
+    after `scanned_to` were not searched, and the page must say so and offer to search on."""
+
     header: RunHeader
     columns: tuple[str, ...]
     rows: tuple[GridRow, ...]
@@ -77,43 +93,73 @@ class GridPage:
     total_rows: int
     scanned_to: int
     filters: GridFilters
-
-
-def _column_name(column: tuple[str, int], repeats: int) -> str:
-    return column[0] if repeats <= 1 else f"{column[0]} #{column[1] + 1}"
-
-
-def _cell(record: RowRecord | None, scorer: str) -> Cell:
-    if record is None:
-        return Cell(None, None, None, None)
-    if scorer:
-        found = next((s for s in record.scores if s.name == scorer), None)
-        if found is None:
-            return Cell(record, None, None, record.error)
-        return Cell(record, found.score, found.passed, record.error or found.error)
-    return Cell(record, record.score, record.passed, record.error)
+    complete: bool = True
 
 
 def _matches(row: GridRow, filters: GridFilters) -> bool:
-    if filters.failing and not any(c.error or c.passed is False for c in row.cells if c.record):
+    if filters.failing and not needs_attention(c.verdict for c in row.cells):
         return False
     if filters.text:
         needle = filters.text.lower()
-        haystack = [json.dumps(row.variables, ensure_ascii=False)] + [
-            (c.record.output or "") + (c.record.error or "") for c in row.cells if c.record
+        haystack = [json.dumps(row.variables, ensure_ascii=False, separators=(",", ":"))] + [
+            text for c in row.cells if c.record for text in (c.record.output or "", c.record.error or "")
         ]
         if not any(needle in h.lower() for h in haystack):
             return False
     return True
 
 
+# What a line holds when its cell may need attention (compact or older files' spaced JSON): a failed verdict,
+# an error (the row's or a scorer's), a grade still pending. A line without any of them is a pass or unscored.
+_ATTENTION_BYTES = re.compile(rb'"passed":\s*false|"pending":\s*true|"error":\s*"')
+# Characters outside ASCII whose lower case is ASCII ("K" Kelvin sign, "İ"): a byte-level match could miss them.
+_FOLDS_TO_ASCII = re.compile("[\u212a\u0130]".encode())
+_COMPACT_ROW = b'{"type":"row",'
+
+
+class _Prefilter:
+    """A cheap test on the raw lines, so most rows of a large run are never parsed. It may let through a row
+    that does not match (that row is then judged in full), never reject one that does: when it cannot be
+    sure (a scorer chosen, a non-ASCII search, a line in another writer's form) it lets the row through."""
+
+    def __init__(self, filters: GridFilters) -> None:
+        self.failing = filters.failing and not filters.scorer
+        text = filters.text.lower()
+        self.needles: tuple[bytes, ...] = ()
+        self.text = bool(text) and text.isascii()
+        if self.text:
+            self.needles = (text.encode(), json.dumps(text)[1:-1].encode())
+
+    def maybe(self, lines: list[bytes | None]) -> bool:
+        present = [line for line in lines if line is not None]
+        if self.failing and len(present) == len(lines) and not any(map(_ATTENTION_BYTES.search, present)):
+            return False
+        if self.text and all(
+            line.startswith(_COMPACT_ROW) and not _FOLDS_TO_ASCII.search(line) for line in present
+        ):
+            lowered = [line.lower() for line in present]
+            return any(needle in line for needle in self.needles for line in lowered)
+        return True
+
+
 def open_run(cache: IndexCache, runs_dir: Path, run_id: str) -> RunIndex:
     return cache.get(find_run(runs_dir, run_id))
 
 
+def _parse(line: bytes | None) -> RowRecord | None:
+    """A line that is not JSON (torn by a killed writer) is no row, as `plg runs show` reads it."""
+    if line is None:
+        return None
+    try:
+        return RowRecord.from_json(json.loads(line))
+    except ValueError:
+        return None
+
+
 def grid_page(index: RunIndex, start: int = 0, filters: GridFilters | None = None) -> GridPage:
-    """Unfiltered: rows [start, start + 50). Filtered: scan from `start` until 50 rows match or the scan
-    budget runs out, so a filter over a huge run answers quickly and pages on with `next_start`."""
+    """Unfiltered: rows [start, start + 50). Filtered: scan on from `start` until 50 rows match, the end of
+    the run, or the time budget (a second's worth on a huge run); a page stopped by the budget is marked
+    incomplete and `next_start` searches on from where it stopped."""
     filters = filters or GridFilters()
     if filters.scorer and filters.scorer not in index.header.scorers:
         raise BadInput(f"run {index.header.run_id} has no scorer '{filters.scorer}'")
@@ -121,29 +167,38 @@ def grid_page(index: RunIndex, start: int = 0, filters: GridFilters | None = Non
     start = max(0, min(start, total))
     found: list[GridRow] = []
     position = start
-    limit = start + (SCAN_BUDGET if filters.active else PAGE_ROWS)
-    while position < total and position < limit and len(found) < PAGE_ROWS:
-        chunk = index.rows[position : min(position + PAGE_ROWS, limit, total)]
-        keys: list[Key] = [(r, m, rep) for r in chunk for m, rep in index.columns]
-        records = index.read_many(keys)
+    prefilter = _Prefilter(filters)
+    deadline = time.monotonic() + SCAN_SECONDS
+    chunk_size = SCAN_CHUNK if filters.active else PAGE_ROWS
+    timed_out = False
+    while position < total and len(found) < PAGE_ROWS:
+        if filters.active and position > start and time.monotonic() > deadline:
+            timed_out = True
+            break
+        chunk = index.rows[position : position + chunk_size]
+        raw = index.raw_many([(r, m, rep) for r in chunk for m, rep in index.columns])
         for number in chunk:
             position += 1
-            cells = [records.get((number, m, rep)) for m, rep in index.columns]
-            first = next((c for c in cells if c is not None), None)
+            lines = [raw.get((number, m, rep)) for m, rep in index.columns]
+            if filters.active and not prefilter.maybe(lines):
+                continue
+            records = [_parse(line) for line in lines]
+            first = next((r for r in records if r is not None), None)
             row = GridRow(
                 number,
                 first.row_id if first else str(number),
                 dict(first.variables) if first else {},
-                tuple(_cell(c, filters.scorer) for c in cells),
+                tuple(Cell(r, cell(r, filters.scorer)) for r in records),
             )
             if _matches(row, filters):
                 found.append(row)
                 if len(found) == PAGE_ROWS:
                     break
-    repeats = max((rep for _, rep in index.columns), default=0) + 1
+        if not filters.active:
+            break
     return GridPage(
         header=index.header,
-        columns=tuple(_column_name(c, repeats) for c in index.columns),
+        columns=tuple(column_name(c, index.columns) for c in index.columns),
         rows=tuple(found),
         start=start,
         next_start=position if position < total else None,
@@ -151,6 +206,7 @@ def grid_page(index: RunIndex, start: int = 0, filters: GridFilters | None = Non
         total_rows=total,
         scanned_to=position,
         filters=filters,
+        complete=not timed_out,
     )
 
 
@@ -167,12 +223,11 @@ def row_detail(index: RunIndex, number: int) -> tuple[RunHeader, list[CellDetail
     records = index.read_many(keys)
     if not records:
         raise NotFound(f"run {index.header.run_id} has no row {number}")
-    repeats = max((rep for _, rep in index.columns), default=0) + 1
     details = []
     for key in keys:
         record = records.get(key)
         if record is not None:
-            column = _column_name((key[1], key[2]), repeats)
+            column = column_name((key[1], key[2]), index.columns)
             details.append(CellDetail(column, record, tuple(span_bars(record.trace()))))
     return index.header, details
 
@@ -205,6 +260,13 @@ class ComparePage:
     start: int
     next_start: int | None
     changed_only: bool
+    scanned_to: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """Changed rows only, and the scan stopped (row or time budget) before filling a page: the pairs
+        after `scanned_to` are not compared yet, which the page says."""
+        return self.changed_only and self.next_start is not None and len(self.rows) < PAGE_ROWS
 
 
 def compare_page(a: RunIndex, b: RunIndex, start: int = 0, changed_only: bool = False) -> ComparePage:
@@ -221,7 +283,10 @@ def compare_page(a: RunIndex, b: RunIndex, start: int = 0, changed_only: bool = 
     rows: list[ComparedRow] = []
     position = max(0, start)
     limit = position + (SCAN_BUDGET if changed_only else PAGE_ROWS)
+    deadline = time.monotonic() + SCAN_SECONDS
     while position < len(paired) and position < limit and len(rows) < PAGE_ROWS:
+        if position > start and time.monotonic() > deadline:
+            break
         chunk = paired[position : min(position + PAGE_ROWS, limit)]
         left = a.read_many([keys_a[k] for k in chunk])
         right = b.read_many([keys_b[k] for k in chunk])
@@ -248,4 +313,5 @@ def compare_page(a: RunIndex, b: RunIndex, start: int = 0, changed_only: bool = 
         max(0, start),
         position if position < len(paired) else None,
         changed_only,
+        position,
     )

@@ -89,7 +89,7 @@ class Site:
         if self.log_path.is_file():
             data = logs.log_page(self.store(), params, page)
         else:
-            data = logs.LogPage((), 0, 1, 1, logs.filter_values(params))
+            data = logs.LogPage((), 0, False, 1, 1, False, logs.filter_values(params))
         html = render("logs.html", links, page=data, csrf=csrf, exported_pages=exported_pages)
         return html, data
 

@@ -45,3 +45,39 @@ def test_no_link_without_a_plain_artifact_name_and_run(
     monkeypatch.delenv("PLG_VIEW_ARTIFACT", raising=False)
     text = _summary(monkeypatch, tmp_path, env)
     assert "artifact of [this run]" not in text and "evil" not in text and "javascript" not in text
+
+
+def test_the_generated_export_step_runs_on_plg_without_the_view_extra(tmp_path: Path) -> None:
+    """The workflow installs plg without `[view]`: its export step must not need the web server's packages,
+    and what it writes is the artifact the comment links to (index.html and this run's grid)."""
+    import re
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import git, run_cli
+
+    project = tmp_path / "project"
+    assert run_cli("init", str(project)).code == 0
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "plg init")
+    flow = yaml.safe_load((project / ".github/workflows/plg.yml").read_text())
+    steps = flow["jobs"]["evaluate"]["steps"]
+    [export] = [s["run"] for s in steps if "plg view --export" in s.get("run", "")]
+    [upload] = [s["with"] for s in steps if s.get("with", {}).get("name") == "plg-view"]
+    [evaluate] = [s for s in steps if s.get("run") == "plg ci"]
+    assert evaluate["env"]["PLG_VIEW_ARTIFACT"] == upload["name"]
+    directory = export.split()[-1]
+    assert upload["path"].rstrip("/") == directory
+
+    ci = run_cli("-C", str(project), "ci", "--all", "--no-comment", "--no-notes", "--report-dir", str(tmp_path / "r"))
+    assert ci.code == 0, ci
+    blocked = "import sys; sys.modules.update(starlette=None, uvicorn=None); from plg.cli import main; main()"
+    argv = export.split()[1:]  # `plg view --export DIR`, run by this Python with the web stack unimportable
+    proc = subprocess.run([sys.executable, "-c", blocked, *argv], cwd=project, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    site = project / directory
+    grids = list((site / "run").glob("*.html"))
+    assert (site / "index.html").is_file() and grids
+    assert re.search(r"support-reply", grids[0].read_text())

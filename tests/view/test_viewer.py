@@ -60,8 +60,8 @@ def _go(driver: Any, element: Any) -> None:
 
     old = driver.find_element("tag name", "html")
     element.click()
-    WebDriverWait(driver, 10).until(staleness_of(old))
-    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 30).until(staleness_of(old))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def _text(driver: Any, selector: str) -> str:
