@@ -37,53 +37,101 @@ def iter_rows(path: Path) -> Iterator[Row]:
         raise BadInput(f"{path}: unknown dataset format (use .csv or .jsonl)")
 
 
-def _csv_rows(path: Path) -> Iterator[Row]:
+MAX_LINE_BYTES = 4 << 20
+"""A dataset line past 4 MiB is refused as it is read: no prompt can take it (a rendered value is bounded to
+1,000,000 characters), and reading it whole first is what a 50 MB line would cost in memory."""
+
+
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) for each line of a user's CSV or JSONL file, decoded one line at a time, so a bad
+    byte is reported on the line that holds it (a decoder reading ahead in blocks would name an earlier
+    line). A UTF-8 byte-order mark is dropped; NUL bytes (a UTF-16 export, a binary file) are refused."""
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        handle = path.open("rb")
     except OSError as err:
         raise BadInput(f"{path}: {err.strerror}") from None
     with handle:
-        reader = csv.DictReader(handle)
-        try:
-            for index, record in enumerate(reader):
-                values = {k: ("" if v is None else v) for k, v in record.items() if k is not None}
-                yield Row(index=index, id=str(values.get("id") or index), values=values)
-        except csv.Error as err:
-            raise BadInput(f"{path}, line {reader.line_num}: malformed CSV: {_csv_problem(err)}") from None
-        except UnicodeDecodeError as err:
-            raise BadInput(f"{path}, line {reader.line_num + 1}: not UTF-8 text ({err.reason})") from None
+        number = 0
+        while True:
+            data = handle.readline(MAX_LINE_BYTES + 1)
+            if not data:
+                return
+            number += 1
+            if len(data) > MAX_LINE_BYTES and not data.endswith(b"\n"):
+                raise BadInput(f"{path}, line {number}: longer than {MAX_LINE_BYTES:,} bytes")
+            if number == 1:
+                data = data.removeprefix(b"\xef\xbb\xbf")
+            if b"\0" in data:
+                raise BadInput(
+                    f"{path}, line {number}: contains NUL bytes (a binary file, or UTF-16: save it as UTF-8)"
+                )
+            try:
+                yield number, data.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise BadInput(f"{path}, line {number}: not UTF-8 text ({err.reason})") from None
+
+
+def _csv_rows(path: Path) -> Iterator[Row]:
+    """Rows of a CSV whose every record has the header's fields: a short or long record (a missing comma,
+    an unclosed quote) is refused with its line rather than read with blanks or with cells dropped."""
+    numbered = text_lines(path)
+    line = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal line
+        for number, text in numbered:
+            line = number
+            yield text
+
+    reader = csv.reader(lines(), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        seen: set[str] = set()
+        for column in header:
+            if column in seen:
+                raise BadInput(f"{path}, line 1: column '{column}' appears twice in the header")
+            seen.add(column)
+        index = 0
+        for record in reader:
+            if not record:
+                continue
+            if len(record) != len(header):
+                raise BadInput(
+                    f"{path}, line {line}: {len(record)} field(s) where the header has {len(header)} "
+                    "(a missing or extra comma, or an unclosed quote?)"
+                )
+            values = dict(zip(header, record, strict=True))
+            yield Row(index=index, id=str(values.get("id") or index), values=values)
+            index += 1
+    except csv.Error as err:
+        raise BadInput(f"{path}, line {line}: malformed CSV: {_csv_problem(err)}") from None
 
 
 def _csv_problem(err: csv.Error) -> str:
     text = str(err)
     if "field larger than field limit" in text:
         return f"a cell is longer than {csv.field_size_limit():,} characters"
+    if "unexpected end of data" in text:
+        return "a quoted cell is never closed"
     return text
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as err:
-        raise BadInput(f"{path}: {err.strerror}") from None
     index = 0
-    line_number = 0
-    with handle:
+    for line_number, line in text_lines(path):
+        if not line.strip():
+            continue
         try:
-            for line_number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    values = json.loads(line)
-                except (ValueError, RecursionError) as err:
-                    detail = getattr(err, "msg", None) or _first_line(err)
-                    raise BadInput(f"{path}, line {line_number}: not valid JSON ({detail})") from None
-                if not isinstance(values, dict):
-                    raise BadInput(f"{path}, line {line_number}: each line must be a JSON object")
-                yield Row(index=index, id=str(values.get("id", index)), values=values)
-                index += 1
-        except UnicodeDecodeError as err:
-            raise BadInput(f"{path}, line {line_number + 1}: not UTF-8 text ({err.reason})") from None
+            values = json.loads(line)
+        except (ValueError, RecursionError) as err:
+            detail = getattr(err, "msg", None) or _first_line(err)
+            raise BadInput(f"{path}, line {line_number}: not valid JSON ({detail})") from None
+        if not isinstance(values, dict):
+            raise BadInput(f"{path}, line {line_number}: each line must be a JSON object")
+        yield Row(index=index, id=str(values.get("id", index)), values=values)
+        index += 1
 
 
 def _first_line(err: BaseException) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from plg.errors import BadInput
+from plg.evals.datasets import text_lines
 from plg.evals.rowtrace import pack
 from plg.evals.runs import RowRecord, RunWriter, ScoreRecord, latest_rows
 from plg.tracing.spans import evaluator_attributes
@@ -48,25 +49,29 @@ def import_sheet(run_file: Path, sheet: Path, scales: dict[str, tuple[float, flo
     """`scales` maps a human scorer's name to its grading scale, from the run's pipeline."""
     header, rows = latest_rows(run_file)
     grades: dict[tuple[int, str, int], dict[str, tuple[float, str]]] = {}
-    with sheet.open(newline="", encoding="utf-8-sig") as handle:
-        for number, line in enumerate(csv.DictReader(handle), 2):
-            if not (line.get("grade") or "").strip():
-                continue
-            try:
-                key = (int(line["row"]) - 1, line["model"], int(line.get("repeat") or 0))
-                grade = float(line["grade"])
-            except (KeyError, ValueError):
-                raise BadInput(f"{sheet}, line {number}: needs row, model and a numeric grade") from None
-            scorer = line.get("scorer") or ""
-            if scorer not in scales:
-                raise BadInput(
-                    f"{sheet}, line {number}: '{scorer}' is not a human scorer of run {header.run_id}"
-                )
-            low, high = scales[scorer]
-            if not low <= grade <= high:
-                raise BadInput(f"{sheet}, line {number}: grade {grade:g} is outside {low:g}..{high:g}")
-            normalised = (grade - low) / (high - low) if high > low else 0.0
-            grades.setdefault(key, {})[scorer] = (normalised, line.get("comment") or "")
+    lines = (text for _, text in text_lines(sheet))
+    try:
+        records = list(csv.DictReader(lines))
+    except csv.Error as err:
+        raise BadInput(f"{sheet}: malformed CSV: {err}") from None
+    for number, line in enumerate(records, 2):
+        if not (line.get("grade") or "").strip():
+            continue
+        try:
+            key = (int(line["row"]) - 1, line["model"], int(line.get("repeat") or 0))
+            grade = float(line["grade"])
+        except (KeyError, ValueError):
+            raise BadInput(f"{sheet}, line {number}: needs row, model and a numeric grade") from None
+        scorer = line.get("scorer") or ""
+        if scorer not in scales:
+            raise BadInput(
+                f"{sheet}, line {number}: '{scorer}' is not a human scorer of run {header.run_id}"
+            )
+        low, high = scales[scorer]
+        if not low <= grade <= high:
+            raise BadInput(f"{sheet}, line {number}: grade {grade:g} is outside {low:g}..{high:g}")
+        normalised = (grade - low) / (high - low) if high > low else 0.0
+        grades.setdefault(key, {})[scorer] = (normalised, line.get("comment") or "")
     updated: list[RowRecord] = []
     for key, by_scorer in grades.items():
         row = rows.get(key)

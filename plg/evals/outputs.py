@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plg.errors import BadInput
-from plg.evals.datasets import Row
+from plg.evals.datasets import Row, text_lines
 
 if TYPE_CHECKING:
     from plg.evals.config import LoadedPipeline
@@ -59,11 +59,7 @@ class Outputs:
 
 def load_outputs(path: Path) -> Outputs:
     records = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise BadInput(f"{path}: {err.strerror}") from None
-    for number, line in enumerate(lines, 1):
+    for number, line in text_lines(path):
         if not line.strip():
             continue
         try:

@@ -183,8 +183,9 @@ CASES: dict[str, Case] = {
         _with_pipeline(PIPELINE + "thresold: {min_score: 1}\n"), "unknown key 'thresold'"
     ),
     "dataset missing a column": Case(_with_dataset(b"serving_size\n4\n"), "column 'cake_type' missing"),
-    "binary csv": Case(_with_dataset(bytes(range(256)) * 20), "not UTF-8"),
-    "binary jsonl": Case(_with_dataset(b"\xff\xfe\x00garbage" * 100, "cakes.jsonl"), "not UTF-8"),
+    "binary csv": Case(_with_dataset(bytes(range(256)) * 20), "a binary file"),
+    "binary jsonl": Case(_with_dataset(b"\xff\xfe\x00garbage" * 100, "cakes.jsonl"), "a binary file"),
+    "latin-1 csv": Case(_with_dataset(b"cake_type\ncaf\xe9\n"), "line 2: not UTF-8"),
     "csv cell over 128 KiB": Case(
         _with_dataset(b"cake_type\n" + b"x" * 200_000 + b"\n"), "longer than 131,072"
     ),
