@@ -109,9 +109,26 @@ class _Checker:
         if isinstance(node, nodes.ScopedEvalContextModifier | nodes.EvalContextModifier):
             self.report(node, "autoescape blocks are not supported in prompt templates")
             return
+        if type(node) in _LOADS:
+            self.report(node, f"{{% {_LOADS[type(node)]} %}} is not available: a prompt template cannot load other files")
+            return
+        self.private_name(node)
         self.expression(node)
         for child in node.iter_child_nodes():
             self.walk(child, loops)
+
+    def private_name(self, node: nodes.Node) -> None:
+        """`x.__class__`, `x['_y']` and `x|attr('__class__')` always fail in the sandbox, which refuses every
+        name starting with '_': said when the template compiles rather than as an error on every row."""
+        name = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem):
+            name = self.value(node.arg)
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
+            name = self.value(node.args[0])
+        if isinstance(name, str) and name.startswith("_"):
+            self.report(node, f"'{name}' is not accessible: names starting with '_' are refused in templates")
 
     def expression(self, node: nodes.Node) -> None:
         if isinstance(node, nodes.Const) and isinstance(node.value, int):
@@ -130,6 +147,14 @@ class _Checker:
             count = self.argument(node, 0, _COUNT_FILTERS[node.name])
             if isinstance(count, int):
                 self.too_big(node, f"|{node.name}", count, MAX_VALUE_CHARS, "characters or items")
+
+
+_LOADS: dict[type[nodes.Node], str] = {
+    nodes.Include: "include",
+    nodes.Import: "import",
+    nodes.FromImport: "from ... import",
+    nodes.Extends: "extends",
+}
 
 
 def _binop_size(operator: str, left: Any, right: Any) -> tuple[str, int, int, str] | None:
