@@ -117,3 +117,18 @@ def reads_for(argv: list[str]) -> tuple[tuple[str, ...], ...]:
     if ref and not ref.isdigit():
         return label_commit(name, ref), HEAD
     return (HEAD,)
+
+
+def git_problem(stderr: str, returncode: int) -> str:
+    """The line of git's stderr that says what went wrong. Its last line is often advice ("and the
+    repository exists.") or a summary ("failed to push some refs"): the first fatal or error line says
+    more, and what a remote's hook printed (`remote: ...`) says why a push was refused."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return f"exit {returncode}"
+    said = [line.removeprefix("remote:").strip() for line in lines if line.startswith("remote:")]
+    said = [line for line in said if line]
+    first = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])
+    if said:
+        return f"{first} (the remote said: {' / '.join(said[:3])})"
+    return first

@@ -10,7 +10,7 @@ import base64
 import os
 import re
 
-from plg.errors import GitError, PushRejected
+from plg.errors import BadInput, GitError, NotFound, PushRejected
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class RemoteGit:
             return None
 
     def push_with_lease(self, remote: str, ref: str, expected_remote: str | None) -> None:
+        self.require_remote(remote)
         lease = f"--force-with-lease={ref}:{expected_remote or ''}"
         try:
             self.remote("push", "--atomic", "--porcelain", lease, remote, f"{ref}:{ref}")
@@ -60,6 +61,7 @@ class RemoteGit:
     def push_object_with_lease(self, remote: str, obj: str, ref: str, expected_remote: str | None) -> None:
         """Point the remote's `ref` at `obj` (a tag object no local ref names yet) if it still holds
         `expected_remote`: the remote moves first, so a refusal leaves nothing moved anywhere."""
+        self.require_remote(remote)
         lease = f"--force-with-lease={ref}:{expected_remote or ''}"
         try:
             self.run("push", "--atomic", "--porcelain", lease, remote, f"{obj}:{ref}")
@@ -74,6 +76,17 @@ class RemoteGit:
         except GitError:
             return False
 
+    def require_remote(self, remote: str) -> None:
+        """A name that is neither a configured remote nor a URL or path is a typo, not an outage: git's own
+        answer ("does not appear to be a git repository") reads like a server that cannot be reached."""
+        if remote.startswith("-"):
+            raise BadInput(f"remote '{remote}' is not valid: it starts with '-'")
+        if "/" in remote or ":" in remote or self.has_remote(remote):
+            return
+        known = self.run("remote").split()
+        have = f"this repository's remotes: {', '.join(known)}" if known else "this repository has none"
+        raise NotFound(f"no remote named '{remote}' ({have}; add it with `git remote add {remote} URL`)")
+
     def has_remote(self, remote: str) -> bool:
         try:
             self.run("remote", "get-url", "--", remote)
@@ -84,6 +97,7 @@ class RemoteGit:
     def fetch_tags(self, remote: str, prefix: str) -> dict[str, tuple[str | None, str | None]]:
         """Force-fetch every tag under `prefix` (a plain fetch keeps stale local tags); return the refs
         that changed, each with its (old, new) object."""
+        self.require_remote(remote)
         before = {r.ref: r.object for r in self.tags(prefix)}
         spec = f"+{prefix}*:{prefix}*"
         try:
@@ -98,6 +112,7 @@ class RemoteGit:
         }
 
     def remote_ref(self, remote: str, ref: str) -> str | None:
+        self.require_remote(remote)
         try:
             out = self.remote("ls-remote", "--refs", remote, ref)
         except GitError as err:
@@ -112,6 +127,7 @@ class RemoteGit:
         """Bring the remote's notes in and merge them with ours (notes are not fetched by a clone).
 
         Returns False when the remote has no such notes ref yet."""
+        self.require_remote(remote)
         tracking = _remote_notes_ref(remote, notes_ref)
         try:
             self.remote("fetch", "--quiet", "--no-tags", remote, f"+{notes_ref}:{tracking}")
@@ -132,6 +148,7 @@ class RemoteGit:
     def push_notes(self, remote: str, notes_ref: str, attempts: int = 4) -> None:
         """Push notes, merging what others pushed meanwhile: concurrent CI jobs each add notes, and a
         plain push of the loser is rejected ("fetch first")."""
+        self.require_remote(remote)
         last = ""
         for _ in range(attempts):
             try:

@@ -59,8 +59,7 @@ def _answer(args: list[str], proc: subprocess.Popen[str]) -> str:
 
 
 def _failed(args: list[str], returncode: int, stderr: str) -> GitError:
-    detail = (stderr.strip().splitlines() or [f"exit {returncode}"])[-1]
-    return GitError(f"git {args[0]} failed: {detail}")
+    return GitError(f"git {args[0]} failed: {gitreads.git_problem(stderr, returncode)}")
 
 
 def blob_id(data: bytes) -> str:
@@ -364,8 +363,7 @@ def clone_bare(url: str, dest: Path, stored_url: str) -> GitStore:
             errors="replace",
         )
         if proc.returncode != 0:
-            detail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-            raise PushRejected(f"cannot clone {stored_url}: {detail}")
+            raise PushRejected(f"cannot clone {stored_url}: {gitreads.git_problem(proc.stderr, proc.returncode)}")
         store = GitStore.open_bare(staging / "repo.git")
         store.run("config", "remote.origin.url", stored_url)
         try:

@@ -85,8 +85,50 @@ def test_a_push_the_remote_rejects_moves_nothing_locally(clones: tuple[Path, Pat
     refused = in_clone(a, "promote", "p3@2", "--label", "staging", "--push", "origin")
     assert refused.code == 3, refused
     assert "origin holds p3@staging at v1" in refused.err and "nothing moved here either" in refused.err
+    assert "(the remote said: tags are frozen today)" in refused.err, "the hook's reason was not shown"
+    assert refused.err.count("\n") == 1
     assert tag(a, "p3", "staging") == before
+    assert git(a, "ls-remote", str(remote), "refs/tags/prompts/p3@staging").split()[0] == before
     assert Client(repo=a).get_prompt("p3", label="staging").version == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("fetch",),
+        ("fetch", "upstream"),
+        ("notes", "fetch"),
+        ("notes", "push", "upstream"),
+        ("labels", "p3", "--push", "upstream"),
+        ("promote", "p3@2", "--label", "staging", "--push", "upstream"),
+        ("fetch", "--", "--upload-pack=touch pwned"),
+    ],
+)
+def test_a_remote_that_is_not_configured_is_bad_input(args: tuple[str, ...], repo: GitRepo) -> None:
+    """Before: exit 3 (an outside failure) ending in git's advice, "...and the repository exists."."""
+    versions(repo)
+    run_cli("promote", "p3@1", "--label", "staging")
+    before = tag(repo.path, "p3", "staging")
+
+    result = run_cli(*args)
+
+    assert result.code == 2, result
+    assert result.err.startswith("plg: error: ") and result.err.count("\n") == 1, result
+    name = args[-1] if args[-1].startswith("-") else "upstream" if "upstream" in args else "origin"
+    assert f"'{name}'" in result.err, result
+    assert "repository exists" not in result.err
+    assert tag(repo.path, "p3", "staging") == before
+    assert not (repo.path / "pwned").exists()
+
+
+def test_an_unreachable_remote_names_what_git_said_first(clones: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    remote, a, _ = clones
+    remote.rename(tmp_path / "moved.git")
+
+    result = in_clone(a, "fetch", "origin")
+
+    assert result.code == 3, result
+    assert "does not appear to be a git repository" in result.err and "repository exists" not in result.err
 
 
 def test_a_shallow_clone_is_refused_not_renumbered(repo: GitRepo, tmp_path: Path) -> None:
