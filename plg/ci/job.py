@@ -92,6 +92,7 @@ def run_ci(
     on_prompt: Callable[[ChangedPrompt], None] | None = None,
 ) -> tuple[CiReport, Base]:
     started = time.monotonic()
+    registry.store.require_full_history()  # else every prompt "fails" on it, and CI reads exit 1 as judged
     prewarm(options.models or None)  # an eval follows: litellm imports while git is read
     base = choose_base(registry, event, options.base)
     head_sha = registry.store.resolve_commit("HEAD")

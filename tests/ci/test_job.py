@@ -300,6 +300,23 @@ def test_bad_base_and_broken_prompt_are_one_line_errors(project: GitRepo) -> Non
     assert "::error file=prompts/cake.prompt,title=plg%3A cannot evaluate::cake" in broken.out
 
 
+def test_a_shallow_clone_is_bad_input_not_a_failed_prompt(
+    project: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: every prompt "failed" on the truncated history, exit 1, as if it had been judged."""
+    write_prompt(project, "cake", "Be brief.")
+    project.commit("second cake")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{project.path}", str(shallow))
+    monkeypatch.chdir(shallow)
+
+    result = run_cli("ci")
+
+    assert result.code == 2, result
+    assert result.err.strip().splitlines()[-1].startswith("plg: error: ") and "shallow clone" in result.err
+    assert "git fetch --unshallow" in result.err and "::error" not in result.out
+
+
 def test_a_failing_production_gate_fails_the_check_unless_warn_only(
     project: GitRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
