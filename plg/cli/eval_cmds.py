@@ -78,6 +78,10 @@ def eval_cmd(
     from plg.evals.session import RunOptions
     from plg.evals.shards import parse_shard, resolve_runs
 
+    if output is not None:
+        from plg.evals.report import check_output
+
+        check_output(output)
     registry = open_registry(ctx)
     request = EvalRequest(
         spec=spec, pipeline=pipeline, models=models, concurrency=concurrency, repeats=repeats, outputs=outputs
@@ -214,11 +218,12 @@ def batch(
     from plg import config as plg_config
     from plg.cli.progress import shown_progress
     from plg.evals.plan import plan_batch
-    from plg.evals.report import write_batch_csv
+    from plg.evals.report import check_output, write_batch_csv
     from plg.evals.runner import execute
     from plg.evals.runs import new_run_id, read_run
     from plg.evals.session import RunOptions, make_client
 
+    check_output(output, (".csv", ".jsonl"))
     registry = open_registry(ctx)
     concurrency = concurrency or plg_config.concurrency(registry.root) or 8
     spec_ = plan_batch(registry, spec, dataset, models, concurrency)

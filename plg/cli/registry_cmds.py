@@ -237,11 +237,13 @@ def backtest(
     from dataclasses import asdict
 
     from plg.cli.progress import shown_progress
-    from plg.errors import BadInput
+    from plg.evals.report import check_output
     from plg.gate.backtest import render_markdown, render_text
     from plg.gate.decision import run_backtest
     from plg.registry.versions import split_ref
 
+    if output is not None:
+        check_output(output, (".json", ".md"))
     registry = open_registry(ctx)
     name, ref = split_ref(spec)
     candidate = registry.resolve(name, ref) if ref else registry.latest(name)
@@ -261,12 +263,11 @@ def backtest(
     if reused:
         click.echo("(recorded result reused: no model called)")
     if output:
-        if output.suffix == ".json":
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if output.suffix.lower() == ".json":
             output.write_text(json.dumps(asdict(report), indent=2, default=str))
-        elif output.suffix == ".md":
-            output.write_text(render_markdown(report))
         else:
-            raise BadInput(f"-o {output}: use .json or .md")
+            output.write_text(render_markdown(report))
         click.echo(f"wrote {output}")
 
 

@@ -100,6 +100,21 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def check_output(path: Path, formats: tuple[str, ...] = FORMATS) -> None:
+    """Refuse an output path before the work that fills it. Found only when writing, a format plg cannot
+    write or a file standing where a folder must go came after the eval had run and recorded its score:
+    exit 2 for a command that had done (and kept) its work."""
+    if path.suffix.lower() not in formats:
+        raise BadInput(f"-o {path}: unknown format (use {', '.join(formats)})")
+    if path.is_dir():
+        raise BadInput(f"-o {path}: is a directory")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BadInput(f"-o {path}: {parent} is a file, not a directory")
+            return
+
+
 def write_output(
     path: Path,
     header: RunHeader,
@@ -107,9 +122,8 @@ def write_output(
     summaries: tuple[ModelSummary, ...],
     checks: tuple[ThresholdCheck, ...],
 ) -> None:
+    check_output(path)
     suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise BadInput(f"-o {path}: unknown format (use {', '.join(FORMATS)})")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".md":
         path.write_text(markdown_summary(header, summaries, checks))

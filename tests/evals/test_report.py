@@ -1,0 +1,49 @@
+"""`-o` paths are checked before the work that fills them: a format plg cannot write, or a file standing
+where a folder must go, is exit 2 with one line before any row runs, and nothing is recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GitRepo, commit_topic_eval, run_cli
+
+PIPELINE = """prompt: topic
+dataset: topics.csv
+scorers:
+  - type: contains
+    value: "{{ topic }}"
+threshold: {min_score: 0.5}
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "target", "expected"),
+    [
+        (("eval", "topic", "--record"), "out.exe", "unknown format (use .json, .jsonl, .csv, .md, .xml)"),
+        (("eval", "topic", "--record"), "afile/out.json", "afile is a file, not a directory"),
+        (("batch", "topic", "--dataset", "evals/topics.csv"), "out.json", "unknown format (use .csv, .jsonl)"),
+        (("batch", "topic", "--dataset", "evals/topics.csv"), "afile/out.csv", "afile is a file, not a directory"),
+        (("backtest", "topic"), "out.txt", "unknown format (use .json, .md)"),
+        (("backtest", "topic"), "afile/out.md", "afile is a file, not a directory"),
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_row_runs(
+    command: tuple[str, ...], target: str, expected: str, repo: GitRepo, tmp_path: Path
+) -> None:
+    """Before: the eval ran every row and recorded its score in refs/notes/plg, then exited 2 (an unknown
+    format) or with an internal error (a file where the folder should be)."""
+    commit_topic_eval(repo, PIPELINE, "topic\nowls\n")
+    repo.write("evals/history/topic.jsonl", '{"input_variables": {"topic": "owls"}, "output": "Owls."}\n')
+    repo.commit("history")
+    (tmp_path / "afile").write_text("a file, not a folder")
+    output = tmp_path / target
+
+    result = run_cli(*command, "-o", str(output))
+
+    assert result.code == 2, result
+    assert result.err == f"plg: error: -o {output}: {expected.replace('afile', str(tmp_path / 'afile'))}\n", result
+    assert "rows/s" not in result.err
+    assert repo.git("notes", "--ref=plg", "list") == "", "a score was recorded by a command that failed"
+    assert not output.exists()
