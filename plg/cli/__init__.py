@@ -11,6 +11,10 @@ import threading
 from plg.cli.commands import COMMAND_MODULES  # noqa: F401  (re-exported)
 from plg.errors import PlgError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 INTERNAL_ERROR = 4
 
 
@@ -34,9 +38,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("plg: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as err:
+        command = err.ctx.command_path if err.ctx is not None else "plg"
+        message = " ".join(err.format_message().split())
+        click.echo(f"plg: error: {message} (see `{command} --help`)", err=True)
+        sys.exit(2)
     except click.ClickException as err:
         err.show()
-        sys.exit(2 if isinstance(err, click.UsageError) else err.exit_code)
+        sys.exit(err.exit_code)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
@@ -44,16 +53,41 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as err:  # noqa: BLE001 - a bug: one line unless --debug
+    except OSError as err:
+        import errno
+
+        if err.filename is None:
+            _internal_error(err, debug)
         if debug:
             import traceback
 
             traceback.print_exc()
-        click.echo(
-            f"plg: internal error: {type(err).__name__}: {err} (rerun with --debug for details)", err=True
-        )
-        sys.exit(INTERNAL_ERROR)
+        # a path the user named that cannot be written or read is bad input; a full or failing disk is not
+        detail = err.strerror or str(err)
+        if err.errno in (errno.ENOTDIR, errno.EEXIST):
+            detail = "a file stands where a directory is needed"
+        click.echo(f"plg: error: {err.filename}: {detail}", err=True)
+        sys.exit(3 if _outside(err) else 2)
+    except Exception as err:  # noqa: BLE001 - a bug: one line unless --debug
+        _internal_error(err, debug)
     sys.exit(0)
+
+
+def _outside(err: OSError) -> bool:
+    import errno
+
+    return err.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT)
+
+
+def _internal_error(err: Exception, debug: bool) -> NoReturn:
+    import click
+
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    click.echo(f"plg: internal error: {type(err).__name__}: {err} (rerun with --debug for details)", err=True)
+    sys.exit(INTERNAL_ERROR)
 
 
 def entry() -> None:

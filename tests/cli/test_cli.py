@@ -117,9 +117,24 @@ def test_not_a_git_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     one_line_error(run_cli("list"), 2, "not inside a git repository")
 
 
-def test_usage_error_exits_2(cake_repo: GitRepo) -> None:
-    assert run_cli("promote", "cake").code == 2
-    assert run_cli("no-such-command").code == 2
+def test_usage_error_is_one_line_exit_2(cake_repo: GitRepo) -> None:
+    """Before: click's four lines (Usage, Try, a blank line, Error)."""
+    one_line_error(run_cli("promote", "cake"), 2, "Missing option '--label' / '-l'. (see `plg promote --help`)")
+    one_line_error(run_cli("no-such-command"), 2, "No such command 'no-such-command'. (see `plg --help`)")
+    one_line_error(run_cli("eval", "cake", "-j", "0"), 2, "0 is not in the range 1<=x<=1024")
+    one_line_error(run_cli("render", "cake", "--vars", str(cake_repo.path)), 2, "is a directory")
+
+
+def test_an_output_path_under_a_file_is_one_line_exit_2(cake_repo: GitRepo, tmp_path: Path) -> None:
+    """Before: `plg: internal error: FileExistsError ...` (exit 4) from every command writing a file."""
+    (tmp_path / "afile").write_text("a file, not a folder")
+    assert run_cli("promote", "cake", "--label", "production", "--force", "--reason", "test").code == 0
+    for args in (
+        ("logs", "export", "-o", str(tmp_path / "afile/history.jsonl")),
+        ("bundle", "--label", "production", "-o", str(tmp_path / "afile/prompts.lock.json")),
+        ("init", str(tmp_path / "afile/project")),
+    ):
+        one_line_error(run_cli(*args), 2, "a file stands where a directory is needed")
 
 
 def test_debug_shows_traceback(cake_repo: GitRepo) -> None:
