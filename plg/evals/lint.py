@@ -10,6 +10,7 @@ from pathlib import Path
 from plg.errors import InvalidName, NoPipeline, PlgError
 from plg.evals.config import find_pipeline
 from plg.registry.prompt import parse_prompt
+from plg.registry.prompttext import prompt_text
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, validate_name
 
 
@@ -70,7 +71,11 @@ def lint_prompts(repo: str | Path, names: list[str]) -> list[Finding]:
         if not path.is_file():
             registry.require_exists(name)
         where = f"{PROMPTS_DIR}/{name}{SUFFIX}"
-        text = path.read_text(errors="replace")
+        try:
+            text = prompt_text(path.read_bytes(), where)
+        except PlgError as err:
+            findings.append(Finding(where, "error", err.message.removeprefix(where).lstrip(":, ")))
+            continue
         findings += lint_text(text, where)
         try:
             pipelines[find_pipeline(registry.root, name, parse_prompt(text, where).front.eval, None)] = None

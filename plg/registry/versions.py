@@ -11,6 +11,7 @@ from plg.errors import InvalidName, NotFound
 from plg.registry.gitreads import PROMPTS_DIR, SUFFIX, TAG_PREFIX  # noqa: F401  (TAG_PREFIX re-exported)
 from plg.registry.gitstore import FileChange, GitStore, blob_id, is_sha
 from plg.registry.labelrefs import LabelLookup
+from plg.registry.prompttext import prompt_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -234,7 +235,7 @@ class Registry(LabelLookup):
         if cached is None:
             from plg.registry.prompt import parse_prompt
 
-            text = self.store.read_blob(blob).decode("utf-8", errors="replace")
+            text = prompt_text(self.store.read_blob(blob), where)
             cached = self._parsed[blob] = parse_prompt(text, where)
         return cached
 
@@ -282,7 +283,7 @@ class Registry(LabelLookup):
 
         def text() -> str:
             data = found.data if found.data is not None else self.store.read_blob(found.blob)
-            return data.decode("utf-8", errors="replace")
+            return prompt_text(data, found.where)
 
         return summary(config.state_dir(self.root) / "summaries", found.blob, text, found.where)
 
@@ -298,7 +299,7 @@ class Registry(LabelLookup):
             from plg.registry.prompt import parse_prompt
 
             file = self._parsed.get(found.blob) or parse_prompt(
-                found.data.decode("utf-8", errors="replace"), found.where
+                prompt_text(found.data, found.where), found.where
             )
             self._parsed[found.blob] = file
         else:

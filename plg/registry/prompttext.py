@@ -1,0 +1,27 @@
+"""A prompt file's bytes as text, read the same way by every command and the SDK.
+
+Kept apart from `prompt` (which imports pydantic and Jinja2): `plg show` and `plg list` read text on their
+fast path too.
+"""
+
+from __future__ import annotations
+
+from plg.errors import PromptFileError
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def prompt_text(data: bytes, where: str) -> str:
+    """Editors on Windows start a file with a byte-order mark, which hid the front matter's opening `---`
+    (the front matter was then sent to the model as text); bytes that are not UTF-8 reached the model as
+    U+FFFD and NUL bytes as they were. Both are refused, naming the line."""
+    data = data.removeprefix(_BOM)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise PromptFileError(f"{where}, line {line}: not UTF-8 text ({err.reason})") from None
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise PromptFileError(f"{where}, line {line}: contains NUL bytes (save the file as UTF-8 text)")
+    return text
