@@ -9,7 +9,7 @@ from pathlib import Path
 
 from plg.errors import InvalidName, NoPipeline, PlgError
 from plg.evals.config import find_pipeline
-from plg.registry.prompt import parse_prompt
+from plg.registry.prompt import parse_front_matter, parse_prompt
 from plg.registry.prompttext import prompt_text
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, validate_name
 
@@ -78,7 +78,11 @@ def lint_prompts(repo: str | Path, names: list[str]) -> list[Finding]:
             continue
         findings += lint_text(text, where)
         try:
-            pipelines[find_pipeline(registry.root, name, parse_prompt(text, where).front.eval, None)] = None
+            front = parse_front_matter(text, where)
+        except PlgError:
+            continue  # lint_text reported it: a prompt's problem, not its pipeline's
+        try:
+            pipelines[find_pipeline(registry.root, name, front.eval, None)] = None
         except NoPipeline:
             pass
         except PlgError as err:
