@@ -88,12 +88,18 @@ class Progress:
             if not self.total or self.done < self.total:
                 click.echo(self.line(now), err=True)
 
-    def finished(self) -> None:
+    def finished(self, stopped_run: str | None = None) -> None:
+        now = time.monotonic()
         if self._bar is not None:
             self._bar.update(self._task, errors=self.errors)
-            return
-        now = time.monotonic()
-        click.echo(f"{self.line(now)}, done in {now - self._started:.1f} s", err=True)
+        if stopped_run is not None:
+            click.echo(
+                f"{self.line(now)}, stopped after {now - self._started:.1f} s: the finished rows are kept, "
+                f"nothing is judged or recorded; continue with --resume {stopped_run}",
+                err=True,
+            )
+        elif self._bar is None:
+            click.echo(f"{self.line(now)}, done in {now - self._started:.1f} s", err=True)
 
     def line(self, now: float) -> str:
         of = f"/{self.total}" if self.total is not None else ""

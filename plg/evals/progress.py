@@ -18,7 +18,10 @@ class RunWatcher(Protocol):
 
     def row(self, record: RowRecord) -> None: ...
 
-    def finished(self) -> None: ...
+    def finished(self, stopped_run: str | None = None) -> None:
+        """`stopped_run` is the run's id when it ended before its last row (Ctrl-C, a crash): what
+        `--resume` takes."""
+        ...
 
 
 _watcher: ContextVar[RunWatcher | None] = ContextVar("plg_run_watcher", default=None)

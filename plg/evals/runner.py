@@ -260,14 +260,16 @@ def execute(
         shard = f" (shard {spec.shard})" if spec.shard is not None else ""
         watcher.started(f"{spec.kind} {spec.name}{shard}", None if shard else spec.planned_calls())
         on_row = _both(on_row, watcher.row)
+    complete = False
     try:
         ran, reused = loop.run(run_rows(spec, client, writer, done, aggregator, on_row))
         if spec.shard is not None:
             writer.append_event({"type": SHARD_DONE, "shard": str(spec.shard), "rows": ran + reused})
+        complete = True
     finally:
         writer.close()
         if watcher is not None:
-            watcher.finished()
+            watcher.finished(None if complete else header.run_id)
     return RunResult(
         run_id=header.run_id,
         path=path,

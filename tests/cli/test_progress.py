@@ -86,3 +86,45 @@ def test_a_terminal_gets_a_bar_with_total_rate_eta_and_errors(repo: GitRepo) -> 
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
     assert "eval cake" in text and "6/6" in text and "rows/s" in text and "ETA" in text, text
     assert "0 errors" in text
+
+
+def test_ctrl_c_mid_eval_records_nothing_and_says_how_to_resume(repo: GitRepo) -> None:
+    """Before: the last progress line said `done in ... s` after an interrupted run, and nothing named the
+    run to resume."""
+    import signal
+    import time
+    from pathlib import Path
+
+    offline_cake(repo, 12)
+    repo.write("evals/slow.py", "import time\n\ndef slow(output, row):\n    time.sleep(0.15)\n    return 1.0\n")
+    repo.write(
+        "evals/cake.yaml",
+        OFFLINE_PIPELINE.replace("models: [plg/offline]\n", "concurrency: 1\n")
+        + "  - type: python\n    function: slow.py:slow\nthreshold: {min_score: 0.5}\n",
+    )
+    repo.commit("a slow scorer")
+    runs = Path(os.environ["PLG_RUNS"])
+    cmd = [sys.executable, "-m", "plg.cli", "eval", "cake", "--record"]
+    proc = subprocess.Popen(cmd, cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        files = list(runs.glob("*.jsonl")) if runs.is_dir() else []
+        if files and len(files[0].read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, err
+    run_id = next(runs.glob("*.jsonl")).stem
+    assert "stopped after" in err and f"continue with --resume {run_id}" in err, err
+    assert "done in" not in err
+    assert repo.git("notes", "--ref=plg", "list") == "", "an interrupted eval recorded a score"
+    finished = len((runs / f"{run_id}.jsonl").read_text().splitlines()) - 1
+    assert 2 <= finished < 12
+
+    resumed = subprocess.run([*cmd, "--resume", run_id], cwd=repo.path, capture_output=True, text=True)
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{12 - finished} rows run, {finished} reused" in resumed.stdout, resumed.stdout
+    assert repo.git("notes", "--ref=plg", "list") != ""
