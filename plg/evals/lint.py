@@ -10,7 +10,7 @@ from pathlib import Path
 from plg.errors import InvalidName, NoPipeline, PlgError
 from plg.evals.config import find_pipeline
 from plg.registry.prompt import parse_front_matter, parse_prompt
-from plg.registry.prompttext import prompt_text
+from plg.registry.prompttext import prompt_text, working_bytes
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, validate_name
 
 
@@ -72,7 +72,7 @@ def lint_prompts(repo: str | Path, names: list[str]) -> list[Finding]:
             registry.require_exists(name)
         where = f"{PROMPTS_DIR}/{name}{SUFFIX}"
         try:
-            text = prompt_text(path.read_bytes(), where)
+            text = prompt_text(working_bytes(registry.root, where), where)
         except PlgError as err:
             findings.append(Finding(where, "error", err.message.removeprefix(where).lstrip(":, ")))
             continue

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from plg.errors import BadInput, PlgError
 from plg.registry.gitreads import STATUS
-from plg.registry.prompttext import prompt_text
+from plg.registry.prompttext import prompt_text, working_bytes
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, Version, split_ref, validate_name
 
 TYPE_CHECKING = False
@@ -81,7 +81,7 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
         problem = None
         try:
             validate_name(name)
-            data = (registry.root / where).read_bytes()
+            data = working_bytes(registry.root, where)
             text = prompt_text(data, where)
             about = summary(cache_dir, blob_id(data), lambda text=text: text, where)  # type: ignore[misc]
             model, description = about.model, about.description

@@ -1,4 +1,4 @@
-"""A prompt file's bytes as text, read the same way by every command and the SDK.
+"""A prompt file's bytes, and those bytes as text, read the same way by every command and the SDK.
 
 Kept apart from `prompt` (which imports pydantic and Jinja2): `plg show` and `plg list` read text on their
 fast path too.
@@ -6,7 +6,9 @@ fast path too.
 
 from __future__ import annotations
 
-from plg.errors import PromptFileError
+from pathlib import Path
+
+from plg.errors import NotFound, PromptFileError
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -25,3 +27,22 @@ def prompt_text(data: bytes, where: str) -> str:
         line = text.count("\n", 0, text.index("\0")) + 1
         raise PromptFileError(f"{where}, line {line}: contains NUL bytes (save the file as UTF-8 text)")
     return text
+
+
+def working_bytes(root: Path, path: str) -> bytes:
+    """The work tree's file at `path` (relative to `root`), read only if it resolves inside the repository:
+    a prompt that is a symbolic link to `~/.ssh/id_rsa`, or under a linked folder, would otherwise be
+    rendered and sent to a model by whoever checks out the branch that added it."""
+    file_path = root / path
+    try:
+        resolved = file_path.resolve()
+    except (OSError, RuntimeError) as err:
+        raise PromptFileError(f"{path}: cannot follow its links ({err})") from None
+    if not resolved.is_relative_to(root.resolve()):
+        raise PromptFileError(
+            f"{path} leads to {resolved}, outside the repository: a prompt is read only from inside it"
+        )
+    try:
+        return file_path.read_bytes()
+    except OSError as err:
+        raise NotFound(f"{path}: cannot read it ({err.strerror})") from None

@@ -11,7 +11,7 @@ from plg.errors import InvalidName, NotFound
 from plg.registry.gitreads import PROMPTS_DIR, SUFFIX, TAG_PREFIX  # noqa: F401  (TAG_PREFIX re-exported)
 from plg.registry.gitstore import FileChange, GitStore, blob_id, is_sha
 from plg.registry.labelrefs import LabelLookup
-from plg.registry.prompttext import prompt_text
+from plg.registry.prompttext import prompt_text, working_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -326,10 +326,7 @@ class Registry(LabelLookup):
             raise NotFound(
                 f"{path} is not in the working tree (deleted?): name a committed version, {name}@<version>"
             )
-        try:
-            data = file_path.read_bytes()
-        except OSError as err:
-            raise NotFound(f"{path}: cannot read it ({err.strerror})") from None
+        data = working_bytes(self.root, path)
         blob = blob_id(data)
         history = self.versions(name)
         current = history[-1] if history and history[-1].blob == blob else None

@@ -45,3 +45,30 @@ def test_a_prompt_that_is_not_utf8_text_is_one_line_everywhere(data: bytes, expe
     assert linted.code == 1 and f"{where}: error: {expected}" in linted.err, linted
     listed = run_cli("list")
     assert listed.code == 0 and "(invalid: " in listed.out and expected in listed.out, listed
+
+
+def test_a_prompt_linked_outside_the_repository_is_never_read(repo: GitRepo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Before: `plg render evil` rendered ~/.ssh/id_rsa (or whatever the link named) and `plg eval` sent
+    it to the model; `plg lint` passed it and `plg list` showed its description."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("---\ndescription: SECRET-DESCRIPTION\n---\nSECRET-TEXT {{ x }}\n")
+    (repo.path / "prompts").mkdir()
+    (repo.path / "prompts/evil.prompt").symlink_to(secret)
+    outside_dir = tmp_path / "outside"
+    outside_dir.mkdir()
+    (outside_dir / "other.prompt").write_text("SECRET-TEXT")
+    (repo.path / "prompts/linked").symlink_to(outside_dir)
+    (repo.path / "prompts/real.prompt").write_text(TOPIC_PROMPT)
+    (repo.path / "prompts/alias.prompt").symlink_to("real.prompt")  # a link inside the repository is fine
+
+    for args in (("render", "evil", "-v", "x=1"), ("show", "evil"), ("show", "linked/other")):
+        result = run_cli(*args)
+        assert result.code == 2, (args, result)
+        assert result.err.count("\n") == 1 and "outside the repository" in result.err, (args, result)
+        assert "SECRET" not in result.out + result.err
+    listed = run_cli("list")
+    linted = run_cli("lint")
+
+    assert "SECRET" not in listed.out and "(invalid: prompts/evil.prompt leads to" in listed.out, listed
+    assert linted.code == 1 and "prompts/evil.prompt: error: leads to" in linted.err, linted
+    assert run_cli("render", "alias", "-v", "topic=owls").code == 0
