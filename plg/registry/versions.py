@@ -344,6 +344,7 @@ class Registry(LabelLookup):
         history = self.versions(name)
         if not history:
             self.require_exists(name)
+            raise NotFound(f"{name}@{number}: {name} has no committed version yet (commit {self.prompt_path(name)} first)")
         if not 1 <= number <= len(history):
             raise NotFound(f"{name}@{number}: no such version ({name} has versions 1..{len(history)})")
         return self._at(name, history[number - 1])

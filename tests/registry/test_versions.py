@@ -190,3 +190,15 @@ def test_list_reads_version_commits_from_the_cache_as_the_walk_numbers_them(repo
     assert cold == warm == walked and len(warm["a"]) == 2
     repo.write_prompt("b", "B2")  # HEAD moved: the cache is not read as current
     assert Registry(repo.path).version_commits()["b"] == [c for _, c, _ in _fresh(repo)["b"]]
+
+
+def test_a_version_of_a_prompt_never_committed_says_so(repo: GitRepo) -> None:
+    """Before: `foo@1: no such version (foo has versions 1..0)`."""
+    from tests.conftest import run_cli
+
+    repo.write("prompts/foo.prompt", CAKE_V1)
+
+    for args in (("show", "foo@1"), ("diff", "foo@1"), ("promote", "foo@1", "--label", "staging")):
+        result = run_cli(*args)
+        assert result.code == 2, (args, result)
+        assert result.err == "plg: error: foo@1: foo has no committed version yet (commit prompts/foo.prompt first)\n"
