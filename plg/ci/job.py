@@ -93,6 +93,8 @@ def run_ci(
 ) -> tuple[CiReport, Base]:
     started = time.monotonic()
     registry.store.require_full_history()  # else every prompt "fails" on it, and CI reads exit 1 as judged
+    if not registry.store.has_commits:
+        raise BadInput("the repository has no commits yet: plg ci compares commits (commit your prompts first)")
     prewarm(options.models or None)  # an eval follows: litellm imports while git is read
     base = choose_base(registry, event, options.base)
     head_sha = registry.store.resolve_commit("HEAD")

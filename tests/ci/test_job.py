@@ -317,6 +317,18 @@ def test_a_shallow_clone_is_bad_input_not_a_failed_prompt(
     assert "git fetch --unshallow" in result.err and "::error" not in result.out
 
 
+def test_a_repository_with_no_commits_says_so(repo: GitRepo) -> None:
+    """Before: `unknown revision 'HEAD'`."""
+    write_prompt(repo, "cake", "Be brief.")
+
+    result = run_cli("ci")
+
+    assert result.code == 2, result
+    assert result.err == (
+        "plg: error: the repository has no commits yet: plg ci compares commits (commit your prompts first)\n"
+    )
+
+
 def test_a_failing_production_gate_fails_the_check_unless_warn_only(
     project: GitRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
