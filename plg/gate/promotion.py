@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plg.errors import GateFailed, Refused
+from plg.errors import GateFailed, NotFound, Refused
 from plg.registry.labels import execute_move, label_state, plan_move, previous_target, push_label
 from plg.registry.versions import PromptVersion, Registry, split_ref
 
@@ -131,7 +131,8 @@ def rollback(
     """Back to the version the label held before its last move; recorded as a rollback, no gate."""
     state = label_state(registry, name, label)
     if state is None:
-        raise Refused(f"{name}@{label}: no such label to roll back")
+        registry.require_exists(name)
+        raise NotFound(f"{name}@{label}: no such label to roll back{registry._label_hint(name)}")
     last = previous_target(state)
     assert last.from_commit is not None
     target = registry.at_commit(name, last.from_commit)

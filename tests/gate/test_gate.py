@@ -185,6 +185,16 @@ def test_rollback_moves_back_and_records(gated: GitRepo) -> None:
     ]
 
 
+def test_rolling_back_a_label_that_does_not_exist_is_bad_input(gated: GitRepo) -> None:
+    """Before: exit 1, which reads as a refused move rather than a label name to correct."""
+    assert promote("cake", "--label", "staging").code == 0
+
+    result = run_cli("rollback", "cake", "--label", "prodution")
+
+    assert result.code == 2, result
+    assert result.err == "plg: error: cake@prodution: no such label to roll back (labels: staging)\n"
+
+
 def test_gate_interrupted_midway_moves_nothing(gated: GitRepo) -> None:
     gated.write(
         "evals/history/cake.jsonl", '{"input_variables": {"cake_type": "x"}}\n'
