@@ -105,6 +105,8 @@ def lint_pipeline(path: Path, root: Path) -> list[Finding]:
     except PlgError as err:
         return [Finding(where, "error", err.message.removeprefix(str(path)).lstrip(":, "), True)]
     findings = []
+    if not loaded.config.scorers:
+        findings.append(Finding(where, "error", "no scorers: an eval that scores nothing judges nothing", True))
     for name, scorer in zip(scorer_names(loaded.config.scorers), loaded.config.scorers, strict=True):
         if isinstance(scorer, PythonConfig):
             relative, _, function = scorer.function.rpartition(":")

@@ -70,6 +70,12 @@ def resolve_prompt(registry: Registry, spec: str) -> PromptVersion:
     return registry.resolve(name, ref)
 
 
+def _require_messages(prompt: PromptVersion) -> None:
+    """An empty template renders no message: every row would go to the model with nothing to answer."""
+    if not prompt.file.sections:
+        raise BadInput(f"{prompt.file.where}: the template is empty: there is no message to send")
+
+
 def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
     from plg.evals.config import find_pipeline, load_pipeline
     from plg.evals.datasets import check_columns, dataset_hash
@@ -93,6 +99,13 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
         choice = ModelChoice(choice.decides, choice.decides, choice.replaced)
     if not choice.models and request.outputs is None:
         raise BadInput(f"{path}: no model: set `models:` or pass --model")
+    if not config.scorers:
+        raise BadInput(
+            f"{path}: no scorers: an eval that scores nothing judges nothing "
+            "(add one under `scorers:`, or run the prompt over the dataset with plg batch)"
+        )
+    if prompt is not None:
+        _require_messages(prompt)
     datasets = loaded.datasets
     row_count = 0
     for dataset in datasets:
@@ -162,6 +175,7 @@ def plan_batch(
     from plg.evals.datasets import check_columns, dataset_hash
 
     prompt = resolve_prompt(registry, spec)
+    _require_messages(prompt)
     if not dataset.is_file():
         raise BadInput(f"--dataset {dataset}: no such file")
     row_count = check_columns(dataset, required_columns(prompt), prompt.name)

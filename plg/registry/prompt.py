@@ -252,6 +252,8 @@ def resolve_variables(prompt: PromptFile, variables: dict[str, Any], where: str)
 def render_sections(prompt: PromptFile, variables: dict[str, Any], where: str) -> list[Message]:
     from plg.registry.template import render_bounded, render_template
 
+    if not prompt.sections:
+        raise PromptFileError(f"{where}: the template is empty: there is no message to send")
     values = resolve_variables(prompt, variables, where)
     return render_bounded(
         lambda: [

@@ -4,7 +4,7 @@ import pytest
 
 from plg.errors import PromptFileError, TemplateError
 from plg.registry.prompt import parse_prompt
-from tests.conftest import CAKE_V1
+from tests.conftest import CAKE_V1, GitRepo
 
 
 def test_front_matter_and_sections_become_chat_messages() -> None:
@@ -88,3 +88,15 @@ def test_template_syntax_error_reports_file_line() -> None:
         prompt.check()
     with pytest.raises(TemplateError, match=r"p.prompt, line 8: template syntax error"):
         prompt.render({"broken": 1})
+
+
+def test_rendering_an_empty_template_is_bad_input(repo: GitRepo) -> None:
+    """Before: exit 0 and no message at all, which a model call would then send."""
+    from tests.conftest import run_cli
+
+    repo.write("prompts/empty.prompt", "---\nmodel: plg/offline\n---\n\n")
+
+    result = run_cli("render", "empty")
+
+    assert result.code == 2, result
+    assert result.err == "plg: error: empty (working tree): the template is empty: there is no message to send\n"
