@@ -269,12 +269,19 @@ class PythonScorer(Scorer):
         self.function = load_function(config.function, loaded)
 
     async def _score(self, output: str, row: Row, ctx: ScoreContext) -> Score:
-        if asyncio.iscoroutinefunction(self.function):
-            value = await self.function(output, dict(row.values))
-        else:
-            value = await asyncio.to_thread(self.function, output, dict(row.values))
+        try:
+            if asyncio.iscoroutinefunction(self.function):
+                value = await self.function(output, dict(row.values))
+            else:
+                value = await asyncio.to_thread(self.function, output, dict(row.values))
+        except SystemExit as err:
+            # sys.exit() in an evaluator would end plg itself, with the evaluator's exit code (0: a pass)
+            return Score(self.name, None, None, error=f"SystemExit: the evaluator called exit({err.code!r})")
         if isinstance(value, bool):
             return Score(self.name, float(value), value)
+        number = value["score"] if isinstance(value, dict) and "score" in value else value
+        if isinstance(number, float) and math.isnan(number):
+            return Score(self.name, None, None, error="evaluator returned NaN: not a score")
         if isinstance(value, (int, float)):
             return self.result(float(value))
         if isinstance(value, dict) and "score" in value:
@@ -302,7 +309,7 @@ def load_function(spec: str, loaded: LoadedPipeline) -> Callable[..., Any]:
     module.__file__ = str(path)
     try:
         exec(compile(path.read_bytes(), str(path), "exec"), module.__dict__)  # noqa: S102 - the user's evaluator
-    except Exception as err:  # noqa: BLE001 - the user's file failed to import
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - the user's file failed to import (or exited)
         raise BadInput(f"{loaded.path}: {relative} failed to import: {type(err).__name__}: {err}") from None
     function = getattr(module, name, None)
     if not callable(function):

@@ -11,6 +11,7 @@ from plg.evals.datasets import Row, check_columns, iter_rows
 from plg.evals.judge import parse_judgement
 from plg.evals.scorers import ScoreContext, build_scorers, row_passed, weighted_score
 from plg.llm.provider import ModelClient
+from tests.conftest import GitRepo, commit_topic_eval, run_cli
 
 
 def pipeline(tmp_path: Path, scorers: str, extra: str = "") -> Path:
@@ -232,3 +233,47 @@ def test_an_evaluator_edited_within_the_same_second_is_read_anew(tmp_path: Path)
     os.utime(checks, ns=(stamp, stamp))
     assert score_one(tmp_path, scorer, "x", {})[0][0].score == 0.0
     assert not (tmp_path / "__pycache__").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("import sys\n    sys.exit(0)", "SystemExit: the evaluator called exit(0)"),
+        ("raise SystemExit", "SystemExit: the evaluator called exit(None)"),
+        ("return float('nan')", "evaluator returned NaN: not a score"),
+        ("return {'score': float('nan'), 'reason': 'unsure'}", "evaluator returned NaN: not a score"),
+    ],
+)
+def test_an_evaluator_that_exits_or_returns_nan_is_a_scorer_error_never_a_pass(
+    body: str, error: str, repo: GitRepo
+) -> None:
+    """Before: sys.exit(0) in an evaluator ended plg itself with exit 0 and nothing printed (a CI pass), and
+    NaN was clamped to a score of 0 as if it had been judged."""
+    import json
+
+    repo.write("evals/checks.py", f"def check(output, row):\n    {body}\n")
+    pipeline = "prompt: topic\ndataset: topics.csv\nscorers:\n  - type: python\n    function: checks.py:check\n"
+    commit_topic_eval(repo, pipeline + "threshold: {min_score: 0.5}\n", "topic\nowls\n")
+
+    judged = run_cli("eval", "topic", "--json")
+    repo.write("evals/topic.yaml", pipeline)
+    no_threshold = run_cli("eval", "topic", "--no-cache")
+
+    assert judged.code == 1, judged
+    run_id = json.loads(judged.out)["run_id"]
+    assert error in run_cli("runs", "show", run_id, "--row", "1").out
+    assert no_threshold.code == 3, no_threshold
+
+
+def test_an_evaluator_file_that_exits_on_import_is_bad_input(repo: GitRepo) -> None:
+    repo.write("evals/checks.py", "import sys\nsys.exit(0)\n\ndef check(output, row):\n    return 1.0\n")
+    commit_topic_eval(
+        repo,
+        "prompt: topic\ndataset: topics.csv\nscorers:\n  - type: python\n    function: checks.py:check\n",
+        "topic\nowls\n",
+    )
+
+    result = run_cli("eval", "topic")
+
+    assert result.code == 2, result
+    assert result.err.endswith("evals/topic.yaml: checks.py failed to import: SystemExit: 0\n"), result
