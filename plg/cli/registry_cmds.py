@@ -95,9 +95,15 @@ def render(
     variables: dict[str, object] = {}
     if vars_file:
         try:
-            loaded = json.loads(Path(vars_file).read_text())
-        except (OSError, ValueError) as err:
-            raise BadInput(f"--vars {vars_file}: {err}") from None
+            loaded = json.loads(Path(vars_file).read_text(encoding="utf-8"))
+        except OSError as err:
+            raise BadInput(f"--vars {vars_file}: {err.strerror}") from None
+        except UnicodeDecodeError as err:
+            raise BadInput(f"--vars {vars_file}: not UTF-8 text ({err.reason})") from None
+        except ValueError as err:
+            raise BadInput(f"--vars {vars_file}: not valid JSON ({err})") from None
+        except RecursionError:
+            raise BadInput(f"--vars {vars_file}: not valid JSON (nested too deeply)") from None
         if not isinstance(loaded, dict):
             raise BadInput(f"--vars {vars_file}: expected a JSON object of variables")
         variables.update(loaded)

@@ -48,6 +48,20 @@ def test_render_vars_file(cake_repo: GitRepo, tmp_path: Path) -> None:
     assert json.loads(out.out)[1]["content"] == "Write a recipe for a carrot cake for 8 people."
 
 
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON (nested too deeply)"),  # before: internal error
+        (b'{"cake_type": "caf\xe9"}', "not UTF-8 text"),
+        (b"{bad", "not valid JSON (Expecting property name"),
+    ],
+)
+def test_a_malformed_vars_file_is_one_line(cake_repo: GitRepo, tmp_path: Path, data: bytes, fragment: str) -> None:
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_bytes(data)
+    one_line_error(run_cli("render", "cake", "--vars", str(vars_file)), 2, f"--vars {vars_file}: {fragment}")
+
+
 def test_promote_and_labels_from_cli(cake_repo: GitRepo) -> None:
     moved = run_cli("promote", "cake@1", "--label", "production", "--reason", "first ship", "--force")
     assert moved.code == 0 and "cake@production" in moved.out
