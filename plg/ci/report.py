@@ -152,6 +152,8 @@ def load_report(path: Path, max_bytes: int = 2_000_000) -> CiReport:
         raise BadInput(f"{path}: {size} bytes is more than a plg report can be ({max_bytes})")
     try:
         return CiReport.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except RecursionError:
+        raise BadInput(f"{path}: not a valid plg report (JSON nested too deeply)") from None
     except (ValueError, ValidationError) as err:
         first = err.errors()[0] if isinstance(err, ValidationError) else None
         where = ".".join(str(p) for p in first["loc"]) if first else ""

@@ -64,6 +64,8 @@ def load_outputs(path: Path) -> Outputs:
             continue
         try:
             records.append(json.loads(line))
+        except RecursionError:
+            raise BadInput(f"{path}, line {number}: not valid JSON (nested too deeply)") from None
         except ValueError as err:
             raise BadInput(f"{path}, line {number}: not valid JSON ({err})") from None
     return Outputs.from_records(records, str(path))

@@ -175,7 +175,11 @@ class JsonCheck(Scorer):
         if config.schema_file:
             path = loaded.resolve(config.schema_file, f"scorer '{name}': schema_file")
             try:
-                schema = json.loads(path.read_text())
+                schema = json.loads(path.read_text(encoding="utf-8"))
+            except RecursionError:
+                raise BadInput(
+                    f"{loaded.path}: scorer '{name}': cannot read schema_file {path}: JSON nested too deeply"
+                ) from None
             except (OSError, ValueError) as err:
                 raise BadInput(
                     f"{loaded.path}: scorer '{name}': cannot read schema_file {path}: {err}"

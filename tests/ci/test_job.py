@@ -213,6 +213,10 @@ def test_a_fork_gets_an_artifact_and_the_privileged_job_posts_it_safely(
     refused = run_cli("ci", "--post-artifact", str(report_dir))
     assert refused.code == 2 and "not a valid plg report" in refused.err
 
+    (report_dir / "report.json").write_text("[" * 500_000 + "]" * 500_000)  # before: an internal error
+    nested = run_cli("ci", "--post-artifact", str(report_dir))
+    assert nested.code == 2 and "not a valid plg report (JSON nested too deeply)" in nested.err, nested
+
     github_env(monkeypatch, tmp_path, "workflow_run", head_sha=base)
     report["prompts"][0].pop("shell")
     (report_dir / "report.json").write_text(json.dumps(report))

@@ -74,6 +74,9 @@ def test_grading_sheet_and_outputs_file_in_latin_1_are_one_line(repo: GitRepo, t
     scored = run_cli("eval", "topic", "--outputs", str(outputs))
 
     assert scored.code == 2 and f"plg: error: {outputs}, line 2: not UTF-8 text" in scored.err, scored
+    outputs.write_bytes(b"[" * 100_000 + b"]" * 100_000 + b"\n")  # before: an internal error
+    nested = run_cli("eval", "topic", "--outputs", str(outputs))
+    assert nested.code == 2 and f"{outputs}, line 1: not valid JSON (nested too deeply)" in nested.err, nested
     run_id = json.loads(run_cli("eval", "topic", "--json").out)["run_id"]
     sheet = tmp_path / "sheet.csv"
     sheet.write_bytes(b"row,model,scorer,grade\n1,plg/offline,taste,caf\xe9\n")
