@@ -246,6 +246,8 @@ def _parse_toml(path: Path) -> dict[str, Any]:
         raise BadInput(f"{path}: not valid TOML ({err})") from None
     except UnicodeDecodeError:
         raise BadInput(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise BadInput(f"{path}: not valid TOML (nested too deeply)") from None
     except OSError as err:
         raise BadInput(f"{path}: {err.strerror}") from None
 

@@ -93,6 +93,7 @@ def test_an_absolute_log_path_may_leave_the_repository_but_a_relative_one_may_no
         ("plg.toml", 'logg = "x.db"\n', "plg.toml: unknown key 'logg'"),
         ("pyproject.toml", '[tool.plg]\nlabel-ttl = 3\n', "pyproject.toml: unknown key 'tool.plg.label-ttl'"),
         ("plg.toml", "log = \n", "plg.toml: not valid TOML"),
+        ("plg.toml", "a = " + "[" * 100_000 + "]" * 100_000 + "\n", "plg.toml: not valid TOML (nested too deeply)"),
         ("plg.toml", 'concurrency = "many"\n', "plg.toml: concurrency: input should be a valid integer"),
         ("plg.toml", "label_ttl = -1\n", "plg.toml: label_ttl: input should be greater than or equal to 0"),
     ],
