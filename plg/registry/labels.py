@@ -86,7 +86,7 @@ def read_history(message: str) -> tuple[LabelMove, ...]:
         if line.startswith("{"):
             try:
                 moves.append(LabelMove.from_json(line))
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, RecursionError):  # a hostile or damaged line is skipped
                 continue
     return tuple(moves)
 

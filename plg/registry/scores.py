@@ -95,7 +95,7 @@ def parse_note(text: str) -> list[RecordedScore]:
         if line.startswith("{"):
             try:
                 scores.append(RecordedScore.from_json(line))
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, RecursionError):  # a hostile or damaged line is skipped
                 continue
     return scores
 

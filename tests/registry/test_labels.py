@@ -142,3 +142,27 @@ def test_push_refuses_when_remote_label_moved(repo: GitRepo, tmp_path: Path) -> 
     assert git(other, "ls-remote", str(remote), "refs/tags/prompts/cake@stable").split()[0] == git(
         other, "rev-parse", "prompts/cake@stable"
     )
+
+
+def test_a_label_or_note_nested_too_deeply_is_skipped_not_a_crash(repo: GitRepo, tmp_path: Path) -> None:
+    """Tags and notes arrive from remotes (`plg fetch`). Before: a history line or a note nested 100,000 deep
+    made `plg labels --history`, `plg scores` and `plg log` an internal error (RecursionError)."""
+    from tests.conftest import run_cli
+
+    commits = three_versions(repo)
+    assert run_cli("promote", "cake@1", "--label", "staging").code == 0
+    deep = "[" * 100_000 + "]" * 100_000
+    message = tmp_path / "message"
+    message.write_text(f"plg: cake@qa\n\n--- plg label history v1 ---\n{{\"label\": {deep}}}\n")
+    git(repo.path, "tag", "-a", "-F", str(message), "prompts/cake@qa", commits[1])
+    note = tmp_path / "note"
+    note.write_text(f'{{"identity": {deep}}}\n')
+    git(repo.path, "notes", "--ref=plg", "add", "-F", str(note), commits[2])
+
+    history = run_cli("labels", "cake", "--history")
+    scores = run_cli("scores", "cake@3")
+    log = run_cli("log", "cake")
+
+    assert history.code == 0 and "staging" in history.out, history
+    assert scores.code == 0, scores
+    assert log.code == 0 and "qa" in log.out, log
