@@ -316,7 +316,7 @@ def labels(ctx: click.Context, name: str, history: bool, remote: str | None, as_
                 m.label,
                 m.kind + (" (forced)" if m.forced else ""),
                 f"v{m.from_version}" if m.from_version else "-",
-                f"v{m.to_version}",
+                f"v{m.to_version}" if m.to_version else "-",
                 m.who,
                 m.reason,
             ]

@@ -28,7 +28,7 @@ def list_text(registry: Any) -> str:
             e.name,
             e.latest or "-",
             "yes" if e.dirty else "",
-            ", ".join(f"{k}=v{v}" for k, v in e.labels.items()),
+            ", ".join(f"{k}=v{v}" if v is not None else f"{k}=-" for k, v in e.labels.items()),
             e.model,
             e.description or "",
         ]

@@ -183,3 +183,13 @@ def test_commands_without_model_never_import_litellm(cake_repo: GitRepo) -> None
     )
     proc = subprocess.run([sys.executable, "-c", script], cwd=cake_repo.path, capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr
+
+
+def test_a_hand_made_label_on_a_commit_that_is_no_version_is_shown_as_such(cake_repo: GitRepo) -> None:
+    """Before: `plg list` showed `qa=vNone` for a tag made with plain git on a commit that changed no prompt."""
+    head = cake_repo.commit("unrelated change")
+    cake_repo.git("tag", "-a", "-m", "by hand", "prompts/cake@qa", head)
+
+    for args in (("list",), ("--repo", str(cake_repo.path), "list")):
+        listed = run_cli(*args)
+        assert listed.code == 0 and "qa=-" in listed.out and "None" not in listed.out, listed
