@@ -110,7 +110,8 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
     row_count = 0
     for dataset in datasets:
         if not dataset.is_file():
-            raise BadInput(f"{path}: dataset {dataset} does not exist")
+            what = "is not a file" if dataset.exists() else "does not exist"
+            raise BadInput(f"{path}: dataset {dataset} {what}")
         needed = required_columns(prompt) if prompt is not None else {"messages"}
         if request.outputs is not None:
             needed = set()

@@ -162,7 +162,9 @@ class Registry(LabelLookup):
         base = self.root / PROMPTS_DIR
         if not base.is_dir():
             return []
-        return sorted(p.relative_to(base).as_posix()[: -len(SUFFIX)] for p in base.rglob(f"*{SUFFIX}"))
+        # a folder or a FIFO named x.prompt is no prompt (reading a FIFO would wait forever)
+        found = (p for p in base.rglob(f"*{SUFFIX}") if p.is_file())
+        return sorted(p.relative_to(base).as_posix()[: -len(SUFFIX)] for p in found)
 
     def all_versions(self) -> dict[str, list[Version]]:
         """Every prompt's history from a single git call (none when HEAD has not moved, only the new

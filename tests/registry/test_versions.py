@@ -202,3 +202,28 @@ def test_a_version_of_a_prompt_never_committed_says_so(repo: GitRepo) -> None:
         result = run_cli(*args)
         assert result.code == 2, (args, result)
         assert result.err == "plg: error: foo@1: foo has no committed version yet (commit prompts/foo.prompt first)\n"
+
+
+def test_a_folder_or_fifo_named_like_a_prompt_is_no_prompt(repo: GitRepo) -> None:
+    """Before: `plg list` waited forever reading a FIFO named x.prompt, and a folder named x.prompt made
+    `plg show x` say "unknown prompt 'x' (did you mean x?)" and stopped `plg lint` with exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import run_cli
+
+    repo.write("prompts/real.prompt", CAKE_V1)
+    (repo.path / "prompts/folder.prompt").mkdir()
+    os.mkfifo(repo.path / "prompts/pipe.prompt")
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "plg.cli", "list"], cwd=repo.path, capture_output=True, text=True, timeout=30
+    )
+    shown = run_cli("show", "folder")
+    linted = run_cli("lint")
+
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()[2:]] == ["real"]
+    assert shown.code == 2 and shown.err == "plg: error: unknown prompt 'folder'\n", shown
+    assert linted.code == 0, linted
