@@ -94,6 +94,9 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
         prompt = resolve_prompt(registry, config.prompt)
     if prompt is not None and config.prompt and split_ref(config.prompt)[0] != prompt.name:
         raise BadInput(f"{path}: this pipeline belongs to prompt '{config.prompt}', not '{prompt.name}'")
+    for model in request.models:
+        if not model or any(c.isspace() for c in model):
+            raise BadInput(f"--model {model!r} is not a model name (one word, such as gpt-4o-mini or plg/offline)")
     choice = choose_models(config, prompt.model if prompt else None, tuple(request.models))
     if request.decided_only:
         choice = ModelChoice(choice.decides, choice.decides, choice.replaced)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from plg.errors import PromptFileError, TemplateError
 
@@ -25,6 +25,16 @@ _ROLE_LINE = re.compile(r"^(system|user|assistant):\s*$", re.IGNORECASE)
 InputType = Literal["string", "integer", "number", "boolean", "object", "array", "any"]
 
 
+_TYPE_CHECKS: dict[str, Any] = {
+    "string": lambda v: isinstance(v, str | int | float),  # YAML reads `default: 8` as a number
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+}
+
+
 class InputSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,6 +42,14 @@ class InputSpec(BaseModel):
     description: str | None = None
     default: Any = None
     required: bool | None = None
+
+    @model_validator(mode="after")
+    def _default_fits_type(self) -> InputSpec:
+        """A default of another type than the input declares is a typo that renders silently."""
+        expected = _TYPE_CHECKS.get(self.type)
+        if self.default is not None and expected is not None and not expected(self.default):
+            raise ValueError(f"default {self.default!r} is not of type {self.type}")
+        return self
 
     @property
     def is_required(self) -> bool:
@@ -47,6 +65,15 @@ class FrontMatter(BaseModel):
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     eval: str | None = None
     tags: list[str] = Field(default_factory=list)
+
+    @field_validator("model")
+    @classmethod
+    def _one_word(cls, value: str) -> str:
+        """A model name with a space or line break is a typo (and a line break would forge a line in
+        `plg show` and the reports), and an empty one calls no model at all."""
+        if not value or any(c.isspace() for c in value):
+            raise ValueError(f"{value!r} is not a model name (one word, such as gpt-4o-mini or plg/offline)")
+        return value
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -175,7 +202,7 @@ def _describe_validation(err: ValidationError) -> str:
     key = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"unknown front-matter key '{key}'"
-    return f"front-matter key '{key}': {first['msg']}"
+    return f"front-matter key '{key}': {first['msg'].removeprefix('Value error, ')}"
 
 
 def _split_front_matter(text: str, where: str) -> tuple[str, str, int]:

@@ -36,3 +36,13 @@ def test_an_empty_prompt_sends_nothing(repo: GitRepo, tmp_path) -> None:  # type
     for result in (evaluated, batched):
         assert result.code == 2, result
         assert result.err == "plg: error: prompts/topic.prompt: the template is empty: there is no message to send\n"
+
+
+def test_an_empty_model_name_is_bad_input(repo: GitRepo) -> None:
+    """Before: `--model ''` ran every row against a model named '' and judged them (exit 1)."""
+    commit_topic_eval(repo, PIPELINE.replace("scorers: []", "scorers: [{type: contains, value: x}]"), "topic\nowls\n")
+
+    for name in ("", "gpt 4o"):
+        result = run_cli("eval", "topic", "--model", name)
+        assert result.code == 2, result
+        assert result.err == f"plg: error: --model {name!r} is not a model name (one word, such as gpt-4o-mini or plg/offline)\n"
