@@ -124,6 +124,9 @@ class HistoryGit:
         return len(first) >= 2 and first[1] == ancestor
 
 
+SYMLINK_MODE = "120000"
+
+
 def _iter_raw_log(out: str):  # type: ignore[no-untyped-def]
     for record in out.split("\0"):
         if not record.strip():
@@ -137,6 +140,8 @@ def _iter_raw_log(out: str):  # type: ignore[no-untyped-def]
                 continue
             meta, *paths = line.split("\t")
             fields = meta[1:].split()
+            if fields[1] == SYMLINK_MODE:
+                continue  # git keeps a link's target path as its content: no prompt text, no version
             status = fields[4]
             old_path = paths[0]
             new_path = paths[1] if len(paths) > 1 else paths[0]

@@ -24,7 +24,7 @@ from plg.errors import (
     PushRejected,
 )
 from plg.registry import gitreads
-from plg.registry.githistory import FileChange, HistoryGit  # noqa: F401  (FileChange re-exported)
+from plg.registry.githistory import SYMLINK_MODE, FileChange, HistoryGit  # noqa: F401  (FileChange re-exported)
 from plg.registry.gitremote import RemoteGit, remote_auth_env  # noqa: F401  (re-exported)
 
 ZERO_SHA = "0" * 40
@@ -189,7 +189,9 @@ class GitStore(RemoteGit, HistoryGit):
         except GitError:
             return None
         parts = out.split()
-        return parts[2] if len(parts) >= 3 and parts[1] == "blob" else None
+        if len(parts) < 3 or parts[1] != "blob" or parts[0] == SYMLINK_MODE:
+            return None  # a committed symbolic link holds its target's path, not a prompt
+        return parts[2]
 
 
     def is_dirty(self, path: str) -> bool:

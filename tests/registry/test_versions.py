@@ -227,3 +227,24 @@ def test_a_folder_or_fifo_named_like_a_prompt_is_no_prompt(repo: GitRepo) -> Non
     assert [line.split()[0] for line in listed.stdout.splitlines()[2:]] == ["real"]
     assert shown.code == 2 and shown.err == "plg: error: unknown prompt 'folder'\n", shown
     assert linted.code == 0, linted
+
+
+def test_a_committed_symbolic_link_is_no_version_of_a_prompt(repo: GitRepo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """git stores a link as its target's path. Before: `plg show evil@1`, `plg render evil@1` and the SDK
+    served that path ('/home/.../secret.txt') as the prompt's text."""
+    from plg import Client
+    from tests.conftest import run_cli
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET")
+    repo.write("prompts/real.prompt", CAKE_V1)
+    (repo.path / "prompts/evil.prompt").symlink_to(secret)
+    repo.commit("a link")
+
+    for args in (("show", "evil@1"), ("render", "evil@HEAD"), ("log", "evil")):
+        result = run_cli(*args)
+        assert str(secret) not in result.out, (args, result)
+    assert run_cli("show", "evil@HEAD").code == 2
+    with pytest.raises(NotFound):
+        Client(repo=repo.path).run("evil", {})
+    assert run_cli("log", "real").code == 0
