@@ -112,8 +112,9 @@ def _matches(row: GridRow, filters: GridFilters) -> bool:
 # What a line holds when its cell may need attention (compact or older files' spaced JSON): a failed verdict,
 # an error (the row's or a scorer's), a grade still pending. A line without any of them is a pass or unscored.
 _ATTENTION_BYTES = re.compile(rb'"passed":\s*false|"pending":\s*true|"error":\s*"')
-# Characters outside ASCII whose lower case is ASCII ("K" Kelvin sign, "İ"): a byte-level match could miss them.
-_FOLDS_TO_ASCII = re.compile("[\u212a\u0130]".encode())
+# Characters outside ASCII whose lower case is ASCII (the Kelvin sign, dotted capital I), in UTF-8: a
+# byte-level match could miss them.
+_FOLDS_TO_ASCII = ("\u212a".encode(), "\u0130".encode())
 _COMPACT_ROW = b'{"type":"row",'
 
 
@@ -131,15 +132,21 @@ class _Prefilter:
             self.needles = (text.encode(), json.dumps(text)[1:-1].encode())
 
     def maybe(self, lines: list[bytes | None]) -> bool:
+        """Whether the row of these cells (None: never written) may match."""
         present = [line for line in lines if line is not None]
         if self.failing and len(present) == len(lines) and not any(map(_ATTENTION_BYTES.search, present)):
             return False
-        if self.text and all(
-            line.startswith(_COMPACT_ROW) and not _FOLDS_TO_ASCII.search(line) for line in present
-        ):
-            lowered = [line.lower() for line in present]
-            return any(needle in line for needle in self.needles for line in lowered)
-        return True
+        return self.text_may_match(present)
+
+    def text_may_match(self, lines: list[bytes]) -> bool:
+        """Whether the search text may be in any of these lines (a row's, or a whole chunk's at once)."""
+        if not self.text or not all(line.startswith(_COMPACT_ROW) for line in lines):
+            return True
+        joined = b"\n".join(lines)  # joining can only add matches (across a line break), never lose one
+        if _FOLDS_TO_ASCII[0] in joined or _FOLDS_TO_ASCII[1] in joined:
+            return True
+        lowered = joined.lower()
+        return any(needle in lowered for needle in self.needles)
 
 
 def open_run(cache: IndexCache, runs_dir: Path, run_id: str) -> RunIndex:
@@ -177,6 +184,9 @@ def grid_page(index: RunIndex, start: int = 0, filters: GridFilters | None = Non
             break
         chunk = index.rows[position : position + chunk_size]
         raw = index.raw_many([(r, m, rep) for r in chunk for m, rep in index.columns])
+        if filters.active and not prefilter.text_may_match(list(raw.values())):
+            position += len(chunk)  # the text is in none of these rows: one search over them all
+            continue
         for number in chunk:
             position += 1
             lines = [raw.get((number, m, rep)) for m, rep in index.columns]
