@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from plg.cli.common import cli, echo_json, echo_table, repo_path
+from plg.errors import PlgError
 
 
 def _runs_dir(ctx: click.Context) -> Path:
@@ -31,7 +32,11 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 
     listed = []
     for path in list_runs(_runs_dir(ctx))[:limit]:
-        header, rows = latest_rows(path)
+        try:
+            header, rows = latest_rows(path)
+        except PlgError as err:  # one damaged file (a crash, a stray file) must not hide every other run
+            click.echo(f"warning: {err.message} (skipped)", err=True)
+            continue
         summaries = summarize_rows(header.models, iter(rows.values()))
         listed.append((header, summaries))
     if as_json:

@@ -211,12 +211,15 @@ class RunWriter:
     def __init__(self, path: Path, header: RunHeader | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: IO[str] = path.open("a", encoding="utf-8")
         if header is not None:
-            self._write(header.to_json())
+            # the header lands whole or not at all: a run file without one could not be listed or resumed
+            staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            staging.write_text(_line(header.to_json()), encoding="utf-8")
+            os.replace(staging, path)
+        self._file: IO[str] = path.open("a", encoding="utf-8")
 
     def _write(self, data: dict[str, Any]) -> None:
-        self._file.write(json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":")) + "\n")
+        self._file.write(_line(data))
         self._file.flush()
 
     def append(self, row: RowRecord) -> None:
@@ -229,6 +232,10 @@ class RunWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
+
+
+def _line(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
 
 
 def run_path(runs_dir: Path, run_id: str) -> Path:
