@@ -18,8 +18,11 @@ from plg.errors import Refused
 def bundle(ctx: click.Context, label: str | None, output: str, check: bool) -> None:
     """Write every prompt's version at LABEL (content, version, commit, model, params) to one file that
     `Client(bundle=...)` serves without git."""
+    from plg.registry.versions import validate_name
     from plg.runtime.bundle import build_bundle, read_bundle, stale_entries, write_bundle
 
+    if label is not None:
+        validate_name(label, "label")
     registry = open_registry(ctx)
     path = Path(output)
     if check:

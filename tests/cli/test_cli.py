@@ -193,3 +193,9 @@ def test_a_hand_made_label_on_a_commit_that_is_no_version_is_shown_as_such(cake_
     for args in (("list",), ("--repo", str(cake_repo.path), "list")):
         listed = run_cli(*args)
         assert listed.code == 0 and "qa=-" in listed.out and "None" not in listed.out, listed
+
+
+def test_bundle_names_an_invalid_label_instead_of_suggesting_to_promote_it(cake_repo: GitRepo) -> None:
+    """Before: `no prompt has the label 'a..b' (promote one first: plg promote NAME@N --label a..b)`."""
+    one_line_error(run_cli("bundle", "--label", "a..b"), 2, "label 'a..b' is not valid")
+    one_line_error(run_cli("bundle", "--check", "--label", "../x"), 2, "label '../x' is not valid")
