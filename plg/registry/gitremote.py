@@ -156,6 +156,8 @@ class RemoteGit:
                 return
             except GitError as err:
                 last = err.message
+            if "(the remote said: " in last:  # its hook refused: merging and pushing again changes nothing
+                raise PushRejected(f"{remote} refused {notes_ref}: {last}")
             self.fetch_notes(remote, notes_ref)
         raise PushRejected(f"{remote} refused {notes_ref} after {attempts} tries: {last}")
 

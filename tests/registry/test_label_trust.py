@@ -92,6 +92,21 @@ def test_a_push_the_remote_rejects_moves_nothing_locally(clones: tuple[Path, Pat
     assert Client(repo=a).get_prompt("p3", label="staging").version == 1
 
 
+def test_notes_a_remote_hook_refuses_are_not_pushed_four_times(clones: tuple[Path, Path, Path]) -> None:
+    """Before: fetched, merged and pushed again three more times, then `after 4 tries: ... failed to push`."""
+    remote, a, _ = clones
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'notes are read-only here' >&2\nexit 1\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IEXEC)
+    git(a, "notes", "--ref=plg", "add", "-m", '{"note": 1}', "HEAD")
+
+    refused = in_clone(a, "notes", "push", "origin")
+
+    assert refused.code == 3, refused
+    assert "origin refused refs/notes/plg: " in refused.err and "after 4 tries" not in refused.err
+    assert "(the remote said: notes are read-only here)" in refused.err
+
+
 @pytest.mark.parametrize(
     "args",
     [
