@@ -118,8 +118,9 @@ class _Checker:
             self.walk(child, loops)
 
     def private_name(self, node: nodes.Node) -> None:
-        """`x.__class__`, `x['_y']` and `x|attr('__class__')` always fail in the sandbox, which refuses every
-        name starting with '_': said when the template compiles rather than as an error on every row."""
+        """`x.__class__`, `x['__init__']` and `x|attr('__class__')` always fail in the sandbox (every value
+        has those attributes, and it refuses them): said when the template compiles rather than as an
+        error on every row. A single underscore (`meta._id`) is left alone: a dict's key of that name reads."""
         name = None
         if isinstance(node, nodes.Getattr):
             name = node.attr
@@ -127,8 +128,8 @@ class _Checker:
             name = self.value(node.arg)
         elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
             name = self.value(node.args[0])
-        if isinstance(name, str) and name.startswith("_"):
-            self.report(node, f"'{name}' is not accessible: names starting with '_' are refused in templates")
+        if isinstance(name, str) and name.startswith("__"):
+            self.report(node, f"'{name}' is not accessible: names starting with '__' are refused in templates")
 
     def expression(self, node: nodes.Node) -> None:
         if isinstance(node, nodes.Const) and isinstance(node.value, int):

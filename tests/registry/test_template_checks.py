@@ -21,7 +21,6 @@ REFUSED = {
     "{{ ''.__class__.__mro__ }}": "'__class__' is not accessible",
     "{{ ''|attr('__class__') }}": "'__class__' is not accessible",
     "{{ topic['__init__'] }}": "'__init__' is not accessible",
-    "{{ topic._secret }}": "'_secret' is not accessible",
     "{% include 'other.prompt' %}": "{% include %} is not available",
     "{% import 'os' as os %}": "{% import %} is not available",
     "{% from 'x' import y %}": "{% from ... import %} is not available",
@@ -47,9 +46,14 @@ def test_template_that_cannot_render_is_refused_at_compile_time(body: str, repo:
     assert linted.code == 1 and f"prompts/topic.prompt: error: line 7: {REFUSED[body]}" in linted.err, linted
 
 
-def test_ordinary_attribute_and_item_access_still_render(repo: GitRepo) -> None:
-    repo.write("prompts/topic.prompt", TOPIC_PROMPT.replace("{{ topic }}", "{{ topic.upper() }} {{ topic[0] }}"))
+def test_ordinary_attribute_and_item_access_still_render(repo: GitRepo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    repo.write(
+        "prompts/topic.prompt",
+        TOPIC_PROMPT.replace("{{ topic }}", "{{ topic.upper() }} {{ topic[0] }} {{ meta._id }} {{ meta['_src'] }}"),
+    )
+    variables = tmp_path / "vars.json"
+    variables.write_text('{"topic": "owls", "meta": {"_id": "r7", "_src": "web"}}')
 
-    result = run_cli("render", "topic", "-v", "topic=owls")
+    result = run_cli("render", "topic", "--vars", str(variables))
 
-    assert result.code == 0 and "Tell me about OWLS o." in result.out, result
+    assert result.code == 0 and "Tell me about OWLS o r7 web." in result.out, result
