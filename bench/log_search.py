@@ -132,10 +132,10 @@ def _old_search(conn: Any, q: Any) -> tuple[int, int]:
 
     condition, args = where(q)
     sql = f"SELECT {COLUMNS} FROM plg_requests WHERE {condition} ORDER BY time DESC{limit_sql(q)}"
-    rows = _two_ways(conn, (sql.replace("ORDER BY time DESC", "ORDER BY time + 0 DESC"), args), (sql, args))
+    rows = _two_ways(conn, sql.replace("ORDER BY time DESC", "ORDER BY time + 0 DESC"), sql, args)
     unlimited = where(type(q)(search=q.search))
     cap = f"SELECT count(*) FROM (SELECT 1 FROM plg_requests WHERE {unlimited[0]} LIMIT 10001) AS hits"
-    return len(rows), int(_two_ways(conn, (cap, unlimited[1]), (cap, unlimited[1]))[0][0])
+    return len(rows), int(_two_ways(conn, cap, cap, unlimited[1])[0][0])
 
 
 def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:

@@ -217,9 +217,7 @@ class PostgresLogStore:
             sql = f"SELECT {COLUMNS} FROM plg_requests WHERE {condition} ORDER BY time DESC{limit_sql(q)}"
             if q.limit and indexed(q):
                 gin_sql = sql.replace("ORDER BY time DESC", "ORDER BY time + 0 DESC")
-                scan, scan_args = where(q)
-                scan_sql = f"SELECT {COLUMNS} FROM plg_requests WHERE {scan} ORDER BY time DESC{limit_sql(q)}"
-                rows = _two_ways(conn, (gin_sql, args), (scan_sql, scan_args))
+                rows = _two_ways(conn, gin_sql, sql, args)
             else:
                 rows = conn.execute(sql, args).fetchall()
         return [record(r) for r in rows]
@@ -243,9 +241,7 @@ class PostgresLogStore:
             condition, args = self._where(conn, q)
             sql = f"SELECT count(*) FROM (SELECT 1 FROM plg_requests WHERE {condition}{cap}) AS hits"
             if cap and indexed(q):
-                scan, scan_args = where(q)
-                scan_sql = f"SELECT count(*) FROM (SELECT 1 FROM plg_requests WHERE {scan}{cap}) AS hits"
-                return int(_two_ways(conn, (sql, args), (scan_sql, scan_args))[0][0])
+                return int(_two_ways(conn, sql, sql, args)[0][0])
             row = conn.execute(sql, args).fetchone()
         return int(row[0]) if row else 0
 
@@ -284,26 +280,23 @@ class PostgresLogStore:
                 self._direct.close()
 
 
-def _two_ways(
-    conn: psycopg.Connection[Any], gin: tuple[str, list[Any]], scan: tuple[str, list[Any]]
-) -> list[Any]:
+def _two_ways(conn: psycopg.Connection[Any], gin_sql: str, scan_sql: str, args: list[Any]) -> list[Any]:
     """Rows matching an indexed filter (words, metadata, tags), asked two ways. The planner cannot tell a
     rare word from a common one well enough: the GIN index finds a rare word's rows at once but must fetch
     every row of a common one, while a scan (the time index backwards, or the table) finds the first rows
     of a common word at once but reads everything for a rare one. So use only the GIN index for at most
-    150 ms, then let the planner scan without it. The scan's SQL leaves out a phrase's pairs condition,
-    which only its index makes worth checking (the phrase itself implies it)."""
+    150 ms, then let the planner scan without it."""
     try:
         with conn.transaction():
             conn.execute("SET LOCAL statement_timeout = 150")
             conn.execute("SET LOCAL enable_seqscan = off")
             conn.execute("SET LOCAL enable_indexscan = off")
-            return conn.execute(gin[0], gin[1]).fetchall()  # type: ignore[arg-type]
+            return conn.execute(gin_sql, args).fetchall()  # type: ignore[arg-type]
     except psycopg.errors.QueryCanceled:
         pass
     with conn.transaction():
         conn.execute("SET LOCAL enable_bitmapscan = off")
-        return conn.execute(scan[0], scan[1]).fetchall()  # type: ignore[arg-type]
+        return conn.execute(scan_sql, args).fetchall()  # type: ignore[arg-type]
 
 
 def _alive(conn: psycopg.Connection[Any]) -> bool:
