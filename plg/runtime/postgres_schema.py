@@ -66,7 +66,6 @@ MIGRATIONS: list[tuple[int, str]] = [
         $$;
         ALTER TABLE plg_requests ADD COLUMN pairs tsvector GENERATED ALWAYS AS (plg_pairs(search)) STORED;
         CREATE INDEX plg_requests_pairs ON plg_requests USING gin (pairs);
-        ANALYZE plg_requests;
     """,
     ),
 ]
