@@ -2,8 +2,7 @@
 
 psycopg 3 with a small connection pool; the only module that imports it. One row per request: tags are a
 `text[]` and metadata and scores `jsonb`, GIN-indexed so `--tag`/`--meta` use an index, and `search` is a
-`tsvector` of the same text SQLite's full-text index holds, GIN-indexed for `--search`, beside a
-GIN-indexed `pairs` of its adjacent words for phrases (postgres_schema says why). Inserts are
+`tsvector` of the same text SQLite's full-text index holds, GIN-indexed for `--search`. Inserts are
 `ON CONFLICT (id) DO NOTHING`, so a row synced twice from a spill file, or copied twice, lands once.
 Migrations are numbered, recorded in `plg_schema_migrations`, and applied under an advisory lock so that
 processes starting together do not race. Tables are prefixed `plg_` to share a database safely.
@@ -36,8 +35,6 @@ from plg.runtime.postgres_schema import (
     clean,
     indexed,
     limit_sql,
-    phrase_pairs,
-    phrase_query,
     record,
     span,
     where,
@@ -203,18 +200,10 @@ class PostgresLogStore:
         assert row is not None
         return record(row)
 
-    def _where(self, conn: psycopg.Connection[Any], q: LogQuery) -> tuple[str, list[Any]]:
-        """The filter as SQL; a phrase is parsed by the server first, to ask the pairs index for it."""
-        phrase = phrase_query(q)
-        if not phrase:
-            return where(q)
-        row = conn.execute("SELECT to_tsquery('simple', %s)::text", (phrase,)).fetchone()
-        return where(q, phrase_pairs(row[0]) if row else None)
-
     def query(self, q: LogQuery) -> list[RequestRecord]:
+        condition, args = where(q)
+        sql = f"SELECT {COLUMNS} FROM plg_requests WHERE {condition} ORDER BY time DESC{limit_sql(q)}"
         with self._connection() as conn:
-            condition, args = self._where(conn, q)
-            sql = f"SELECT {COLUMNS} FROM plg_requests WHERE {condition} ORDER BY time DESC{limit_sql(q)}"
             if q.limit and indexed(q):
                 gin_sql = sql.replace("ORDER BY time DESC", "ORDER BY time + 0 DESC")
                 rows = _two_ways(conn, gin_sql, sql, args)
@@ -224,9 +213,9 @@ class PostgresLogStore:
 
     def iter_query(self, q: LogQuery) -> Iterator[RequestRecord]:
         """A server-side cursor: an export of millions of rows holds 500 at a time in memory."""
+        condition, args = where(q)
         limit = limit_sql(q)
         with self._connection() as conn, conn.transaction(), conn.cursor(name="plg_iter") as cur:
-            condition, args = self._where(conn, q)
             cur.itersize = 500
             cur.execute(
                 f"SELECT {COLUMNS} FROM plg_requests WHERE {condition} ORDER BY time DESC{limit}", args
@@ -236,10 +225,10 @@ class PostgresLogStore:
 
     def count(self, q: LogQuery, at_most: int | None = None) -> int:
         """With `at_most`, counting stops past it (the CLI's "N of more than 10,000")."""
+        condition, args = where(q)
         cap = f" LIMIT {int(at_most) + 1}" if at_most is not None else ""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM plg_requests WHERE {condition}{cap}) AS hits"
         with self._connection() as conn:
-            condition, args = self._where(conn, q)
-            sql = f"SELECT count(*) FROM (SELECT 1 FROM plg_requests WHERE {condition}{cap}) AS hits"
             if cap and indexed(q):
                 return int(_two_ways(conn, sql, sql, args)[0][0])
             row = conn.execute(sql, args).fetchone()
@@ -255,9 +244,9 @@ class PostgresLogStore:
 
     def traces_of(self, q: LogQuery) -> list[Span]:
         """Every span of every trace that holds a request matching `q`."""
+        condition, args = where(q)
         limit = f" LIMIT {int(q.limit)}" if q.limit else ""
         with self._connection() as conn:
-            condition, args = self._where(conn, q)
             rows = conn.execute(
                 f"SELECT {SPAN_COLUMNS} FROM plg_spans WHERE trace_id IN (SELECT trace_id FROM plg_requests "
                 f"WHERE trace_id IS NOT NULL AND {condition} ORDER BY time DESC{limit}) ORDER BY trace_id, start_ns",

@@ -1,19 +1,10 @@
 """The PostgreSQL request log's schema and SQL: numbered migrations, column lists, the filter as SQL
 over those columns, and rows turned back into records. Plain text and values, no driver: the one module
-that talks to the server is `postgres_log`.
-
-Phrase search: the GIN index over `search` holds which words a row has, not where, so a phrase of two
-common words that never meet ("charged twice") made every row holding both a candidate to recheck. So
-`pairs` holds each row's adjacent word pairs ("charged twice" as one lexeme), computed by the server from
-`search`'s own positions, and a phrase first asks the pairs index. A row has a pair exactly when `search`
-has the first word at some position and the second at the next, which is what the phrase operator checks,
-so the pairs condition never drops a row the phrase matches; `search` still decides.
-"""
+that talks to the server is `postgres_log`."""
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from plg.runtime.logquery import LogQuery
@@ -55,24 +46,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX plg_spans_trace ON plg_spans (trace_id, start_ns);
     """,
     ),
-    (
-        2,
-        """
-        CREATE FUNCTION plg_pairs(v tsvector) RETURNS tsvector
-        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-            SELECT coalesce(array_to_tsvector(array_agg(DISTINCT a.lexeme || ' ' || b.lexeme)), '')
-            FROM (SELECT lexeme, unnest(positions) AS p FROM unnest(v)) AS a
-            JOIN (SELECT lexeme, unnest(positions) AS p FROM unnest(v)) AS b ON b.p = a.p + 1
-        $$;
-        ALTER TABLE plg_requests ADD COLUMN pairs tsvector GENERATED ALWAYS AS (plg_pairs(search)) STORED;
-        CREATE INDEX plg_requests_pairs ON plg_requests USING gin (pairs);
-    """,
-    ),
 ]
-
-_LEXEME = r"'((?:[^'\\]|''|\\.)*)'(:\*)?"
-_CHAIN = re.compile(rf"{_LEXEME}(?: <-> {_LEXEME})*")
-_ONE = re.compile(_LEXEME)
 
 COLUMNS = (
     "id, time, prompt, version, commit_sha, label, model, params, input_variables, messages, output, "
@@ -103,30 +77,7 @@ def limit_sql(q: LogQuery) -> str:
     return f" LIMIT {int(q.limit)}" + (f" OFFSET {int(q.offset)}" if q.offset else "")
 
 
-def phrase_query(q: LogQuery) -> str | None:
-    """`--search`'s words as a `to_tsquery('simple', …)` phrase, the last word a prefix."""
-    words = q.search_words()
-    return " <-> ".join(f"'{w}'" for w in words) + ":*" if words else None
-
-
-def phrase_pairs(parsed: str) -> str | None:
-    """The pairs a row must hold to match a phrase, as a tsquery over `pairs`; `parsed` is the server's
-    text of the phrase's tsquery (the server splits words as it indexed them: `foo_bar` is two). Only a
-    plain chain `'a' <-> 'b' <-> 'c':*` gives pairs; anything else (one word) gives None and the
-    search runs as before. A pair whose first word is a prefix cannot be asked for and is left out."""
-    if _CHAIN.fullmatch(parsed) is None:
-        return None
-    lexemes = [(m.group(1), bool(m.group(2))) for m in _ONE.finditer(parsed)]
-    pairs = [
-        f"'{first} {second}'" + (":*" if prefix else "")
-        for (first, first_prefix), (second, prefix) in zip(lexemes, lexemes[1:], strict=False)
-        if not first_prefix
-    ]
-    return " & ".join(pairs) or None
-
-
-def where(q: LogQuery, pairs: str | None = None) -> tuple[str, list[Any]]:
-    """`pairs`: `phrase_pairs` of this query's phrase, when the server parsed it into pairs."""
+def where(q: LogQuery) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     for column, value in (("prompt", q.prompt), ("label", q.label), ("version", q.version)):
@@ -155,15 +106,10 @@ def where(q: LogQuery, pairs: str | None = None) -> tuple[str, list[Any]]:
     if q.with_output_only:
         clauses.append("error IS NULL AND output IS NOT NULL")
     if q.search:
-        phrase = phrase_query(q)
-        if phrase and pairs:
-            # The function form of `@@` is no index condition: the planner takes the pairs index alone
-            # instead of also reading every row id of a common word from the words index.
-            clauses.append("pairs @@ %s::tsquery AND ts_match_vq(search, to_tsquery('simple', %s))")
-            args += [pairs, phrase]
-        elif phrase:
+        words = q.search_words()
+        if words:
             clauses.append("search @@ to_tsquery('simple', %s)")
-            args.append(phrase)
+            args.append(" <-> ".join(f"'{w}'" for w in words) + ":*")
         else:
             clauses.append("(input_variables::text || messages::text || coalesce(output, '')) ILIKE %s")
             args.append(f"%{clean(q.search)}%")
