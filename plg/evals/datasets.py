@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +43,15 @@ MAX_LINE_BYTES = 4 << 20
 1,000,000 characters), and reading it whole first is what a 50 MB line would cost in memory."""
 
 
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
+"""Where a line ends in a bare carriage return (Excel for Mac's "CSV (Mac)" files)."""
+
+
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text) for each line of a user's CSV or JSONL file, decoded one line at a time, so a bad
     byte is reported on the line that holds it (a decoder reading ahead in blocks would name an earlier
-    line). A UTF-8 byte-order mark is dropped; NUL bytes (a UTF-16 export, a binary file) are refused."""
+    line). Lines may end in \n, \r\n or a bare \r. A UTF-8 byte-order mark is dropped; NUL bytes (a UTF-16
+    export, a binary file) are refused."""
     try:
         handle = path.open("rb")
     except OSError as err:
@@ -65,10 +71,13 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
                 raise BadInput(
                     f"{path}, line {number}: contains NUL bytes (a binary file, or UTF-16: save it as UTF-8)"
                 )
-            try:
-                yield number, data.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise BadInput(f"{path}, line {number}: not UTF-8 text ({err.reason})") from None
+            pieces = _LONE_CR.split(data) if b"\r" in data else [data]
+            for index, piece in enumerate(pieces):
+                number += 1 if index else 0
+                try:
+                    yield number, piece.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise BadInput(f"{path}, line {number}: not UTF-8 text ({err.reason})") from None
 
 
 def _csv_rows(path: Path) -> Iterator[Row]:

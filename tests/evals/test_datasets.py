@@ -84,3 +84,17 @@ def test_grading_sheet_and_outputs_file_in_latin_1_are_one_line(repo: GitRepo, t
     graded = run_cli("runs", "grades", "import", run_id, str(sheet))
 
     assert graded.code == 2 and f"plg: error: {sheet}, line 2: not UTF-8 text" in graded.err, graded
+
+
+def test_a_csv_with_bare_carriage_returns_reads_like_any_other(repo: GitRepo) -> None:
+    """Excel for Mac's "CSV (Mac)" ends lines in a bare \\r. Reading lines as bytes (to name the line of a
+    bad byte) had made it one malformed line."""
+    commit_topic_eval(repo, PIPELINE.replace("DATASET", "topics.csv"), "topic\nowls\n")
+    (repo.path / "evals/topics.csv").write_bytes(b'topic\rowls\r"bees,\rwasps"\r')
+
+    result = run_cli("eval", "topic", "--json")
+
+    assert result.code == 0, result
+    assert json.loads(result.out)["summary"][0]["rows"] == 2
+    (repo.path / "evals/topics.csv").write_bytes(b"topic\rowls\rcaf\xe9\r")
+    assert "topics.csv, line 3: not UTF-8 text" in run_cli("eval", "topic").err
