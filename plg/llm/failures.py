@@ -59,6 +59,17 @@ def classify(err: BaseException) -> Failure:
         "UnsupportedParamsError",
     ):
         retryable = False
+    if "LLM Provider NOT provided" in str(err):
+        # litellm's 400 for a model string naming no provider it knows: nothing was sent, so it says
+        # nothing about the prompt (a misspelled model is not a judgement of every row).
+        return Failure(
+            "UnknownProvider: litellm knows no provider for this model name (write provider/model, "
+            "e.g. openai/gpt-4o-mini; a misspelling?)",
+            None,
+            "UnknownProvider",
+            False,
+            None,
+        )
     refused = _connection_failure(err)
     if refused is not None:
         return Failure(scrub_secrets(refused), None, "ConnectionError", True, None)

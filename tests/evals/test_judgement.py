@@ -172,6 +172,16 @@ def test_a_judge_outage_is_not_judged_either(served: GitRepo, llm_server: Loopba
     assert not has_note(served)
 
 
+def test_a_model_name_no_provider_answers_to_is_not_judged_as_a_fail_of_every_row(served: GitRepo) -> None:
+    """litellm refuses `nonexistent-provider/x` with a 400, which reads as the prompt's fault: every row
+    judged an error and the bar failed (exit 1). Nothing was sent: the eval could not judge anything."""
+    result = run_cli("eval", "cake", "--model", "nonexistent-provider/x", "--record")
+    assert result.code == 3, result
+    assert "not judged: 4 of 4 row(s) on nonexistent-provider/x" in result.err
+    assert "UnknownProvider" in result.err and "min_score" not in result.err
+    assert not has_note(served)
+
+
 def test_provider_down_after_retries_exits_3_with_its_error(
     served: GitRepo, llm_server: LoopbackLLM
 ) -> None:
