@@ -10,7 +10,7 @@ PLG = Path(__file__).resolve().parents[1] / "plg"
 # A package may import its own modules and those of lower layers; peers on one layer stay apart.
 LAYERS = {
     "plg.errors": -1,  # the exception hierarchy: every module may raise it
-    "plg.config": 0, "plg.redact": 0,
+    "plg.config": 0, "plg.redact": 0, "plg.textfiles": 0,
     "plg.tracing": 1,
     "plg.registry": 2, "plg.llm": 2,
     "plg.evals": 3, "plg.runtime": 3,

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from plg.errors import BadInput
-from plg.evals.datasets import text_lines
 from plg.evals.rowtrace import pack
 from plg.evals.runs import RowRecord, RunWriter, ScoreRecord, latest_rows
+from plg.textfiles import text_lines
 from plg.tracing.spans import evaluator_attributes
 
 SHEET_COLUMNS = ["row", "id", "model", "repeat", "scorer", "grade", "comment", "inputs", "output"]

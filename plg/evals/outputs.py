@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plg.errors import BadInput
-from plg.evals.datasets import Row, text_lines
+from plg.evals.datasets import Row
+from plg.textfiles import text_lines
 
 if TYPE_CHECKING:
     from plg.evals.config import LoadedPipeline

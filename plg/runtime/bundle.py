@@ -90,6 +90,8 @@ def read_bundle(path: Path) -> Bundle:
         raise BadInput(f"{path}: cannot read the bundle: {err.strerror or err}") from None
     except ValueError as err:
         raise BadInput(f"{path}: not JSON: {err}") from None
+    except RecursionError:
+        raise BadInput(f"{path}: not a plg bundle: JSON nested too deeply") from None
     try:
         bundle = Bundle.model_validate(data)
     except ValidationError as err:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from plg.errors import BadInput
 from plg.runtime.logstore import RequestRecord
+from plg.textfiles import text_lines
 
 
 class HistoryLine(BaseModel):
@@ -80,37 +81,24 @@ def export_history(records: Iterable[RequestRecord], out: IO[str]) -> ExportResu
 
 
 def iter_history(path: Path) -> Iterator[HistoryRow]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as err:
-        raise BadInput(f"{path}: {err.strerror}") from None
-    with handle:
-        yield from _history_rows(path, handle)
-
-
-def _history_rows(path: Path, handle: IO[str]) -> Iterator[HistoryRow]:
-    number = 0
-    try:
-        for number, text in enumerate(handle, 1):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-                line = HistoryLine.model_validate(data)
-            except (ValueError, RecursionError) as err:
-                detail = _first_error(err)
-                raise BadInput(f"{path}, line {number}: {detail}") from None
-            yield HistoryRow(
-                number,
-                line.input_variables,
-                line.output,
-                line.prompt,
-                line.version,
-                line.label,
-                line.request_id,
-            )
-    except UnicodeDecodeError as err:
-        raise BadInput(f"{path}, line {number + 1}: not UTF-8 text ({err.reason})") from None
+    """Lines are read one at a time and bounded (`textfiles`): a history comes from a pull request too."""
+    for number, text in text_lines(path):
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+            line = HistoryLine.model_validate(data)
+        except (ValueError, RecursionError) as err:
+            raise BadInput(f"{path}, line {number}: {_first_error(err)}") from None
+        yield HistoryRow(
+            number,
+            line.input_variables,
+            line.output,
+            line.prompt,
+            line.version,
+            line.label,
+            line.request_id,
+        )
 
 
 def load_history(path: Path) -> list[HistoryRow]:

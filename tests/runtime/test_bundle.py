@@ -111,3 +111,10 @@ def test_bad_bundles_are_one_clear_line(labelled: GitRepo, tmp_path: Path) -> No
         Client(bundle=path)
     nothing = run_cli("bundle", "--label", "canary")
     assert nothing.code == 2 and "no prompt has the label 'canary'" in nothing.err
+
+
+def test_a_bundle_nested_too_deeply_is_one_line(labelled: GitRepo) -> None:
+    (labelled.path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    result = run_cli("bundle", "--check", "-o", "deep.json")
+    assert result.code == 2 and result.err.count("\n") == 1, result
+    assert "deep.json: not a plg bundle: JSON nested too deeply" in result.err

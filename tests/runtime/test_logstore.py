@@ -200,6 +200,18 @@ def test_malformed_history_line_is_named(tmp_path: Path) -> None:
         load_history(bad)
 
 
+def test_a_history_line_too_long_for_any_prompt_is_refused_as_it_is_read(tmp_path: Path) -> None:
+    """A history comes from a pull request like a dataset: a 50 MB line is refused on its line, not read whole."""
+    huge = tmp_path / "huge.jsonl"
+    huge.write_text('{"input_variables": {}, "output": "x"}\n{"input_variables": {}, "output": "' + "y" * 50_000_000 + '"}\n')
+    with pytest.raises(BadInput, match=r"huge.jsonl, line 2: longer than 4,194,304 bytes"):
+        load_history(huge)
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(b'{"input_variables": {}, "output": "ok"}\n{"input_variables": {}, "output": "caf\xe9"}\n')
+    with pytest.raises(BadInput, match=r"latin.jsonl, line 2: not UTF-8 text"):
+        load_history(latin)
+
+
 def test_since_accepts_dates_and_relative_times() -> None:
     assert parse_time("2026-11-01") == datetime(2026, 11, 1, tzinfo=timezone.utc)
     assert datetime.now(timezone.utc) - parse_time("12h") - timedelta(hours=12) < timedelta(seconds=5)
