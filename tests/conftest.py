@@ -135,6 +135,16 @@ Tell me about {{ topic }}.
 """One input, one user message: the prompt the run, grid, diff and grading tests evaluate."""
 
 
+TOPIC_PIPELINE = """prompt: topic
+dataset: topics.csv
+scorers:
+  - type: contains
+    value: "{{ topic }}"
+threshold: {min_score: 0.5}
+"""
+"""The topic prompt's pipeline: one `contains` scorer and a bar, for tests about what happens around a run."""
+
+
 def commit_topic_eval(repo: GitRepo, pipeline: str, topics_csv: str) -> GitRepo:
     """The topic prompt committed with `pipeline` (evals/topic.yaml) and its dataset (evals/topics.csv)."""
     repo.write("prompts/topic.prompt", TOPIC_PROMPT)

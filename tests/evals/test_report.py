@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GitRepo, commit_topic_eval, run_cli
+from tests.conftest import TOPIC_PIPELINE, GitRepo, commit_topic_eval, run_cli
 
-PIPELINE = """prompt: topic
-dataset: topics.csv
-scorers:
-  - type: contains
-    value: "{{ topic }}"
-threshold: {min_score: 0.5}
-"""
+PIPELINE = TOPIC_PIPELINE
 
 
 @pytest.mark.parametrize(

@@ -7,15 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import TOPIC_PROMPT, GitRepo, commit_topic_eval, run_cli
+from tests.conftest import TOPIC_PIPELINE, TOPIC_PROMPT, GitRepo, commit_topic_eval, run_cli
 
-PIPELINE = """prompt: topic
-dataset: topics.csv
-scorers:
-  - type: contains
-    value: "{{ topic }}"
-threshold: {min_score: 0.5}
-"""
+PIPELINE = TOPIC_PIPELINE
 
 REFUSED = {
     "{{ ''.__class__.__mro__ }}": "'__class__' is not accessible",
