@@ -74,6 +74,7 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
     all_labels = registry.all_labels()
     dirty = _dirty_names(status())
     entries = []
+    real_dirs: dict[str, str] = {}
     for name in names:
         history = histories.get(name, [])
         by_commit = {commit: number for number, commit in enumerate(history, 1)}
@@ -81,7 +82,7 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
         problem = None
         try:
             validate_name(name)
-            data = working_bytes(registry.root, where)
+            data = working_bytes(registry.root, where, real_dirs)
             text = prompt_text(data, where)
             about = summary(cache_dir, blob_id(data), lambda text=text: text, where)  # type: ignore[misc]
             model, description = about.model, about.description
