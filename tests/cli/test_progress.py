@@ -105,7 +105,16 @@ def test_ctrl_c_mid_eval_records_nothing_and_says_how_to_resume(repo: GitRepo) -
     repo.commit("a slow scorer")
     runs = Path(os.environ["PLG_RUNS"])
     cmd = [sys.executable, "-m", "plg.cli", "eval", "cake", "--record"]
-    proc = subprocess.Popen(cmd, cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A job a non-interactive shell starts in the background inherits SIGINT ignored (POSIX), and so would
+    # this eval: give it the terminal's default, as a user pressing Ctrl-C has it.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=repo.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         files = list(runs.glob("*.jsonl")) if runs.is_dir() else []
