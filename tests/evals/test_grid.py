@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,3 +84,23 @@ def test_grid_can_show_only_failing_rows_and_a_limited_number(topics: GitRepo, l
     numbered = [line.split()[0] for line in first.out.splitlines()[2:-1] if line.strip()]
     assert numbered == ["1", "2"] and first.out.rstrip().endswith("2 of 3 rows shown")
     assert run_cli("runs", "show", run_id, "--failing").code == 2  # only with --grid
+
+
+def test_a_cell_for_a_model_the_header_does_not_list_still_gets_a_column(topics: GitRepo) -> None:
+    """A run file merged or copied by hand can hold rows of a model its header does not name: their
+    cells are shown in a column of their own rather than silently dropped from the grid."""
+    result = run_cli("eval", "topic", "--json")
+    assert result.code == 0, result
+    run_id = json.loads(result.out)["run_id"]
+    path = Path(os.environ["PLG_RUNS"]) / f"{run_id}.jsonl"
+    lines = path.read_text().splitlines()
+    extra = json.loads(lines[1])
+    assert extra["model"] == "plg/offline"
+    extra["model"] = "openai/added-later"
+    extra["output"] = "A COPIED ANSWER"
+    path.write_text("\n".join([*lines, json.dumps(extra)]) + "\n")
+    grid = run_cli("runs", "show", run_id, "--grid")
+    assert grid.code == 0, grid
+    header = grid.out.splitlines()[0]
+    assert header.index("plg/offline") < header.index("openai/added-later")
+    assert "A COPIED ANSWER" in grid.out
