@@ -81,3 +81,22 @@ def test_the_generated_export_step_runs_on_plg_without_the_view_extra(tmp_path: 
     grids = list((site / "run").glob("*.html"))
     assert (site / "index.html").is_file() and grids
     assert re.search(r"support-reply", grids[0].read_text())
+
+
+def test_the_sharded_workflow_exports_the_merged_run_the_comment_links_to(tmp_path: Path) -> None:
+    """The shards' rows are merged into one run in the report job: that job exports the viewer after the
+    merge and uploads it under the name the comment links to (before, only the unsharded workflow did)."""
+    import yaml
+
+    from tests.conftest import run_cli
+
+    project = tmp_path / "sharded"
+    assert run_cli("init", str(project), "--shards", "2", "--install", "plg-registry==0.1.0").code == 0
+    steps = yaml.safe_load((project / ".github/workflows/plg.yml").read_text())["jobs"]["report"]["steps"]
+    [merge] = [s for s in steps if s.get("run", "").startswith("plg ci --merge-shards")]
+    [export] = [s for s in steps if "plg view --export" in s.get("run", "")]
+    [upload] = [s for s in steps if s.get("with", {}).get("name") == "plg-view"]
+    assert merge["env"]["PLG_VIEW_ARTIFACT"] == upload["with"]["name"]
+    assert upload["with"]["path"].rstrip("/") == export["run"].split()[-1]
+    assert steps.index(merge) < steps.index(export) < steps.index(upload)
+    assert export.get("if") == upload.get("if") == "always()"  # a failing gate is when the grid matters most
