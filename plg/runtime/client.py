@@ -109,9 +109,7 @@ class Client(Streaming):
         tracing. Spans alone must not break the application: if they cannot be written they are logged
         and dropped."""
         if records:
-            from plg.runtime.logcopy import write_batch
-
-            write_batch(self.log, records, spans)
+            self.log.write(records, spans)
             return
         try:
             self.log.insert_spans(spans)

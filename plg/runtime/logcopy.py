@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plg.runtime.logquery import LogQuery
+from plg.runtime.logstore import LogStore
 from plg.runtime.records import RequestRecord
 from plg.runtime.sqlite_log import SQLiteLogStore
 from plg.tracing.spans import Span
@@ -23,49 +24,38 @@ class Moved:
     spans: int
 
 
-def write_batch(dest: Any, records: list[RequestRecord], spans: list[Span]) -> None:
-    """One transaction where the store offers it (PostgreSQL), else requests then spans."""
-    if hasattr(dest, "write"):
-        dest.write(records, spans)
-        return
-    if records:
-        dest.insert_many(records)
-    if spans:
-        dest.insert_spans(spans)
-
-
 def copy_log(
-    source: Any, dest: Any, batch: int = BATCH, progress: Callable[[int], None] | None = None
+    source: Any, dest: LogStore, batch: int = BATCH, progress: Callable[[int], None] | None = None
 ) -> Moved:
     requests = spans = 0
     pending: list[RequestRecord] = []
     for record in source.iter_query(LogQuery()):
         pending.append(record)
         if len(pending) >= batch:
-            write_batch(dest, pending, [])
+            dest.write(pending, [])
             requests += len(pending)
             pending = []
             if progress is not None:
                 progress(requests)
-    write_batch(dest, pending, [])
+    dest.write(pending, [])
     requests += len(pending)
     span_batch: list[Span] = []
     for span in source.iter_spans():
         span_batch.append(span)
         if len(span_batch) >= batch:
-            write_batch(dest, [], span_batch)
+            dest.write([], span_batch)
             spans += len(span_batch)
             span_batch = []
-    write_batch(dest, [], span_batch)
+    dest.write([], span_batch)
     return Moved(requests, spans + len(span_batch))
 
 
-def sync_spill(spill: SQLiteLogStore, dest: Any, batch: int = BATCH) -> Moved:
+def sync_spill(spill: SQLiteLogStore, dest: LogStore, batch: int = BATCH) -> Moved:
     """Move every row of the spill file to `dest`, deleting each batch only after `dest` committed it."""
     moved = [0, 0]
 
     def deliver(records: list[RequestRecord], spans: list[Span]) -> None:
-        write_batch(dest, records, spans)
+        dest.write(records, spans)
         moved[0] += len(records)
         moved[1] += len(spans)
 

@@ -315,7 +315,6 @@ class SQLiteLogStore:
         return str(self.path)
 
 
-
 def _insert_requests(conn: sqlite3.Connection, records: list[RequestRecord]) -> None:
     for r in records:
         cursor = conn.execute(
@@ -372,6 +371,7 @@ def _insert_spans(conn: sqlite3.Connection, spans: list[Span]) -> None:
             for s in spans
         ],
     )
+
 
 def _span(row: tuple[Any, ...]) -> Span:
     names = _SPAN_COLUMNS.split(", ")
