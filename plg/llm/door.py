@@ -119,11 +119,11 @@ def _warm_asked(litellm: Any, leaving: bool = False) -> None:
         _warm_up(litellm, batch)
 
 
-def _warm_up(litellm: Any, models: Iterable[str]) -> None:
+def _warm_up(litellm: Any, models: list[str]) -> None:
     """litellm's first call imports ~40 more of its modules (~0.25 s of CPU); on plg's event loop that
     stalls every row in flight. A mock completion per model (litellm answers it itself: nothing is
     sent, priced, cached or logged) pays for them in the import thread, before any row waits."""
-    for model in dict.fromkeys(m for m in models if m and not is_plg_model(m)):
+    for model in models:  # `prewarm` queued each provider model once
         with suppress(Exception), quiet_call():
             litellm.completion(model=model, messages=[{"role": "user", "content": "warm-up"}], mock_response="ok")
 
