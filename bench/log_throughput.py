@@ -37,7 +37,7 @@ from sdk_overhead import WORDS, fake_record  # noqa: E402
 
 def _logger(location: str, spill: str, count: int, start: object, done: object) -> None:
     os.environ["PLG_LOG_SPILL"] = spill
-    from plg.runtime.logstore import open_log
+    from plg.log.store import open_log
 
     store = open_log(location, Path(spill).parent, background=True)
     records = [fake_record(os.getpid() * 1_000_003 + i) for i in range(count)]
@@ -100,7 +100,7 @@ def _fast_logger(
     url: str, spill: str, returned: object, exit_normally: bool, count: int, pace: float
 ) -> None:
     os.environ["PLG_LOG_SPILL"] = spill
-    from plg.runtime.logstore import open_log
+    from plg.log.store import open_log
 
     store = open_log(url, Path(spill).parent, background=True)
     began = time.perf_counter()
@@ -115,9 +115,9 @@ def _fast_logger(
 
 
 def stored(url: str, spill: Path) -> int:
-    from plg.runtime.logquery import LogQuery
-    from plg.runtime.postgres_log import PostgresLogStore
-    from plg.runtime.sqlite_log import SQLiteLogStore
+    from plg.log.postgres_log import PostgresLogStore
+    from plg.log.query import LogQuery
+    from plg.log.sqlite_log import SQLiteLogStore
 
     store = PostgresLogStore(url)
     try:
@@ -188,8 +188,8 @@ FROM (
 def bench_search(url: str, rows: int, repeat: int) -> None:
     import psycopg
 
-    from plg.runtime.logquery import LogQuery
-    from plg.runtime.postgres_log import PostgresLogStore
+    from plg.log.postgres_log import PostgresLogStore
+    from plg.log.query import LogQuery
 
     store = PostgresLogStore(url)
     store.count(LogQuery())  # migrate

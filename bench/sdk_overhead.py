@@ -151,7 +151,7 @@ def measure_run(name: str, client, calls: int, tracing: bool, handler: bool = Tr
 
 
 def bench_inserts(workdir: Path, count: int) -> None:
-    from plg.runtime.logstore import RequestRecord, SQLiteLogStore
+    from plg.log.store import RequestRecord, SQLiteLogStore
 
     store = SQLiteLogStore(workdir / "inserts.db")
     records = [fake_record(i) for i in range(count)]
@@ -167,7 +167,7 @@ def bench_inserts(workdir: Path, count: int) -> None:
 
 
 def fake_record(i: int, rng: random.Random | None = None):  # type: ignore[no-untyped-def]
-    from plg.runtime.logstore import RequestRecord
+    from plg.log.store import RequestRecord
 
     rng = rng or random.Random(i)
     text = " ".join(rng.choice(WORDS) for _ in range(60))
@@ -186,7 +186,7 @@ def fake_record(i: int, rng: random.Random | None = None):  # type: ignore[no-un
 
 
 def bench_search(workdir: Path, rows: int) -> None:
-    from plg.runtime.logstore import SQLiteLogStore
+    from plg.log.store import SQLiteLogStore
 
     path = workdir / "big.db"
     store = SQLiteLogStore(path)

@@ -61,7 +61,7 @@ def make_run(path: Path, rows: int) -> None:
 
 
 def make_log(path: Path, requests: int) -> None:
-    from plg.runtime.logstore import RequestRecord, SQLiteLogStore
+    from plg.log.store import RequestRecord, SQLiteLogStore
 
     store = SQLiteLogStore(path)
     start = time.time() - requests
@@ -117,8 +117,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     from plg.evals.runs import latest_rows
-    from plg.runtime.logquery import LogQuery
-    from plg.runtime.logstore import SQLiteLogStore
+    from plg.log.query import LogQuery
+    from plg.log.store import SQLiteLogStore
     from plg.view.app import create_app
     from plg.view.site import Site
     from tests.view.browser import serving

@@ -9,11 +9,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # what type checkers see; at run time each name is imported on first use (below)
     from plg.errors import PlgError
     from plg.evals.api import evaluate
-    from plg.registry.versions import PromptVersion, Registry
-    from plg.runtime.client import Client
-    from plg.runtime.promptlayer import PromptLayer
-    from plg.runtime.promptlayer_async import AsyncPromptLayer
-    from plg.runtime.promptlayer_errors import (
+    from plg.promptlayer.async_client import AsyncPromptLayer
+    from plg.promptlayer.errors import (
         PromptLayerAPIConnectionError,
         PromptLayerAPIError,
         PromptLayerAPIStatusError,
@@ -30,6 +27,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
         PromptLayerUnsupportedError,
         PromptLayerValidationError,
     )
+    from plg.promptlayer.sync_client import PromptLayer
+    from plg.registry.versions import PromptVersion, Registry
+    from plg.runtime.client import Client
     from plg.tracing.spans import current_span
 
 __all__ = [
@@ -59,9 +59,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    **{name: "plg.runtime.promptlayer_errors" for name in __all__ if name.startswith("PromptLayer")},
-    "PromptLayer": "plg.runtime.promptlayer",
-    "AsyncPromptLayer": "plg.runtime.promptlayer_async",
+    **{name: "plg.promptlayer.errors" for name in __all__ if name.startswith("PromptLayer")},
+    "PromptLayer": "plg.promptlayer.sync_client",
+    "AsyncPromptLayer": "plg.promptlayer.async_client",
     "evaluate": "plg.evals.api",
     "Client": "plg.runtime.client",
     "Registry": "plg.registry.versions",

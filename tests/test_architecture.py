@@ -12,18 +12,18 @@ LAYERS = {
     "plg.errors": -1,  # the exception hierarchy: every module may raise it
     "plg.config": 0, "plg.redact": 0, "plg.textfiles": 0,
     "plg.tracing": 1,
-    "plg.registry": 2, "plg.llm": 2,
+    "plg.registry": 2, "plg.llm": 2, "plg.log": 2,
     "plg.evals": 3, "plg.runtime": 3,
-    "plg.gate": 4,
+    "plg.gate": 4, "plg.promptlayer": 4,
     "plg.ci": 5, "plg.view": 5,
     "plg.cli": 6,
 }
 DOORS = {
     "litellm": {"plg/llm/door.py"},
     "git": {"plg/registry/gitstore.py"},
-    "sqlite3": {"plg/runtime/sqlite_log.py", "plg/llm/cache.py"},
-    "psycopg": {"plg/runtime/postgres_log.py"},
-    "psycopg_pool": {"plg/runtime/postgres_log.py"},
+    "sqlite3": {"plg/log/sqlite_log.py", "plg/llm/cache.py"},
+    "psycopg": {"plg/log/postgres_log.py"},
+    "psycopg_pool": {"plg/log/postgres_log.py"},
     "click": {"plg/cli"},
     "starlette": {"plg/view/app.py"},
     "uvicorn": {"plg/view/app.py"},

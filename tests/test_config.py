@@ -10,9 +10,9 @@ import pytest
 
 from plg import Client
 from plg.gate.promotion import promote
+from plg.log.query import LogQuery
+from plg.log.store import SQLiteLogStore
 from plg.registry.versions import Registry
-from plg.runtime.logquery import LogQuery
-from plg.runtime.logstore import SQLiteLogStore
 from tests.conftest import CAKE_V1, GitRepo, run_cli
 from tests.loopback_llm import LoopbackLLM
 

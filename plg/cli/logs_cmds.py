@@ -44,7 +44,7 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_query(limit: int | None, **kw: Any):  # type: ignore[no-untyped-def]
-    from plg.runtime.logquery import LogQuery, parse_time
+    from plg.log.query import LogQuery, parse_time
 
     return LogQuery(
         prompt=kw.get("prompt"),
@@ -69,7 +69,7 @@ def _root(ctx: click.Context) -> Path:
 
 def open_log(ctx: click.Context, log_path: str | None):  # type: ignore[no-untyped-def]
     """Reads and copies talk to the database directly; only the SDK writes through a background writer."""
-    from plg.runtime.logstore import open_log as open_store
+    from plg.log.store import open_log as open_store
 
     return open_store(log_path, _root(ctx) if not log_path else Path("."))
 
@@ -96,7 +96,7 @@ def logs(ctx: click.Context, limit: int, as_json: bool, log_path: str | None, **
     store = open_log(ctx, log_path)
     records = store.query(query)
     if as_json:
-        from plg.runtime.history import history_line
+        from plg.log.history import history_line
 
         echo_json(
             [
@@ -234,7 +234,7 @@ def logs_export(
     ctx: click.Context, limit: int | None, output: Path | None, log_path: str | None, **filters: Any
 ) -> None:
     """Write matching requests as a history dataset (JSONL) for backtests."""
-    from plg.runtime.history import export_history
+    from plg.log.history import export_history
 
     store = open_log(ctx, log_path)
     records = store.iter_query(build_query(limit, **filters))
@@ -258,8 +258,8 @@ def logs_copy(source: str, dest: str) -> None:
 
     Rows already in the destination (same request id) are left as they are, so an interrupted copy is
     finished by running it again."""
-    from plg.runtime.logcopy import copy_log
-    from plg.runtime.logstore import open_log as open_store
+    from plg.log.store import open_log as open_store
+    from plg.log.transfer import copy_log
 
     if Path(source).resolve() == Path(dest).resolve() or source == dest:
         raise click.UsageError("--from and --to name the same log")
@@ -284,10 +284,10 @@ def logs_sync(ctx: click.Context, log_path: str | None, spill: Path | None) -> N
     Each batch is deleted from the spill only after PostgreSQL committed it, and a row already there is
     not added twice: running it again, or beside a running application, moves every row exactly once."""
     from plg import config as plg_config
-    from plg.runtime.logcopy import sync_spill
-    from plg.runtime.logstore import is_database_url
-    from plg.runtime.logstore import open_log as open_store
-    from plg.runtime.sqlite_log import SQLiteLogStore
+    from plg.log.sqlite_log import SQLiteLogStore
+    from plg.log.store import is_database_url
+    from plg.log.store import open_log as open_store
+    from plg.log.transfer import sync_spill
 
     root = _root(ctx)
     location = log_path or plg_config.log_location(root)
@@ -304,6 +304,6 @@ def logs_sync(ctx: click.Context, log_path: str | None, spill: Path | None) -> N
 
 
 def _shown(location: str) -> str:
-    from plg.runtime.logstore import safe_url
+    from plg.log.store import safe_url
 
     return safe_url(location)

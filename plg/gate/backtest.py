@@ -18,8 +18,8 @@ from plg.evals.runner import RunResult
 from plg.evals.runs import RowRecord, latest_rows
 from plg.evals.spec import EvalSpec
 from plg.llm.offline import PLACEHOLDER_WARNING, placeholder_name
+from plg.log.history import iter_history
 from plg.registry.versions import PromptVersion
-from plg.runtime.history import iter_history
 
 CHANGED_BELOW = 0.9
 TOP_CHANGED = 5

@@ -1,10 +1,8 @@
-"""What runs inside applications: the `Client`, its sources, the PromptLayer skin, the request log and the
-history format.
+"""What runs inside applications: the `Client` and the sources it serves versions from.
 
 The client resolves a version through a source (`sources`: a checkout or a followed git remote;
-`bundle`: a lock file), renders it, calls `plg.llm`, and logs the request (`calls`: one request's values,
-its log row and plg's response shape); `promptlayer` shapes the same request path as PromptLayer's SDK,
-with PromptLayer's error classes in `promptlayer_errors`. The log store (SQLite) is the only module that opens the request
-database. `history` is the JSONL format that `plg logs export` writes and backtests replay. Imports
+`bundle`: a lock file), renders it, calls `plg.llm`, and logs the request through `plg.log` (`calls`: one
+request's values, its log row and plg's response shape; `track`: scores, metadata and groups after the
+fact; `streams`: `stream=True`). PromptLayer's shapes live above, in `plg.promptlayer`. Imports log,
 registry, llm, tracing and below.
 """

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from plg.log.records import RequestRecord
 from plg.registry.versions import PromptVersion
-from plg.runtime.records import RequestRecord
 from plg.tracing.spans import ActiveSpan
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from plg.errors import BadInput, ModelCallError
+from plg.log.records import RequestRecord, check_metadata
 from plg.registry.versions import PromptVersion
 from plg.runtime.calls import Call, Outcome, response
-from plg.runtime.records import RequestRecord, check_metadata
 from plg.runtime.streams import Streaming
 from plg.runtime.track import GROUP_KEY, Group, Track
 from plg.tracing import spans as tracing
@@ -77,7 +77,7 @@ class Client(Streaming):
     def log(self) -> Any:
         if self._log is None:
             from plg import config as plg_config
-            from plg.runtime.logstore import open_log
+            from plg.log.store import open_log
 
             location = self._log_arg
             if location is None and not getattr(self._resolver, "has_checkout", False):

@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from plg.errors import BadInput
+from plg.log.history import history_line
+from plg.log.query import LogQuery, parse_time
+from plg.log.store import RequestRecord, SQLiteLogStore
 from plg.registry.versions import validate_name
-from plg.runtime.history import history_line
-from plg.runtime.logquery import LogQuery, parse_time
-from plg.runtime.logstore import RequestRecord, SQLiteLogStore
 from plg.view.chart import SpanBar, span_bars
 
 PAGE_SIZE = 50

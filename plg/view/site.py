@@ -10,8 +10,8 @@ from typing import Any
 
 from plg import config
 from plg.errors import NotFound
+from plg.log.store import SQLiteLogStore
 from plg.registry.versions import Registry
-from plg.runtime.logstore import SQLiteLogStore
 from plg.view import logs, prompts, runpages
 from plg.view.links import Links
 from plg.view.render import render

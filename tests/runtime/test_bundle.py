@@ -12,8 +12,8 @@ import pytest
 from plg import Client
 from plg.errors import BadInput, NotFound
 from plg.gate.promotion import promote
+from plg.log.store import SQLiteLogStore
 from plg.registry.versions import Registry
-from plg.runtime.logstore import SQLiteLogStore
 from tests.conftest import CAKE_V1, GitRepo, run_cli
 
 GREETING = """---

@@ -10,7 +10,7 @@ import pytest
 from plg import Client, current_span
 from plg.errors import ModelCallError
 from plg.evals.runs import find_run, latest_rows
-from plg.runtime.logstore import SQLiteLogStore
+from plg.log.store import SQLiteLogStore
 from plg.tracing.spans import Span
 from tests.conftest import CAKE_V1, GitRepo, run_cli
 from tests.evals.test_engine import ISSUE_PIPELINE

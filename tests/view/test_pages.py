@@ -13,8 +13,8 @@ import pytest
 from plg import config
 from plg.errors import BadInput
 from plg.evals.runs import RowRecord, RunHeader, RunWriter, ScoreRecord, latest_rows
-from plg.runtime.history import iter_history
-from plg.runtime.logstore import RequestRecord
+from plg.log.history import iter_history
+from plg.log.store import RequestRecord
 from plg.view.links import Links
 from plg.view.logs import write_history
 from plg.view.render import render
@@ -119,7 +119,7 @@ def test_the_cli_does_not_load_the_web_stack_until_serving() -> None:
 
 
 def test_log_pages_count_up_to_a_cap_and_page_past_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from plg.runtime.logstore import SQLiteLogStore
+    from plg.log.store import SQLiteLogStore
     from plg.view import logs
 
     store = SQLiteLogStore(tmp_path / "log.db")

@@ -159,7 +159,7 @@ def test_log_filters_narrow_the_list(browser: Any, viewer: str) -> None:
 
 
 def test_picked_requests_are_written_to_a_history_dataset(browser: Any, viewer: str, demo: Demo) -> None:
-    from plg.runtime.history import iter_history
+    from plg.log.history import iter_history
 
     browser.get(viewer + "/logs?prompt=cake")
     boxes = _css(browser, "input.pick")

@@ -20,8 +20,8 @@ from plg import (
     PromptLayerValidationError,
 )
 from plg.gate.promotion import promote
+from plg.log.query import LogQuery
 from plg.registry.versions import Registry
-from plg.runtime.logquery import LogQuery
 from tests.conftest import GitRepo
 from tests.loopback_llm import LoopbackLLM
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from plg.errors import NotFound
-from plg.runtime.logquery import LogQuery
-from plg.runtime.records import DEFAULT_SCORE_NAME, RequestRecord, check_metadata, check_score
+from plg.log.query import LogQuery
+from plg.log.records import DEFAULT_SCORE_NAME, RequestRecord, check_metadata, check_score
 from plg.tracing.spans import Span
 
 MIGRATIONS: list[tuple[int, str]] = [

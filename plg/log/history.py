@@ -15,7 +15,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from plg.errors import BadInput
-from plg.runtime.logstore import RequestRecord
+from plg.log.store import RequestRecord
 from plg.textfiles import text_lines
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from plg.errors import BadInput, NotFound
-from plg.runtime.history import export_history, load_history
-from plg.runtime.logquery import LogQuery, parse_time
-from plg.runtime.logstore import LogStore, RequestRecord, SQLiteLogStore
-from plg.runtime.sqlite_log import MIGRATIONS
+from plg.log.history import export_history, load_history
+from plg.log.query import LogQuery, parse_time
+from plg.log.sqlite_log import MIGRATIONS
+from plg.log.store import LogStore, RequestRecord, SQLiteLogStore
 from plg.tracing.spans import Span
 
 
@@ -38,7 +38,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogStore]:
     if request.param == "sqlite":
         opened: LogStore = SQLiteLogStore(tmp_path / "log.db")
     else:
-        from plg.runtime.postgres_log import PostgresLogStore
+        from plg.log.postgres_log import PostgresLogStore
 
         opened = PostgresLogStore(request.getfixturevalue("pg_url"))
     yield opened

@@ -3,8 +3,8 @@
 `LogStore` is what callers use; `open_log` picks the backend from where the log lives. A file path is
 SQLite (`sqlite_log`), embedded and the default. A `postgresql://` URL is a shared server
 (`postgres_log`) for applications on several hosts; the SDK writes to it through a background writer
-(`logwriter`) so no request waits on the network, and rows that cannot reach it wait in a local SQLite
-spill file until `logcopy.sync_spill` moves them over.
+(`writer`) so no request waits on the network, and rows that cannot reach it wait in a local SQLite
+spill file until `transfer.sync_spill` moves them over.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from plg import config as plg_config
 from plg.errors import BadInput
-from plg.runtime.logquery import LogQuery
-from plg.runtime.records import DEFAULT_SCORE_NAME, RequestRecord
-from plg.runtime.sqlite_log import SQLiteLogStore
+from plg.log.query import LogQuery
+from plg.log.records import DEFAULT_SCORE_NAME, RequestRecord
+from plg.log.sqlite_log import SQLiteLogStore
 from plg.tracing.spans import Span
 
 __all__ = [
@@ -90,7 +90,7 @@ def open_log(location: str | Path | Any | None, root: Path, background: bool = F
         store = open_postgres(str(location), pooled=background)
         if not background:
             return store
-        from plg.runtime.logwriter import BackgroundLogStore
+        from plg.log.writer import BackgroundLogStore
 
         return BackgroundLogStore(store, plg_config.spill_path(root))
     if isinstance(location, str) and "://" in location:
@@ -100,7 +100,7 @@ def open_log(location: str | Path | Any | None, root: Path, background: bool = F
 
 def open_postgres(url: str, pooled: bool = False) -> Any:
     try:
-        from plg.runtime.postgres_log import PostgresLogStore
+        from plg.log.postgres_log import PostgresLogStore
     except ModuleNotFoundError as err:
         if err.name not in ("psycopg", "psycopg_pool"):
             raise

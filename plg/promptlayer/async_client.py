@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from plg.errors import PlgError
-from plg.runtime import blueprints as bp
-from plg.runtime.promptlayer import PromptLayer, Templates, _chunk, _GuardedTrack, _run_response
-from plg.runtime.promptlayer_errors import translate
+from plg.promptlayer import shapes as bp
+from plg.promptlayer.errors import translate
+from plg.promptlayer.sync_client import PromptLayer, Templates, _chunk, _GuardedTrack, _run_response
 from plg.runtime.track import Group
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from plg.errors import BadInput, ModelCallError, NotFound, OutsideFailure, PlgError
 
-logger = logging.getLogger("plg.runtime.promptlayer")
+logger = logging.getLogger("plg.promptlayer.sync_client")
 
 
 class PromptLayerError(PlgError):

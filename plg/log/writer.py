@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from plg.errors import LogUnavailable, NotFound
-from plg.runtime.logcopy import Moved, sync_spill
-from plg.runtime.logquery import LogQuery
-from plg.runtime.records import RequestRecord
-from plg.runtime.sqlite_log import SQLiteLogStore
+from plg.log.query import LogQuery
+from plg.log.records import RequestRecord
+from plg.log.sqlite_log import SQLiteLogStore
+from plg.log.transfer import Moved, sync_spill
 from plg.tracing.spans import Span
 
-logger = logging.getLogger("plg.runtime.logwriter")
+logger = logging.getLogger("plg.log.writer")
 
 _STOP = object()
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from plg.runtime.logquery import LogQuery
-from plg.runtime.logstore import LogStore
-from plg.runtime.records import RequestRecord
-from plg.runtime.sqlite_log import SQLiteLogStore
+from plg.log.query import LogQuery
+from plg.log.records import RequestRecord
+from plg.log.sqlite_log import SQLiteLogStore
+from plg.log.store import LogStore
 from plg.tracing.spans import Span
 
 BATCH = 1000

@@ -15,9 +15,9 @@ import pytest
 from plg import Client
 from plg.errors import LogUnavailable
 from plg.gate.promotion import promote
+from plg.log.query import LogQuery
+from plg.log.store import RequestRecord, SQLiteLogStore
 from plg.registry.versions import Registry
-from plg.runtime.logquery import LogQuery
-from plg.runtime.logstore import RequestRecord, SQLiteLogStore
 from plg.tracing.spans import Span
 from tests.conftest import CAKE_V1, GitRepo, run_cli
 from tests.pg_server import PgServer
@@ -31,7 +31,7 @@ def app_repo(repo: GitRepo) -> GitRepo:
 
 
 def _store(url: str):  # type: ignore[no-untyped-def]
-    from plg.runtime.postgres_log import PostgresLogStore
+    from plg.log.postgres_log import PostgresLogStore
 
     return PostgresLogStore(url)
 
@@ -44,7 +44,7 @@ def _unreachable_url() -> str:
 
 
 def test_migrations_are_numbered_recorded_and_applied_once_by_racing_processes(pg_url: str) -> None:
-    from plg.runtime.postgres_log import MIGRATIONS
+    from plg.log.postgres_log import MIGRATIONS
 
     stores = [_store(pg_url) for _ in range(4)]
     versions: list[int] = []

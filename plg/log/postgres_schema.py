@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from plg.runtime.logquery import LogQuery
-from plg.runtime.records import RequestRecord
+from plg.log.query import LogQuery
+from plg.log.records import RequestRecord
 from plg.tracing.spans import Span
 
 # A tsvector holds at most 1 MB; the index covers the first part of a very long request.

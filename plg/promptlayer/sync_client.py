@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from plg.errors import BadInput, PlgError
-from plg.runtime import blueprints as bp
+from plg.promptlayer import shapes as bp
+from plg.promptlayer.errors import guarded, translate, unsupported
 from plg.runtime.calls import Outcome
 from plg.runtime.client import Client
-from plg.runtime.promptlayer_errors import guarded, translate, unsupported
 from plg.runtime.track import GROUP_KEY, Group, Track
 
 _PROXY = (

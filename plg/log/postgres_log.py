@@ -22,10 +22,7 @@ from psycopg.types.json import Json, Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from plg.errors import LogUnavailable, NotFound
-from plg.redact import scrub_secrets
-from plg.runtime.logquery import LogQuery
-from plg.runtime.logstore import safe_url
-from plg.runtime.postgres_schema import (
+from plg.log.postgres_schema import (
     COLUMNS,
     INSERT,
     INSERT_SPAN,
@@ -39,7 +36,10 @@ from plg.runtime.postgres_schema import (
     span,
     where,
 )
-from plg.runtime.records import DEFAULT_SCORE_NAME, RequestRecord, check_metadata, check_score
+from plg.log.query import LogQuery
+from plg.log.records import DEFAULT_SCORE_NAME, RequestRecord, check_metadata, check_score
+from plg.log.store import safe_url
+from plg.redact import scrub_secrets
 from plg.tracing.spans import Span
 
 _MIGRATION_LOCK = 0x706C67  # "plg"
