@@ -56,6 +56,11 @@ def row_identity(row: Row) -> str:
     return "content\0" + json.dumps(row.values, sort_keys=True, ensure_ascii=False, default=str)
 
 
+def row_key(row: Row) -> str:
+    """A short stable name for the row, the key of its figures in a note's `per_row`."""
+    return hashlib.sha256(row_identity(row).encode()).hexdigest()[:16]
+
+
 def shard_number(row: Row, count: int) -> int:
     digest = hashlib.sha256(row_identity(row).encode()).digest()
     return 1 + int.from_bytes(digest[:8], "big") % count

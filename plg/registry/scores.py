@@ -41,6 +41,12 @@ class RecordedScore:
     passed_threshold: bool | None = None
     kind: str = "eval"
     details: dict[str, Any] | None = None
+    # Per-row figures, keyed by row identity (`evals.shards.row_identity`): one [score, passed] pair per
+    # repeat, None where the row was not judged. The gate pairs candidate and holder rows by these keys.
+    per_row: dict[str, list[list[Any]]] | None = None
+    # An SSH signature (`ssh-keygen -Y sign -n plg-evidence`, armored) over `payload()`, and who signed.
+    signature: str | None = None
+    signer: str | None = None
 
     def scorer_errors(self) -> dict[str, int]:
         scorers = (self.details or {}).get("scorers") or {}
@@ -59,6 +65,13 @@ class RecordedScore:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    def payload(self) -> bytes:
+        """The exact bytes a signature covers: every field but the signature and its signer."""
+        data = asdict(self)
+        data.pop("signature")
+        data.pop("signer")
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, line: str) -> RecordedScore:
