@@ -22,7 +22,7 @@ JUDGE_MARKER = "You are grading an AI response against a rubric."
 PLACEHOLDER_LABEL = "offline placeholder"
 PLACEHOLDER_WARNING = (
     f"judge scores marked ({PLACEHOLDER_LABEL}) come from {OFFLINE_MODEL}, a stand-in that counts rubric "
-    "words: they are not a judgement (give the judge a real model, README: 'A real judge')"
+    "words: they are not a judgement (give the judge a real model: docs/evals.md, 'A real judge')"
 )
 EMBED_DIMS = 256
 _WORD = re.compile(r"[A-Za-z0-9]+")
