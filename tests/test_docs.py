@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -130,3 +133,50 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     ]
     assert len(ci) == 3, f".ci/run changed shape: {ci}"
     assert shell_commands(block.group(1)) == ci
+
+
+def tour_blocks() -> list[tuple[str, str]]:
+    """README's tour as written: its code blocks in order, (language, text)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour = readme.split("## A ten-minute tour", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```(bash|python)\n(.*?)```", tour, re.S)
+
+
+def test_the_tour_runs_as_written(tmp_path: Path) -> None:
+    """A newcomer's walk: each tour block runs in a fresh directory, in order, every command succeeding
+    (`plg view --open` only starts a server, so it is the one line left out; RUN is the last run's id)."""
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "plg").write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" -c "import sys; from plg.cli import entry; sys.argv[0] = \'plg\'; '
+        f'entry()" "$@"\n'
+    )
+    (shim / "plg").chmod(0o755)
+    env = {
+        **os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
+        "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+        "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com", "COLUMNS": "100",
+    }
+    blocks = tour_blocks()
+    assert [lang for lang, _ in blocks].count("python") == 1 and len(blocks) >= 5
+    latest_run = (
+        f"$(plg runs --json --limit 1 | \"{sys.executable}\" -c "
+        "'import json, sys; print(json.load(sys.stdin)[0][\"run\"][\"run_id\"])')"
+    )
+    cwd = tmp_path
+    for lang, text in blocks:
+        if lang == "python":
+            done = subprocess.run([sys.executable, "-c", text], cwd=cwd, env=env, capture_output=True, text=True)
+            assert done.returncode == 0 and "Message from a customer of Notes" in done.stdout, done.stderr
+            continue
+        lines = [re.sub(r"\s+#.*$", "", line) for line in text.splitlines() if not line.startswith("plg view")]
+        script = "\n".join(f"{line} || exit $?" for line in lines if line.strip())  # a failed `a && b` stops too
+        script = re.sub(r"\bRUN\b", latest_run, script)
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", f'{script}\necho "__cwd=$PWD"'], cwd=cwd, env=env,
+            capture_output=True, text=True,
+        )
+        assert done.returncode == 0, f"{script}\n--- exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        cwd = Path(done.stdout.rsplit("__cwd=", 1)[1].strip())
+    labels = subprocess.run(["plg", "labels", "support-reply"], cwd=cwd, env=env, capture_output=True, text=True)
+    assert "production" in labels.stdout and "v2" in labels.stdout, labels.stdout + labels.stderr
