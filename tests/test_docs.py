@@ -142,9 +142,8 @@ def tour_blocks() -> list[tuple[str, str]]:
     return re.findall(r"```(bash|python)\n(.*?)```", tour, re.S)
 
 
-def test_the_tour_runs_as_written(tmp_path: Path) -> None:
-    """A newcomer's walk: each tour block runs in a fresh directory, in order, every command succeeding
-    (`plg view --open` only starts a server, so it is the one line left out; RUN is the last run's id)."""
+def plg_on_path(tmp_path: Path) -> dict[str, str]:
+    """An environment whose `plg` is this checkout's (the installed one may be another)."""
     shim = tmp_path / "bin"
     shim.mkdir()
     (shim / "plg").write_text(
@@ -152,11 +151,33 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         f'entry()" "$@"\n'
     )
     (shim / "plg").chmod(0o755)
-    env = {
+    return {
         **os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
         "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
         "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com", "COLUMNS": "100",
     }
+
+
+def test_the_set_up_command_runs_the_example_offline(tmp_path: Path) -> None:
+    """README's first command, after its install: the example prompt lists, renders and evaluates here
+    with no API key (state goes to the test's PLG_DIR, so the checkout is left as it was)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set up", 1)[1]
+    first = re.search(r"```bash\n(.*?)```", setup, re.S)
+    assert first and first.group(1).startswith("python -m pip install -c requirements.lock -e . && ")
+    commands = first.group(1).strip().split(" && ")[1:]
+    assert any(c.startswith("plg eval ") for c in commands)
+    env = {k: v for k, v in plg_on_path(tmp_path).items() if not k.endswith("_API_KEY")}
+    for command in commands:
+        done = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"{command}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        assert done.stdout.strip(), command
+
+
+def test_the_tour_runs_as_written(tmp_path: Path) -> None:
+    """A newcomer's walk: each tour block runs in a fresh directory, in order, every command succeeding
+    (`plg view --open` only starts a server, so it is the one line left out; RUN is the last run's id)."""
+    env = plg_on_path(tmp_path)
     blocks = tour_blocks()
     assert [lang for lang, _ in blocks].count("python") == 1 and len(blocks) >= 5
     latest_run = (
