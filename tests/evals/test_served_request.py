@@ -55,6 +55,8 @@ def test_a_prompt_cannot_send_the_key_to_a_host_of_its_choosing(
     assert evaluated.code == 2, evaluated
     assert REFUSAL in evaluated.err and "api_base" in evaluated.err and len(evaluated.err.strip().splitlines()) == 1
     assert run_cli("lint", "cake").code != 0
+    ci = run_cli("ci", "--no-notes", "--no-comment")
+    assert ci.code != 0 and REFUSAL in ci.out + ci.err, ci  # CI reports the prompt failed, with the line
     with pytest.raises(PlgError, match=REFUSAL):
         Client(repo.path).run("cake", {"cake_type": "lemon"})
     assert capture.count == 0 and authorizations(capture) == []
