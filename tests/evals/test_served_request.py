@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,23 +142,25 @@ def _request(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k != "stream"}
 
 
-@pytest.mark.parametrize("pipeline_params", ["", "params: {temperature: 0.7, max_tokens: 300}", "params: {temperature: 0}"])
-def test_the_judged_request_is_the_served_request(
-    repo: GitRepo, llm_server: LoopbackLLM, pipeline_params: str
-) -> None:
-    """Whatever a pipeline says, an eval either sends exactly what Client.run sends for the same version
-    and inputs, or is refused before sending anything."""
-    commit_cake(repo, "{temperature: 0.7, max_tokens: 300}", extra=pipeline_params)
-    judged = run_cli("eval", "cake", "--no-cache")
-    if judged.code == 2:
-        assert llm_server.count == 0
-        return
-    assert judged.code == 0, judged
-    evaluated = sorted((_request(r) for r in llm_server.requests), key=str)
-    llm_server.reset()
-    client = Client(repo.path)
-    for row in ("lemon,4", "carrot,5", "chocolate,6", "plum,7"):
-        kind, size = row.split(",")
-        client.run("cake", {"cake_type": kind, "serving_size": size})
-    served = sorted((_request(r) for r in llm_server.requests), key=str)
-    assert evaluated == served
+def test_the_judged_request_is_the_served_request(repo: GitRepo, llm_server: LoopbackLLM) -> None:
+    """Whatever a pipeline says, the gate either sends exactly what Client.run sends for the same version
+    and inputs (model, params, messages: the whole body), or is refused before sending anything."""
+    commit_cake(repo, "{temperature: 0.7, max_tokens: 300}")
+    for pipeline_params in ("", "params: {temperature: 0.7, max_tokens: 300}", "params: {temperature: 0}"):
+        repo.write("evals/cake.yaml", PIPELINE.format(extra=pipeline_params))
+        repo.commit(f"pipeline {pipeline_params or 'without params'}")
+        llm_server.reset()
+        for cached in Path(os.environ["PLG_CACHE"]).parent.glob("cache.db*"):
+            cached.unlink()  # every request reaches the server, so every one is compared
+        judged = run_cli("promote", "cake", "--label", "qa", "--dry-run")
+        if judged.code == 2:
+            assert llm_server.count == 0
+            continue
+        assert judged.code == 0, judged
+        evaluated = sorted((_request(r) for r in llm_server.requests), key=str)
+        llm_server.reset()
+        client = Client(repo.path)
+        for kind, size in (("lemon", "4"), ("carrot", "5"), ("chocolate", "6"), ("plum", "7")):
+            client.run("cake", {"cake_type": kind, "serving_size": size})
+        served = sorted((_request(r) for r in llm_server.requests), key=str)
+        assert evaluated == served, pipeline_params
