@@ -5,6 +5,7 @@ requests, so `plg lint` reads the file with `ast` (never imports it) and asks wh
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,3 +161,15 @@ def _module_file(base: Path, dotted: str) -> Path | None:
         if candidate is not None and candidate.is_file():
             return candidate.resolve()
     return None
+
+
+def dependencies_hash(path: Path, root: Path) -> str:
+    """One digest of the repository-relative path and content of each of `scorer_dependencies`."""
+    digest = hashlib.sha256()
+    for dependency in scorer_dependencies(path, root):
+        try:
+            content = dependency.read_bytes()
+        except OSError:
+            content = b"\0missing"
+        digest.update(dependency.relative_to(root.resolve()).as_posix().encode() + b"\0" + content + b"\0")
+    return digest.hexdigest()

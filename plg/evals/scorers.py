@@ -4,7 +4,6 @@ undefined column, a failing evaluator) becomes Score.error for that row; it neve
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import math
 import operator
@@ -32,6 +31,7 @@ from plg.evals.config import (
 )
 from plg.evals.datasets import Row
 from plg.evals.judge import judge_messages, parse_judgement
+from plg.evals.pycheck import dependencies_hash
 from plg.llm.offline import OFFLINE_MODEL
 from plg.registry.bounds import MAX_VALUE_CHARS
 
@@ -272,7 +272,8 @@ class PythonScorer(Scorer):
     def __init__(self, config: PythonConfig, name: str, loaded: LoadedPipeline) -> None:
         super().__init__(name, config.weight, config.pass_at)
         self.function = load_function(config.function, loaded)
-        self._identity = dependencies_hash(loaded.resolve(config.function.rpartition(":")[0]), loaded)
+        code, root = loaded.resolve(config.function.rpartition(":")[0]), loaded.root or loaded.base_dir
+        self._identity = dependencies_hash(code, root.resolve())
 
     def identity(self) -> str:
         """The content of every repository file the evaluator can load (`pycheck.scorer_dependencies`):
@@ -306,20 +307,6 @@ class PythonScorer(Scorer):
             None,
             error=f"evaluator returned {type(value).__name__}; expected bool, number or dict with 'score'",
         )
-
-
-def dependencies_hash(path: Path, loaded: LoadedPipeline) -> str:
-    from plg.evals.pycheck import scorer_dependencies
-
-    root = (loaded.root or loaded.base_dir).resolve()
-    digest = hashlib.sha256()
-    for dependency in scorer_dependencies(path, root):
-        try:
-            content = dependency.read_bytes()
-        except OSError:
-            content = b"\0missing"
-        digest.update(dependency.relative_to(root).as_posix().encode() + b"\0" + content + b"\0")
-    return digest.hexdigest()
 
 
 def load_function(spec: str, loaded: LoadedPipeline) -> Callable[..., Any]:
