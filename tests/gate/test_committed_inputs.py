@@ -107,3 +107,12 @@ def test_scorer_dependencies_follow_imports_through_the_repository(tmp_path: Pat
     (tmp_path / "lib" / "unused.py").write_text("")
     found = {p.relative_to(tmp_path).as_posix() for p in scorer_dependencies(tmp_path / "evals/checks.py", tmp_path)}
     assert found == {"evals/words.txt", "lib/__init__.py", "lib/rules.py", "lib/deep/__init__.py", "lib/deep/more.py"}
+
+
+def test_an_ignored_file_the_gate_reads_is_not_committed_either(gated: GitRepo) -> None:
+    gated.write(".gitignore", "evals/datasets/local.csv\n")
+    gated.write("evals/cake.yaml", PIPELINE.format(bar=0.0).replace("cakes.csv", "local.csv"))
+    gated.commit("a dataset nobody can review")
+    gated.write("evals/datasets/local.csv", "cake_type\nlemon\n")
+    result = promote()
+    assert result.code == 2 and "evals/datasets/local.csv" in result.err, result
