@@ -133,6 +133,13 @@ def _settings_model() -> Any:
     """The settings file's schema, built on first use so commands that need no setting never import pydantic."""
     from pydantic import BaseModel, ConfigDict, Field
 
+    class Endpoints(BaseModel):
+        """`[endpoints] allow = [...]`: the api bases a prompt's or pipeline's `api_base`/`base_url` may name."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        allow: list[str] = Field(default_factory=list)
+
     class Settings(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -141,6 +148,7 @@ def _settings_model() -> Any:
         label_ttl: float | None = Field(default=None, ge=0, le=86_400)
         judge_model: str | None = Field(default=None, min_length=1)
         concurrency: int | None = Field(default=None, ge=1, le=1024)
+        endpoints: Endpoints | None = None
 
     return Settings
 
@@ -154,6 +162,7 @@ class _NoSettings:
     label_ttl: None = None
     judge_model: None = None
     concurrency: None = None
+    endpoints: None = None
 
 
 NO_SETTINGS = _NoSettings()
@@ -264,3 +273,74 @@ def _validate_settings(data: dict[str, Any], path: Path, root: Path, prefix: str
         if first["type"] == "extra_forbidden":
             raise BadInput(f"{path}: unknown key '{key}' (known keys: {', '.join(model.model_fields)})") from None
         raise BadInput(f"{path}: {key}: {first['msg'].lower()}") from None
+
+
+# -- provider endpoints, credentials and litellm controls: never prompt content -------------------------
+
+ENDPOINT_KEYS = frozenset({"api_base", "base_url"})
+"""Where a request goes: allowed in a prompt or pipeline only when `[endpoints] allow` lists the value."""
+
+_CONTROL_KEYS = frozenset({
+    # credentials and where they go (litellm's ProviderConnection and friends)
+    "api_key", "api_version", "responses_api_version", "region_name", "headers", "extra_headers",
+    "provider_specific_header", "organization", "client", "shared_session", "ssl_verify", "tenant_id",
+    "client_id", "client_secret", "deployment_id", "model_list", "use_xai_oauth", "chatgpt_auth_file",
+    "configurable_clientside_auth_params", "request_timeout", "force_timeout", "stream_timeout",
+    "timeout_by_service_tier", "stream_timeout_by_service_tier", "fireworks_forward_user_id",
+    # which provider answers (DispatchOptions, RoutingOptions)
+    "custom_llm_provider", "azure", "use_chat_completions_api", "use_in_pass_through", "allowed_openai_params",
+    "fallbacks", "context_window_fallback_dict", "retry_policy", "retry_strategy", "routing_strategy",
+    "cooldown_time", "allowed_model_region", "enable_tag_filtering", "fastest_response",
+    "provider_affinity_header", "search_tool_name", "proxy_server_request", "model_info", "base_model",
+    # what litellm logs, prices or answers by itself
+    "logger_fn", "verbose", "callbacks", "success_callback", "failure_callback", "input_cost_per_token",
+    "output_cost_per_token", "input_cost_per_second", "output_cost_per_second", "cost_per_second",
+    "caching", "cache", "preset_cache_key", "drop_params", "additional_drop_params", "custom_prompt_dict",
+})
+_CONTROL_PREFIXES = (
+    "_", "aws_", "azure_", "vertex_", "bedrock_", "litellm_", "mock_", "s3_", "gigachat_", "watsonx_", "github_copilot_",
+    "token_exchange_", "anthropic_federation", "anthropic_identity", "anthropic_issuer", "anthropic_keycloak",
+    "anthropic_organization", "anthropic_service_account", "anthropic_disable_workload", "openai_identity",
+    "openai_service_account", "auto_router_", "complexity_router_", "adaptive_router_", "quality_router_",
+    "switchyard_", "use_litellm", "user_api_key",
+)
+
+ENDPOINT_REFUSAL = "set endpoints in plg.toml or the environment, not in a prompt"
+
+
+def is_control_key(key: str) -> bool:
+    """A litellm parameter that carries a credential, picks the provider or host, or answers in litellm's
+    place (`mock_response`): never prompt content, whatever plg.toml says."""
+    return key in _CONTROL_KEYS or key.startswith(_CONTROL_PREFIXES)
+
+
+def allowed_endpoints(root: Path | None) -> frozenset[str]:
+    """The api bases plg.toml's `[endpoints] allow` lists (trailing slashes ignored); none without a checkout."""
+    if root is None:
+        return frozenset()
+    endpoints = load_settings(root).settings.endpoints
+    return frozenset(str(url).rstrip("/") for url in endpoints.allow) if endpoints is not None else frozenset()
+
+
+def endpoint_problems(params: Any, allowed: frozenset[str]) -> list[str]:
+    """The keys of `params` a prompt file or pipeline may not hold: every control key, and an endpoint
+    (`api_base`, `base_url`) whose value the allow-list does not name."""
+    if not isinstance(params, dict):
+        return []
+    def refused(key: str, value: Any) -> bool:
+        if is_control_key(key):
+            return True
+        return key in ENDPOINT_KEYS and not (isinstance(value, str) and value.rstrip("/") in allowed)
+
+    return sorted(str(k) for k, v in params.items() if refused(str(k), v))
+
+
+def check_request_params(params: Any, where: str, root: Path | None) -> None:
+    """Refuse (BadInput, exit 2) params that route the request or carry credentials: a prompt file comes
+    from a pull request, and litellm sends the environment's key to whatever `api_base` it is given."""
+    if not isinstance(params, dict) or not params:
+        return
+    names_endpoint = any(k in ENDPOINT_KEYS for k in params)
+    found = endpoint_problems(params, allowed_endpoints(root) if names_endpoint else frozenset())
+    if found:
+        raise BadInput(f"{where}: params {', '.join(found)}: {ENDPOINT_REFUSAL}")

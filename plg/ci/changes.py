@@ -43,6 +43,7 @@ def prompt_name(path: str) -> str | None:
 def dependencies(registry: Registry, name: str) -> Dependencies:
     """The files in the working tree that feed this prompt's eval, backtest and gate."""
     from plg.evals.config import PythonConfig, find_pipeline, load_pipeline
+    from plg.evals.pycheck import scorer_dependencies
 
     prompt = registry.prompt_path(name)
     root = registry.root
@@ -58,7 +59,9 @@ def dependencies(registry: Registry, name: str) -> Dependencies:
     found: set[Path] = {pipeline_path, *loaded.datasets}
     for scorer in config.scorers:
         if isinstance(scorer, PythonConfig):
-            found.add(loaded.resolve(scorer.function.rpartition(":")[0]))
+            code = loaded.resolve(scorer.function.rpartition(":")[0])
+            found.add(code)
+            found.update(scorer_dependencies(code, root))  # what it imports or opens is its code too
         schema_file = getattr(scorer, "schema_file", None)
         if schema_file:
             found.add(loaded.resolve(schema_file))

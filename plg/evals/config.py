@@ -177,8 +177,8 @@ class Pipeline(_Strict):
             raise ValueError("needs `dataset` (or `datasets`)")
         if self.model and self.models:
             raise ValueError("give `model` or `models`, not both")
-        if self.replace_served_model and not (self.model or self.models):
-            raise ValueError("`replace_served_model: true` needs `model` or `models` to serve instead")
+        if self.replace_served_model and not (self.model or self.models or self.params):
+            raise ValueError("`replace_served_model: true` needs `model`, `models` or `params` to serve instead")
         return self
 
     def dataset_paths(self) -> list[str]:
@@ -287,6 +287,7 @@ def load_pipeline(path: Path, root: Path | None = None) -> LoadedPipeline:
     digest = hashlib.sha256(canonical.encode())
     base_dir = path.resolve().parent
     root = root or repository_root(path)
+    _refuse_endpoints(config, path, root)
     loaded = LoadedPipeline(path, base_dir, config, "", root)
     loaded.datasets  # noqa: B018 - refuse a path outside the repository before anything is read
     for gate in config.gate.values():
@@ -302,6 +303,17 @@ def load_pipeline(path: Path, root: Path | None = None) -> LoadedPipeline:
         except OSError:
             digest.update(b"\0" + referenced.encode() + b"\0missing")
     return LoadedPipeline(path, base_dir, config, digest.hexdigest(), root)
+
+
+def _refuse_endpoints(config: Pipeline, path: Path, root: Path) -> None:
+    """A pipeline comes from a pull request like a prompt: its `params:` and a judge's `params:` may not
+    carry credentials, litellm controls (`mock_response`) or an endpoint plg.toml does not allow."""
+    from plg.config import check_request_params
+
+    check_request_params(config.params, f"{path}", root)
+    for name, scorer in zip(scorer_names(config.scorers), config.scorers, strict=True):
+        if isinstance(scorer, JudgeConfig):
+            check_request_params(scorer.params, f"{path}: scorer '{name}'", root)
 
 
 def scorer_names(configs: list[Any]) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from plg.config import check_request_params
 from plg.errors import InvalidName, NoPipeline, PlgError
 from plg.evals.config import find_pipeline
 from plg.registry.prompt import parse_front_matter, parse_prompt
@@ -81,6 +82,10 @@ def lint_prompts(repo: str | Path, names: list[str]) -> list[Finding]:
             front = parse_front_matter(text, where)
         except PlgError:
             continue  # lint_text reported it: a prompt's problem, not its pipeline's
+        try:
+            check_request_params(front.params, where, registry.root)
+        except PlgError as err:
+            findings.append(Finding(where, "error", err.message.removeprefix(where).lstrip(":, ")))
         try:
             pipelines[find_pipeline(registry.root, name, front.eval, None)] = None
         except NoPipeline:

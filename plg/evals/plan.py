@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from plg.config import check_request_params
 from plg.errors import BadInput
 from plg.evals.spec import EvalSpec
 from plg.registry.versions import PromptVersion, Registry, split_ref
@@ -54,6 +55,8 @@ def choose_models(config: object, served: str | None, asked: tuple[str, ...]) ->
     listed = tuple(config.model_list())
     if asked:
         return ModelChoice(asked, asked, False)
+    if served is not None and config.replace_served_model and not listed:
+        return ModelChoice((served,), (served,), True)  # the pipeline's params replace the served request
     if served is None or config.replace_served_model:
         return ModelChoice(listed, listed, served is not None)
     return ModelChoice((served, *(m for m in listed if m != served)), (served,), False)
@@ -68,6 +71,29 @@ def required_columns(prompt: PromptVersion) -> set[str]:
 def resolve_prompt(registry: Registry, spec: str) -> PromptVersion:
     name, ref = split_ref(spec)
     return registry.resolve(name, ref)
+
+
+def served_params_changed(prompt: PromptVersion, config: object) -> list[str]:
+    """The pipeline `params:` keys that would make the judged request differ from the one `Client.run`
+    sends for this version (a key the front matter lacks, or another value for one it has)."""
+    from plg.evals.config import Pipeline
+
+    assert isinstance(config, Pipeline)
+    served = prompt.params
+    return sorted(k for k, v in (config.params or {}).items() if k not in served or served[k] != v)
+
+
+def _require_served_request(prompt: PromptVersion, config: object, path: Path) -> None:
+    """Judged == served: a pipeline cannot judge a request nobody is served, unless it says so."""
+    from plg.evals.config import Pipeline
+
+    assert isinstance(config, Pipeline)
+    changed = served_params_changed(prompt, config)
+    if changed and not config.replace_served_model:
+        raise BadInput(
+            f"{path}: params {', '.join(changed)} change the request {prompt.name} is served with: set them in "
+            "the prompt's front matter, or say `replace_served_model: true` to judge another request"
+        )
 
 
 def _require_messages(prompt: PromptVersion) -> None:
@@ -109,6 +135,9 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
         )
     if prompt is not None:
         _require_messages(prompt)
+        check_request_params(prompt.params, prompt.file.where, registry.root)
+        if request.outputs is None:
+            _require_served_request(prompt, config, path)
     datasets = loaded.datasets
     row_count = 0
     for dataset in datasets:
@@ -180,6 +209,7 @@ def plan_batch(
 
     prompt = resolve_prompt(registry, spec)
     _require_messages(prompt)
+    check_request_params(prompt.params, prompt.file.where, registry.root)
     if not dataset.is_file():
         raise BadInput(f"--dataset {dataset}: no such file")
     row_count = check_columns(dataset, required_columns(prompt), prompt.name)

@@ -5,6 +5,8 @@ requests, so `plg lint` reads the file with `ast` (never imports it) and asks wh
 from __future__ import annotations
 
 import ast
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +75,101 @@ def signature_problem(args: ast.arguments) -> Problem | None:
             "warning", f"parameters ({positional[0]}, {positional[1]}) look swapped: plg passes {CALL}"
         )
     return None
+
+
+MAX_DEPENDENCIES = 5_000
+_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
+
+
+def scorer_dependencies(path: Path, root: Path) -> tuple[Path, ...]:
+    """Every repository file a python scorer can read without naming it in the pipeline: the files under
+    its own folder (data it opens beside itself) and, transitively, the repository modules it imports
+    (resolved with `ast` against the importing file's folder, the scorer's folder and the repository root;
+    never by importing). Their content is part of the scorer's identity and of the gate's inputs, so
+    tightening `rules.py`, which `checks.py` imports, is a new eval. Sorted, inside `root`, without the
+    scorer itself; hidden folders (`.git`, `.plg`) and `__pycache__` are not repository content."""
+    root = root.resolve()
+    path = path.resolve()
+    found: set[Path] = set(_files_under(path.parent, root))
+    queue = [path, *(p for p in found if p.suffix == ".py")]
+    seen: set[Path] = set()
+    while queue and len(seen) < MAX_DEPENDENCIES:
+        module = queue.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        for imported in _imported_files(module, path.parent, root):
+            if imported not in found:
+                found.add(imported)
+                queue.append(imported)
+    found.discard(path)
+    return tuple(sorted(found))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _files_under(folder: Path, root: Path) -> list[Path]:
+    if not _inside(folder, root):
+        return []
+    files: list[Path] = []
+    for current, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
+        files += [
+            (Path(current) / n).resolve() for n in sorted(names) if not n.startswith(".") and not n.endswith(".pyc")
+        ]
+        if len(files) >= MAX_DEPENDENCIES:
+            break
+    return [f for f in files[:MAX_DEPENDENCIES] if f.is_file() and _inside(f, root)]
+
+
+def _imported_files(module: Path, scorer_dir: Path, root: Path) -> list[Path]:
+    try:
+        tree = ast.parse(module.read_bytes(), filename=str(module))
+    except (SyntaxError, ValueError, OSError):
+        return []
+    names: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [(0, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            names.append((node.level, base))
+            names += [(node.level, f"{base}.{a.name}" if base else a.name) for a in node.names if a.name != "*"]
+    files = []
+    for level, name in names:
+        if level:
+            anchor = module.parent
+            for _ in range(level - 1):
+                anchor = anchor.parent
+            bases = [anchor]
+        else:
+            bases = [module.parent, scorer_dir, root]
+        for base in bases:
+            target = _module_file(base, name)
+            if target is not None and _inside(target, root):
+                files.append(target)
+                break
+    return files
+
+
+def _module_file(base: Path, dotted: str) -> Path | None:
+    parts = [p for p in dotted.split(".") if p]
+    stem = base.joinpath(*parts) if parts else base
+    for candidate in (stem.with_suffix(".py") if parts else None, stem / "__init__.py"):
+        if candidate is not None and candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+def dependencies_hash(path: Path, root: Path) -> str:
+    """One digest of the repository-relative path and content of each of `scorer_dependencies`."""
+    digest = hashlib.sha256()
+    for dependency in scorer_dependencies(path, root):
+        try:
+            content = dependency.read_bytes()
+        except OSError:
+            content = b"\0missing"
+        digest.update(dependency.relative_to(root.resolve()).as_posix().encode() + b"\0" + content + b"\0")
+    return digest.hexdigest()

@@ -31,6 +31,7 @@ from plg.evals.config import (
 )
 from plg.evals.datasets import Row
 from plg.evals.judge import judge_messages, parse_judgement
+from plg.evals.pycheck import dependencies_hash
 from plg.llm.offline import OFFLINE_MODEL
 from plg.registry.bounds import MAX_VALUE_CHARS
 
@@ -271,6 +272,13 @@ class PythonScorer(Scorer):
     def __init__(self, config: PythonConfig, name: str, loaded: LoadedPipeline) -> None:
         super().__init__(name, config.weight, config.pass_at)
         self.function = load_function(config.function, loaded)
+        code, root = loaded.resolve(config.function.rpartition(":")[0]), loaded.root or loaded.base_dir
+        self._identity = dependencies_hash(code, root.resolve())
+
+    def identity(self) -> str:
+        """The content of every repository file the evaluator can load (`pycheck.scorer_dependencies`):
+        the file itself is in the pipeline hash already; what it imports or opens beside it is here."""
+        return self._identity
 
     async def _score(self, output: str, row: Row, ctx: ScoreContext) -> Score:
         try:

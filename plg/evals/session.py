@@ -67,7 +67,7 @@ def make_client(root: Path, concurrency: int, options: RunOptions, timeout: floa
 
     return open_client(
         root, concurrency, use_cache=options.use_cache, timeout=options.timeout or timeout,
-        max_attempts=options.max_attempts,
+        max_attempts=options.max_attempts, refresh=not options.use_cache,
     )
 
 

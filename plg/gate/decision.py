@@ -53,6 +53,11 @@ class Decision:
         """Which model the figures are for: the served one, or the one the pipeline says replaces it."""
         if self.model is None:
             return None
+        if self.replaced and self.model == self.candidate.model:
+            return (
+                f"decided on {self.model} with the pipeline's params, which replace the request "
+                f"{self.candidate.name} is served with (replace_served_model: true)"
+            )
         if self.replaced:
             return (
                 f"decided on {self.model}, which the pipeline serves instead of {self.candidate.model} "

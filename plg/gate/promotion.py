@@ -70,6 +70,10 @@ def promote(
     from plg.gate.decision import decide, record_decision
 
     candidate = resolve_candidate(registry, spec)
+    if gated:
+        from plg.gate.inputs import require_committed_inputs
+
+        require_committed_inputs(registry, candidate, label, with_prompt=split_ref(spec)[1] is None)
     plan = plan_move(registry, candidate.name, label, candidate, remote=None if dry_run else remote)
     target = f"{candidate.name}@{label}"
     current = plan.current

@@ -1,12 +1,18 @@
-"""Response cache: SQLite under `.plg/`, keyed by what determines an answer (model, messages, params).
+"""Response cache: SQLite under `.plg/`, keyed by the request as it reaches the provider.
 
-Credentials, endpoints and timeouts never enter the key or the stored value; a failed call is never cached.
+The key covers the model, the messages, every parameter sent, the endpoint (`api_base` as the call sends
+it, and the provider's endpoint variables from the environment: `OPENAI_API_BASE`, `AZURE_API_VERSION`...),
+so a request sent to another server or with another option is a miss, never another server's answer.
+Credentials never enter the key, not even hashed (a key's hash would still be derived from a secret), and
+neither do timeouts and retry counts, which decide whether an answer arrives, not what it says. A failed
+call is never cached.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -14,19 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_NOT_ANSWER_SHAPING = {
-    "api_key",
-    "api_base",
-    "base_url",
-    "timeout",
-    "headers",
-    "extra_headers",
-    "api_version",
-    "organization",
-    "num_retries",
-    "max_retries",
-    "metadata",
-}
+_NOT_ANSWER_SHAPING = {"timeout", "num_retries", "max_retries", "metadata"}
+_SECRET_NAMES = frozenset({"authorization", "cookie", "token", "key", "proxy-authorization"})
+_SECRET_ENDINGS = ("_key", "-key", "_token", "-token", "secret", "password", "credentials", "_auth")
+_ENDPOINT_SUFFIXES = ("_API_BASE", "_BASE_URL", "_API_VERSION", "_ENDPOINT", "_REGION_NAME", "_PROJECT", "_LOCATION")
 
 
 @dataclass(frozen=True)
@@ -37,11 +34,35 @@ class CachedAnswer:
     cost: float | None
 
 
-def cache_key(model: str, messages: list[dict[str, Any]], params: dict[str, Any], variant: int = 0) -> str:
-    shaping = {k: v for k, v in sorted(params.items()) if k not in _NOT_ANSWER_SHAPING}
-    payload = json.dumps(
-        [model, messages, shaping, variant], sort_keys=True, default=str, separators=(",", ":")
-    )
+def _secret(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_NAMES or lowered.endswith(_SECRET_ENDINGS)
+
+
+def _public(value: Any) -> Any:
+    """Headers and nested options without anything named like a credential."""
+    if isinstance(value, dict):
+        return {str(k): _public(v) for k, v in value.items() if not _secret(str(k))}
+    return value
+
+
+def provider_environment(model: str) -> dict[str, str]:
+    """The endpoint settings litellm reads from the environment for `model`'s provider (never its keys)."""
+    provider = (model.split("/", 1)[0] if "/" in model else "openai").upper().replace("-", "_")
+    return {
+        name: value
+        for name, value in sorted(os.environ.items())
+        if name.startswith(f"{provider}_") and name.endswith(_ENDPOINT_SUFFIXES) and not _secret(name)
+    }
+
+
+def cache_key(model: str, request: dict[str, Any], variant: int = 0, environment: dict[str, str] | None = None) -> str:
+    """`request`: the keyword arguments the provider call is made with (messages and params included)."""
+    sent = {
+        k: _public(v) for k, v in sorted(request.items()) if k not in _NOT_ANSWER_SHAPING and not _secret(k)
+    }
+    sent["model"] = model
+    payload = json.dumps([sent, variant, environment or {}], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

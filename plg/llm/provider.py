@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from plg.errors import ModelCallError
-from plg.llm.cache import CachedAnswer, ResponseCache, cache_key
+from plg.llm.cache import CachedAnswer, ResponseCache, cache_key, provider_environment
 from plg.llm.door import litellm_module, litellm_ready, prewarm, quiet_call
 from plg.llm.failures import Failure, classify
 from plg.llm.offline import (
@@ -61,9 +61,12 @@ class ModelClient:
     """One per run or per SDK client: shares the cache, the in-flight bound and litellm's HTTP clients."""
 
     def __init__(
-        self, cache: ResponseCache | None = None, options: CallOptions | None = None, max_in_flight: int = 16
+        self, cache: ResponseCache | None = None, options: CallOptions | None = None, max_in_flight: int = 16,
+        *, refresh: bool = False,
     ) -> None:
         self.cache = cache
+        self.refresh = refresh
+        """Refresh the cache: never answer from it, but store each new answer (`--no-cache`)."""
         self.options = options or CallOptions()
         self.max_in_flight = max(1, max_in_flight)
         self._thread_slots = threading.BoundedSemaphore(self.max_in_flight)
@@ -98,12 +101,14 @@ class ModelClient:
                 kwargs["api_base"] = base
         return kwargs
 
-    def _cached(
-        self, model: str, messages: list[dict[str, Any]], params: dict[str, Any], variant: int
-    ) -> tuple[str | None, Completion | None]:
+    def _cached(self, model: str, kwargs: dict[str, Any], variant: int) -> tuple[str | None, Completion | None]:
+        """The cache key covers the request as it goes out (`kwargs`, the endpoint included), so switching
+        OPENAI_API_BASE to another server is a miss, never the old server's answer."""
         if self.cache is None:
             return None, None
-        key = cache_key(model, messages, params, variant)
+        key = cache_key(model, kwargs, variant, provider_environment(model))
+        if self.refresh:
+            return key, None
         hit = self.cache.get(key)
         if hit is None:
             return key, None
@@ -183,12 +188,11 @@ class ModelClient:
         offline = self._offline(model, messages)
         if offline is not None:
             return offline
-        params = dict(params or {})
-        key, hit = self._cached(model, messages, params, variant)
+        kwargs = self._kwargs(model, messages, dict(params or {}))
+        key, hit = self._cached(model, kwargs, variant)
         if hit is not None:
             return hit
         litellm = litellm_module()
-        kwargs = self._kwargs(model, messages, params)
         attempt = 0
         while True:
             attempt += 1
@@ -217,12 +221,11 @@ class ModelClient:
         offline = self._offline(model, messages)
         if offline is not None:
             return offline
-        params = dict(params or {})
-        key, hit = self._cached(model, messages, params, variant)
+        kwargs = self._kwargs(model, messages, dict(params or {}))
+        key, hit = self._cached(model, kwargs, variant)
         if hit is not None:
             return hit
         litellm = await litellm_ready()
-        kwargs = self._kwargs(model, messages, params)
         slots = self._slots()
         attempt = 0
         while True:
@@ -300,18 +303,22 @@ class ModelClient:
 
 def open_client(
     root: Path, concurrency: int = 16, *, use_cache: bool = True, timeout: float | None = None,
-    max_attempts: int | None = None,
+    max_attempts: int | None = None, refresh: bool = False,
 ) -> ModelClient:
-    """A client with the repository's response cache: what every model-calling command and the SDK share."""
+    """A client with the repository's response cache: what every model-calling command and the SDK share.
+    `use_cache=False, refresh=True` (`--no-cache`): ask the provider every time and store what it says."""
     from plg import config as plg_config
 
-    cache = ResponseCache(plg_config.cache_path(root)) if use_cache else None
+    cache = ResponseCache(plg_config.cache_path(root)) if use_cache or refresh else None
     overrides: dict[str, Any] = {}
     if timeout:
         overrides["timeout"] = timeout
     if max_attempts:
         overrides["max_attempts"] = max_attempts
-    return ModelClient(cache=cache, options=replace(CallOptions(), **overrides), max_in_flight=max(concurrency, 1))
+    return ModelClient(
+        cache=cache, options=replace(CallOptions(), **overrides), max_in_flight=max(concurrency, 1),
+        refresh=refresh and not use_cache,
+    )
 
 
 __all__ = [

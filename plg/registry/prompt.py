@@ -192,9 +192,23 @@ def _load_front(front_src: str, where: str) -> FrontMatter:
     if expands_too_far(raw):
         raise PromptFileError(f"{where}: front matter expands past {MAX_VALUE_CHARS:,} characters (YAML aliases?)")
     try:
-        return FrontMatter.model_validate(raw)
+        front = FrontMatter.model_validate(raw)
     except ValidationError as err:
         raise PromptFileError(f"{where}: {_describe_validation(err)}") from None
+    _refuse_controls(front.params, where)
+    return front
+
+
+def _refuse_controls(params: dict[str, Any], where: str) -> None:
+    """Credentials, provider routing and litellm's own answers (`mock_response`) are never prompt content:
+    refused on parsing, so no reader (eval, CI, lint, the SDK from a remote or bundle) ever sends them.
+    `api_base`/`base_url` depend on the repository's allow-list and are checked where the root is known
+    (`plg.config.check_request_params`)."""
+    from plg.config import ENDPOINT_REFUSAL, is_control_key
+
+    found = sorted(k for k in params if is_control_key(str(k)))
+    if found:
+        raise PromptFileError(f"{where}: params {', '.join(found)}: {ENDPOINT_REFUSAL}")
 
 
 def _describe_validation(err: ValidationError) -> str:

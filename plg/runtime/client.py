@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from plg.config import check_request_params
 from plg.errors import BadInput, ModelCallError
 from plg.log.records import RequestRecord, check_metadata
 from plg.registry.versions import PromptVersion
@@ -158,6 +159,7 @@ class Client(Streaming):
             pv = self.get_prompt(prompt_name, label, version)
             if pv.label is None and label is not None:
                 pv = PromptVersion(**{**pv.__dict__, "label": label})
+            check_request_params(pv.params, pv.file.where, self.root)  # the prompt names no host for the key
             variables = dict(input_variables or {})
             messages = [m.to_dict() for m in pv.render(variables)]
             if step is not None:

@@ -43,6 +43,8 @@ def _with_prompt(text: str, *args: str) -> Callable[[GitRepo, Path], list[str]]:
 def _with_pipeline(text: str, *args: str) -> Callable[[GitRepo, Path], list[str]]:
     def setup(repo: GitRepo, outside: Path) -> list[str]:
         repo.write("evals/cake.yaml", text.replace("OUTSIDE", str(outside)))
+        if args[:1] == ("promote",):
+            repo.commit("hostile pipeline")  # the gate reads committed inputs only
         return list(args) or ["eval", "cake"]
 
     return setup

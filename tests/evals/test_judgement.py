@@ -165,6 +165,7 @@ def test_a_judge_outage_is_not_judged_either(served: GitRepo, llm_server: Loopba
         judge_down.fail_next(401, n=1000)
         judge = f"    model: openai/judge\n    params: {{api_base: '{judge_down.base_url}'}}\n"
         served.write("evals/cake.yaml", pipeline(models="", judge=judge))
+        served.write("plg.toml", f'[endpoints]\nallow = ["{judge_down.base_url}"]\n')
         served.commit("the judge lives elsewhere")
         result = run_cli("eval", "cake", "--record")
     assert result.code == 3, result
