@@ -169,7 +169,35 @@ def parse_prompt(text: str, where: str) -> PromptFile:
     return PromptFile(front=front, sections=_split_sections(body, body_line, where), source=text, where=where)
 
 
+def parse_prompt_leniently(text: str, where: str) -> tuple[PromptFile, list[str]]:
+    """Every front-matter problem at once, for `plg lint`, with the prompt the valid keys make (the
+    offending keys dropped), so the template is still checked against the inputs it declares. A file
+    whose front matter does not parse at all raises as `parse_prompt` does."""
+    front_src, body, body_line = _split_front_matter(text, where)
+    raw = _raw_front(front_src, where)
+    problems: list[str] = []
+    try:
+        front = FrontMatter.model_validate(raw)
+    except ValidationError as err:
+        problems = [_describe_error(e) for e in err.errors()]
+        bad = {e["loc"][0] for e in err.errors() if e["loc"]}
+        try:
+            front = FrontMatter.model_validate({k: v for k, v in raw.items() if k not in bad})
+        except ValidationError:
+            front = FrontMatter()
+    sections = _split_sections(body, body_line, where)
+    return PromptFile(front=front, sections=sections, source=text, where=where), problems
+
+
 def _load_front(front_src: str, where: str) -> FrontMatter:
+    raw = _raw_front(front_src, where)
+    try:
+        return FrontMatter.model_validate(raw)
+    except ValidationError as err:
+        raise PromptFileError(f"{where}: {_describe_validation(err)}") from None
+
+
+def _raw_front(front_src: str, where: str) -> dict[str, Any]:
     import yaml
 
     from plg.config import load_yaml
@@ -191,14 +219,14 @@ def _load_front(front_src: str, where: str) -> FrontMatter:
 
     if expands_too_far(raw):
         raise PromptFileError(f"{where}: front matter expands past {MAX_VALUE_CHARS:,} characters (YAML aliases?)")
-    try:
-        return FrontMatter.model_validate(raw)
-    except ValidationError as err:
-        raise PromptFileError(f"{where}: {_describe_validation(err)}") from None
+    return raw
 
 
 def _describe_validation(err: ValidationError) -> str:
-    first = err.errors()[0]
+    return _describe_error(err.errors()[0])
+
+
+def _describe_error(first: Any) -> str:
     key = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"unknown front-matter key '{key}'"
