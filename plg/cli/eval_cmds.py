@@ -116,8 +116,9 @@ def run_and_show(
     else:
         result = outcome.result
         header, rows = read_run(result.path)
+        checks = outcome.checks if outcome.not_judged is None else ()  # no FAIL line before "not judged"
         if output:
-            write_output(output, header, rows, result.summaries, outcome.checks)
+            write_output(output, header, rows, result.summaries, checks)
         if as_json:
             echo_json(
                 {
@@ -130,7 +131,7 @@ def run_and_show(
                 }
             )
         else:
-            click.echo(text_summary(header, result.summaries, outcome.checks))
+            click.echo(text_summary(header, result.summaries, checks))
             if result.merged_from:
                 click.echo(
                     f"merged {len(result.merged_from)} shards ({result.rows_reused} rows, no model called); "
