@@ -118,7 +118,8 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
         needed = required_columns(prompt) if prompt is not None else {"messages"}
         if request.outputs is not None:
             needed = set()
-        count = check_columns(dataset, needed, prompt.name if prompt else str(path))
+        inputs = prompt.file.front.inputs if prompt is not None and request.outputs is None else None
+        count = check_columns(dataset, needed, prompt.name if prompt else str(path), inputs)
         row_count += count
         if count == 0:
             raise BadInput(f"{path}: dataset {dataset} has no rows: there is nothing to judge")
@@ -182,7 +183,7 @@ def plan_batch(
     _require_messages(prompt)
     if not dataset.is_file():
         raise BadInput(f"--dataset {dataset}: no such file")
-    row_count = check_columns(dataset, required_columns(prompt), prompt.name)
+    row_count = check_columns(dataset, required_columns(prompt), prompt.name, prompt.file.front.inputs)
     if row_count == 0:
         raise BadInput(f"--dataset {dataset}: no rows")
     return EvalSpec(

@@ -300,8 +300,16 @@ def resolve_variables(prompt: PromptFile, variables: dict[str, Any], where: str)
     values = {n: s.default for n, s in prompt.front.inputs.items() if s.default is not None}
     for name, value in variables.items():
         spec = prompt.front.inputs.get(name)
+        if spec is not None and takes_default(spec, value):
+            continue
         values[name] = coerce_value(name, spec, value, where) if spec else value
     return values
+
+
+def takes_default(spec: InputSpec, value: Any) -> bool:
+    """An empty text for an input with a default takes the default: a CSV cannot tell an empty cell
+    from a value left out, and an empty cell for an integer input is no integer."""
+    return value == "" and spec.default is not None
 
 
 def render_sections(prompt: PromptFile, variables: dict[str, Any], where: str) -> list[Message]:
