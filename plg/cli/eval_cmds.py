@@ -251,7 +251,8 @@ def scores(ctx: click.Context, spec: str, as_json: bool) -> None:
     registry = open_registry(ctx)
     name, ref = split_ref(spec)
     pv = registry.resolve(name, ref) if ref else registry.latest(name)
-    found = [s for s in read_scores(registry.store, pv.commit) if s.prompt == name] if pv.commit else []
+    names = set(registry.known_as(name))  # scores recorded before a `git mv` are this file's too
+    found = [s for s in read_scores(registry.store, pv.commit) if s.prompt in names] if pv.commit else []
     if as_json:
         echo_json([asdict(s) for s in found])
         return
