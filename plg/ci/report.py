@@ -216,7 +216,10 @@ def render_markdown(report: CiReport, title: str = "plg") -> str:
     if count:
         lines += [
             "",
-            "| | prompt | change | model | base | head | Δ score | pass rate | rows | errors | threshold |",
+            # a row passes only when every scorer does: the column says so, so a strict scorer's 0% is
+            # not read as the verdict (the verdict is the threshold's, in the first and last columns)
+            "| | prompt | change | model | base | head | Δ score | rows passing every scorer | rows | errors "
+            "| threshold |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for prompt in report.prompts:
