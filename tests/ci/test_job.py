@@ -440,9 +440,14 @@ def test_the_comment_names_its_pass_rate_for_what_it_counts() -> None:
     """`pass rate 0%` beside a ✅ read as a failure: it counts rows passing every scorer (issue 28)."""
     from plg.ci.report import CiReport, Figures, PromptResult, render_markdown
 
-    figures = Figures(model="plg/offline", score=0.5, pass_rate=0.0, rows=4, scorers={"contains": 1.0, "exact": 0.0})
+    figures = Figures(
+        model="plg/offline", score=0.5, pass_rate=0.0, rows=4, scorers={"contains": 1.0, "exact": 0.0},
+        scorer_pass={"contains": 1.0, "exact": 0.0},
+    )
     prompt = PromptResult(name="cake", status="modified", file="prompts/cake.prompt", head=[figures])
     text = render_markdown(CiReport(event="pull_request", head_sha="a" * 40, prompts=[prompt]))
 
     header = next(line for line in text.splitlines() if line.startswith("| | prompt"))
     assert "rows passing every scorer" in header and "pass rate" not in header, header
+    row = next(line for line in text.splitlines() if "`cake`" in line and "plg/offline" in line)
+    assert "| 0% (contains 100%, exact 0%) |" in row, row
