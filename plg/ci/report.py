@@ -200,6 +200,8 @@ def _version(fig: Figures) -> str:
 def _verdict(prompt: PromptResult) -> str:
     if prompt.status == "removed" or prompt.not_evaluated:
         return "➖"
+    if prompt.passed and not prompt.thresholds and not prompt.gate:
+        return "➖"  # no bar judged it: a green tick beside its figures would read as a verdict nobody gave
     return "✅" if prompt.passed else "❌"
 
 

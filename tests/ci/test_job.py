@@ -451,3 +451,4 @@ def test_the_comment_names_its_pass_rate_for_what_it_counts() -> None:
     assert "rows passing every scorer" in header and "pass rate" not in header, header
     row = next(line for line in text.splitlines() if "`cake`" in line and "plg/offline" in line)
     assert "| 0% (contains 100%, exact 0%) |" in row, row
+    assert not row.startswith("| ✅"), row  # no bar judged it: no green tick beside a 0%
