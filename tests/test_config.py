@@ -51,6 +51,27 @@ def test_the_settings_file_moves_the_log_for_the_sdk_and_plg_logs(app: GitRepo, 
     assert listed_ids() == [request_id]
 
 
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_log_inside_the_repository_is_ignored_by_git(app: GitRepo, existing: bool) -> None:
+    """`log = "var/requests.db"` had put every request's inputs and outputs one `git add .` from a commit."""
+    app.write("plg.toml", 'log = "var/requests.db"\n')
+    app.commit("settings")
+    if existing:
+        app.write("var/notes.txt", "kept\n")
+        app.commit("a folder the project already has")
+
+    Client(app.path).run("cake", {"cake_type": "lemon"})
+
+    assert (app.path / "var/requests.db").exists()
+    status = app.git("status", "--porcelain", "--untracked-files=all")
+    assert "requests.db" not in status, status
+    in_var = [line for line in status.splitlines() if line[3:].startswith("var/")]
+    assert in_var == (["?? var/.gitignore"] if existing else []), status
+    assert app.git("check-ignore", "var/requests.db", "var/requests.db-wal").split() == [
+        "var/requests.db", "var/requests.db-wal"
+    ]
+
+
 def test_the_environment_overrides_the_file_and_a_flag_overrides_both(
     app: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -196,6 +196,7 @@ def _figures(version: PromptVersion, outcome: EvalOutcome) -> list[Figures]:
             rows=s.rows,
             errors=s.errors,
             scorers={sc.name: sc.mean for sc in s.scorers},
+            scorer_pass={sc.name: sc.pass_rate for sc in s.scorers},
             placeholder=list(s.placeholders),
         )
         for s in outcome.result.summaries
@@ -213,6 +214,7 @@ def _from_recorded(score: RecordedScore, common: dict[str, Any]) -> Figures:
         errors=score.errors,
         reused=True,
         scorers={name: (fig or {}).get("mean") for name, fig in scorers.items()},
+        scorer_pass={name: (fig or {}).get("pass_rate") for name, fig in scorers.items()},
         placeholder=list(score.placeholders()),
     )
 

@@ -40,6 +40,7 @@ class Figures(_Frozen):
     errors: int = 0
     reused: bool = False
     scorers: dict[Short, Score | None] = Field(default_factory=dict, max_length=50)
+    scorer_pass: dict[Short, Score | None] = Field(default_factory=dict, max_length=50)  # each scorer's pass rate
     placeholder: list[Short] = Field(default_factory=list, max_length=50)
 
 
@@ -199,6 +200,8 @@ def _version(fig: Figures) -> str:
 def _verdict(prompt: PromptResult) -> str:
     if prompt.status == "removed" or prompt.not_evaluated:
         return "➖"
+    if prompt.passed and not prompt.thresholds and not prompt.gate:
+        return "➖"  # no bar judged it: a green tick beside its figures would read as a verdict nobody gave
     return "✅" if prompt.passed else "❌"
 
 
@@ -216,7 +219,10 @@ def render_markdown(report: CiReport, title: str = "plg") -> str:
     if count:
         lines += [
             "",
-            "| | prompt | change | model | base | head | Δ score | pass rate | rows | errors | threshold |",
+            # a row passes only when every scorer does: the column says so, so a strict scorer's 0% is
+            # not read as the verdict (the verdict is the threshold's, in the first and last columns)
+            "| | prompt | change | model | base | head | Δ score | rows passing every scorer | rows | errors "
+            "| threshold |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for prompt in report.prompts:
@@ -267,9 +273,19 @@ def _summary_rows(prompt: PromptResult) -> list[str]:
         rows.append(
             f"| {_verdict(prompt)} | {name} | {prompt.status} | {md(fig.model)} | {base_cell} | "
             f"{_version(fig)} {_num(fig.score)} | {_delta(fig.score, base.score if base else None)} | "
-            f"{_pct(fig.pass_rate)} | {fig.rows} | {fig.errors} | {threshold} |"
+            f"{_pass_cell(fig)} | {fig.rows} | {fig.errors} | {threshold} |"
         )
     return rows
+
+
+def _pass_cell(fig: Figures) -> str:
+    """The rows passing every scorer, then each scorer's own pass rate beside it when there are several,
+    so a strict scorer's 0% is seen as that scorer's, not the prompt's verdict."""
+    shown = _pct(fig.pass_rate)
+    if len(fig.scorer_pass) > 1:
+        each = ", ".join(f"{md(name)} {_pct(rate)}" for name, rate in fig.scorer_pass.items())
+        shown += f" ({each})"
+    return shown
 
 
 def _details(prompt: PromptResult) -> list[str]:

@@ -116,8 +116,9 @@ def run_and_show(
     else:
         result = outcome.result
         header, rows = read_run(result.path)
+        checks = outcome.checks if outcome.not_judged is None else ()  # no FAIL line before "not judged"
         if output:
-            write_output(output, header, rows, result.summaries, outcome.checks)
+            write_output(output, header, rows, result.summaries, checks)
         if as_json:
             echo_json(
                 {
@@ -130,7 +131,7 @@ def run_and_show(
                 }
             )
         else:
-            click.echo(text_summary(header, result.summaries, outcome.checks))
+            click.echo(text_summary(header, result.summaries, checks))
             if result.merged_from:
                 click.echo(
                     f"merged {len(result.merged_from)} shards ({result.rows_reused} rows, no model called); "
@@ -250,7 +251,8 @@ def scores(ctx: click.Context, spec: str, as_json: bool) -> None:
     registry = open_registry(ctx)
     name, ref = split_ref(spec)
     pv = registry.resolve(name, ref) if ref else registry.latest(name)
-    found = [s for s in read_scores(registry.store, pv.commit) if s.prompt == name] if pv.commit else []
+    names = set(registry.known_as(name))  # scores recorded before a `git mv` are this file's too
+    found = [s for s in read_scores(registry.store, pv.commit) if s.prompt in names] if pv.commit else []
     if as_json:
         echo_json([asdict(s) for s in found])
         return

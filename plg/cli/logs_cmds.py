@@ -161,7 +161,8 @@ def logs_show(ctx: click.Context, request_id: str, log_path: str | None, as_json
     click.echo(f"model:    {record.model}  {json.dumps(record.params) if record.params else ''}".rstrip())
     latency = f"{record.latency_s:.3f} s" if record.latency_s is not None else "-"
     click.echo(
-        f"latency:  {latency}  tokens {record.prompt_tokens}/{record.completion_tokens}  cost {record.cost}"
+        f"latency:  {latency}  tokens {_dash(record.prompt_tokens)}/{_dash(record.completion_tokens)}  "
+        f"cost {_dash(record.cost)}"
     )
     click.echo(f"inputs:   {json.dumps(record.input_variables, ensure_ascii=False)}")
     if record.tags:
@@ -307,3 +308,8 @@ def _shown(location: str) -> str:
     from plg.log.store import safe_url
 
     return safe_url(location)
+
+
+def _dash(value: object) -> str:
+    """What a figure the provider did not report reads as: '-', never 'None'."""
+    return "-" if value is None else str(value)

@@ -252,7 +252,7 @@ def backtest(
         check_output(output, (".json", ".md"))
     registry = open_registry(ctx)
     name, ref = split_ref(spec)
-    candidate = registry.resolve(name, ref) if ref else registry.latest(name)
+    candidate = registry.resolve(name, ref)  # NAME alone: the working-tree file, as `plg eval NAME` runs
     path = history or registry.root / "evals/history" / f"{name}.jsonl"
     with shown_progress():
         report, reused = run_backtest(

@@ -266,20 +266,27 @@ def grades_export(ctx: click.Context, run_id: str, output: Path) -> None:
     from plg.evals.grading import export_sheet
     from plg.evals.runs import find_run
 
-    count = export_sheet(find_run(_runs_dir(ctx), run_id), output)
+    path = find_run(_runs_dir(ctx), run_id)
+    count = export_sheet(path, output)
+    if not count:
+        click.echo(f"run {path.stem}: no grade is pending; nothing to export")
+        return
     click.echo(
-        f"wrote {count} row(s) to grade to {output}; fill the 'grade' column and run `plg runs grades import`"
+        f"wrote {count} row(s) to grade to {output}; fill the 'grade' column and run "
+        f"`plg runs grades import {path.stem} {output} --record`"
     )
 
 
 @grades.command(name="import")
 @click.argument("run_id")
 @click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--record", is_flag=True, help="Once every row is graded, record the run's score in git notes.")
 @click.pass_context
-def grades_import(ctx: click.Context, run_id: str, sheet: Path) -> None:
-    """Merge a filled grading sheet into the run."""
+def grades_import(ctx: click.Context, run_id: str, sheet: Path, record: bool) -> None:
+    """Merge a filled grading sheet into the run; once every row is graded, finish the run: judge it
+    against the threshold (exit 1 below it) and, with --record, record it."""
     from plg.evals.config import HumanConfig, load_pipeline
-    from plg.evals.grading import import_sheet
+    from plg.evals.grading import import_sheet, pending_grades
     from plg.evals.runs import find_run, read_run
     from plg.registry.gitreads import find_worktree
 
@@ -296,3 +303,35 @@ def grades_import(ctx: click.Context, run_id: str, sheet: Path) -> None:
                 scales[name] = config.scale
     count = import_sheet(path, sheet, scales)
     click.echo(f"merged {count} grade(s) into run {header.run_id}")
+    left = pending_grades(path)
+    if left:
+        click.echo(
+            f"{left} grade(s) still pending: fill them in and run `plg runs grades import {header.run_id} "
+            f"SHEET{' --record' if record else ''}` again (`plg runs grades export {header.run_id} -o SHEET` "
+            "writes the ones left)"
+        )
+        return
+    _finish_graded_run(ctx, header, record)
+
+
+def _finish_graded_run(ctx: click.Context, header, record: bool) -> None:  # type: ignore[no-untyped-def]
+    """Every row graded: the run is finished as `plg eval NAME --resume RUN` would (no model called)."""
+    from plg.cli.common import open_registry
+    from plg.cli.eval_cmds import run_and_show
+    from plg.evals.plan import EvalRequest
+    from plg.evals.session import RunOptions
+    from plg.evals.shards import request_fields
+
+    if header.kind == "custom":
+        click.echo(
+            f"every row is graded; finish it with `plg eval ... --outputs FILE --resume {header.run_id}`"
+        )
+        return
+    registry = open_registry(ctx)
+    request = EvalRequest(**request_fields(header, registry.root))
+    target = request.spec or f"--pipeline {header.pipeline}"
+    flags = f"--resume {header.run_id}{' --record' if record else ''}"
+    click.echo(f"every row is graded; finishing run {header.run_id} (`plg eval {target} {flags}`):")
+    run_and_show(registry, request, RunOptions(resume=header.run_id, record=record), None, False)
+    if not record:
+        click.echo("add --record to record this score in git notes")

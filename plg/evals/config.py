@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -365,7 +366,11 @@ def _describe_one(error: Any) -> str:
     return f"{key}: {message}" if key else message
 
 
-def find_pipeline(root: Path, prompt_name: str, eval_key: str | None, explicit: Path | None) -> Path:
+def find_pipeline(
+    root: Path, prompt_name: str, eval_key: str | None, explicit: Path | None, former: Sequence[str] = ()
+) -> Path:
+    """The prompt's pipeline: `--pipeline`, its `eval:` key, evals/NAME.yaml, then (after a `git mv`)
+    the pipeline of a name it had before, so a rename keeps its eval."""
     if explicit is not None:
         if not explicit.is_file():
             raise BadInput(f"--pipeline {explicit}: no such file")
@@ -376,11 +381,12 @@ def find_pipeline(root: Path, prompt_name: str, eval_key: str | None, explicit: 
         if candidate.is_file():
             return candidate
         tried.append(eval_key)
-    for candidate_name in (
-        f"evals/{prompt_name}.yaml",
-        f"evals/{prompt_name}.yml",
-        f"evals/{prompt_name.replace('/', '-')}.yaml",
-    ):
+    names = [prompt_name, *(n for n in former if n != prompt_name)]
+    for candidate_name in [
+        path
+        for each in names
+        for path in (f"evals/{each}.yaml", f"evals/{each}.yml", f"evals/{each.replace('/', '-')}.yaml")
+    ]:
         if candidate_name in tried:
             continue
         candidate = root / candidate_name

@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plg.errors import BadInput
 from plg.textfiles import text_lines
+
+if TYPE_CHECKING:
+    from plg.registry.prompt import InputSpec
 
 SHOWN_ROWS = 5
 
@@ -119,15 +122,31 @@ def dataset_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_columns(path: Path, required: set[str], needed_by: str) -> int:
-    """One streaming pass before any model call: every row must carry every variable the prompt needs."""
+def check_columns(
+    path: Path, required: set[str], needed_by: str, inputs: Mapping[str, InputSpec] | None = None
+) -> int:
+    """One streaming pass before any model call: every row must carry every variable the prompt needs,
+    and every value of a typed input must be of its type (a bad cell is refused here, like a missing
+    column, rather than failing its row after the others have called the model)."""
+    from plg.errors import TemplateError
+    from plg.registry.prompt import coerce_value, takes_default
+
     missing: dict[str, list[int]] = {}
+    wrong: dict[str, list[str]] = {}
     count = 0
     for row in iter_rows(path):
         count += 1
         for column in required:
             if column not in row.values:
                 missing.setdefault(column, []).append(row.index + 1)
+        for name, spec in (inputs or {}).items():
+            value = row.values.get(name)
+            if value is None or takes_default(spec, value):
+                continue
+            try:
+                coerce_value(name, spec, value, needed_by)
+            except TemplateError:
+                wrong.setdefault(name, []).append(f"{row.index + 1} ({_short(value)})")
     if missing:
         column, rows = sorted(missing.items())[0]
         shown = ", ".join(str(r) for r in rows[:SHOWN_ROWS])
@@ -136,4 +155,18 @@ def check_columns(path: Path, required: set[str], needed_by: str) -> int:
         raise BadInput(
             f"{path}: column '{column}' missing in rows {shown}{more} (needed by {needed_by}){others}"
         )
+    if wrong and inputs is not None:
+        column, cells = sorted(wrong.items())[0]
+        shown = ", ".join(cells[:SHOWN_ROWS])
+        more = f" and {len(cells) - SHOWN_ROWS} more" if len(cells) > SHOWN_ROWS else ""
+        others = f" (also mistyped: {', '.join(sorted(wrong)[1:])})" if len(wrong) > 1 else ""
+        raise BadInput(
+            f"{path}: column '{column}' should be {inputs[column].type} (as {needed_by} declares) "
+            f"in rows {shown}{more}{others}"
+        )
     return count
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

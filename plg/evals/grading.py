@@ -45,6 +45,12 @@ def export_sheet(run_file: Path, out: Path) -> int:
     return count
 
 
+def pending_grades(run_file: Path) -> int:
+    """Grades the run still waits for, counted as the sheet lists them (one per row and scorer)."""
+    _, rows = latest_rows(run_file)
+    return sum(1 for row in rows.values() for score in row.scores if score.pending)
+
+
 def import_sheet(run_file: Path, sheet: Path, scales: dict[str, tuple[float, float]]) -> int:
     """`scales` maps a human scorer's name to its grading scale, from the run's pipeline."""
     header, rows = latest_rows(run_file)

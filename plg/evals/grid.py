@@ -20,6 +20,7 @@ class GridCell:
     status: str
     score: float | None
     text: str
+    failed_by: tuple[str, ...] = ()  # the scorers that failed the row: a high score can still fail
 
     @property
     def verdict(self) -> str:
@@ -60,7 +61,7 @@ def cell(record: RowRecord | None, scorer: str = "") -> GridCell:
     if record.error is not None or any(s.error for s in scores):
         return GridCell(ERROR, score, text)
     if passed is False:
-        return GridCell(FAIL, score, text)
+        return GridCell(FAIL, score, text, tuple(s.name for s in scores if s.passed is False))
     if any(s.pending for s in scores):
         return GridCell(PENDING, score, text)
     return GridCell(PASS if passed else UNSCORED, score, text)

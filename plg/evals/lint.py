@@ -10,7 +10,7 @@ from pathlib import Path
 from plg.config import check_request_params
 from plg.errors import InvalidName, NoPipeline, PlgError
 from plg.evals.config import find_pipeline
-from plg.registry.prompt import parse_front_matter, parse_prompt
+from plg.registry.prompt import parse_front_matter, parse_prompt_leniently
 from plg.registry.prompttext import prompt_text, working_bytes
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, validate_name
 
@@ -29,18 +29,19 @@ class Finding:
 def lint_text(text: str, where: str) -> list[Finding]:
     from plg.registry.template import static_template_problems
 
+    findings: list[Finding] = []
     try:
-        prompt = parse_prompt(text, where)
+        prompt, front_problems = parse_prompt_leniently(text, where)
+        findings += [Finding(where, "error", problem) for problem in front_problems]
         problems = [
             p for s in prompt.sections for p in static_template_problems(s.source, s.first_line, where)
         ]
         if problems:
-            return [Finding(where, "error", problem) for problem in problems]
+            return findings + [Finding(where, "error", problem) for problem in problems]
         prompt.check()
     except PlgError as err:
         message = err.message.removeprefix(where).lstrip(":, ")
-        return [Finding(where, "error", message)]
-    findings = []
+        return findings + [Finding(where, "error", message)]
     declared = set(prompt.front.inputs)
     if declared:
         for name in sorted(prompt.variables - declared):

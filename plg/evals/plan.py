@@ -96,6 +96,21 @@ def _require_served_request(prompt: PromptVersion, config: object, path: Path) -
         )
 
 
+def prompt_pipeline(registry: Registry, name: str, eval_key: str | None) -> Path:
+    """The pipeline of prompt `name`, or after a `git mv` the one its former name had (the history is
+    read only when its own name has none)."""
+    from plg.errors import NoPipeline
+    from plg.evals.config import find_pipeline
+
+    try:
+        return find_pipeline(registry.root, name, eval_key, None)
+    except NoPipeline:
+        former = registry.former_names(name) if (registry.root / registry.prompt_path(name)).is_file() else []
+        if not former:
+            raise
+        return find_pipeline(registry.root, name, eval_key, None, former)
+
+
 def _require_messages(prompt: PromptVersion) -> None:
     """An empty template renders no message: every row would go to the model with nothing to answer."""
     if not prompt.file.sections:
@@ -103,7 +118,7 @@ def _require_messages(prompt: PromptVersion) -> None:
 
 
 def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
-    from plg.evals.config import find_pipeline, load_pipeline
+    from plg.evals.config import load_pipeline
     from plg.evals.datasets import check_columns, dataset_hash
     from plg.evals.scorers import build_scorers
 
@@ -112,13 +127,18 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
         raise BadInput("give a prompt name or --pipeline FILE")
     path = request.pipeline
     if path is None and prompt is not None:
-        path = find_pipeline(registry.root, prompt.name, prompt.front.eval, None)
+        path = prompt_pipeline(registry, prompt.name, prompt.front.eval)
     assert path is not None
     loaded = load_pipeline(path)
     config = loaded.config
     if prompt is None and config.prompt:
         prompt = resolve_prompt(registry, config.prompt)
-    if prompt is not None and config.prompt and split_ref(config.prompt)[0] != prompt.name:
+    if (
+        prompt is not None
+        and config.prompt
+        and split_ref(config.prompt)[0] != prompt.name
+        and split_ref(config.prompt)[0] not in registry.known_as(prompt.name)  # renamed with `git mv`
+    ):
         raise BadInput(f"{path}: this pipeline belongs to prompt '{config.prompt}', not '{prompt.name}'")
     for model in request.models:
         if not model or any(c.isspace() for c in model):
@@ -147,7 +167,8 @@ def plan_eval(registry: Registry, request: EvalRequest) -> PlannedEval:
         needed = required_columns(prompt) if prompt is not None else {"messages"}
         if request.outputs is not None:
             needed = set()
-        count = check_columns(dataset, needed, prompt.name if prompt else str(path))
+        inputs = prompt.file.front.inputs if prompt is not None and request.outputs is None else None
+        count = check_columns(dataset, needed, prompt.name if prompt else str(path), inputs)
         row_count += count
         if count == 0:
             raise BadInput(f"{path}: dataset {dataset} has no rows: there is nothing to judge")
@@ -212,7 +233,7 @@ def plan_batch(
     check_request_params(prompt.params, prompt.file.where, registry.root)
     if not dataset.is_file():
         raise BadInput(f"--dataset {dataset}: no such file")
-    row_count = check_columns(dataset, required_columns(prompt), prompt.name)
+    row_count = check_columns(dataset, required_columns(prompt), prompt.name, prompt.file.front.inputs)
     if row_count == 0:
         raise BadInput(f"--dataset {dataset}: no rows")
     return EvalSpec(

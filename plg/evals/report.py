@@ -26,15 +26,24 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
 
 
+HEADLINE = "(every scorer)"
+LEGEND = (
+    f"{HEADLINE}: the weighted mean score, and the rows passing every scorer; "
+    "each scorer's line: its mean and the rows it passed"
+)
+
+
 def summary_rows(summaries: tuple[ModelSummary, ...]) -> tuple[list[str], list[list[str]]]:
-    """One line per model and scorer: the model-comparison view when several models ran."""
+    """One line per model and scorer: the model-comparison view when several models ran. A model's
+    first line is named for what it counts: a row passes only when every scorer passes it, so one
+    strict scorer can make it 0% while the others pass, and the scorers' own lines say which."""
     headers = ["model", "scorer", "mean", "pass", "errors", "tokens in/out", "cost $", "p50 s", "p95 s"]
     rows: list[list[str]] = []
     for s in summaries:
         rows.append(
             [
                 s.model,
-                "(weighted)",
+                HEADLINE,
                 fmt(s.score),
                 pct(s.pass_rate),
                 str(s.errors),
@@ -63,6 +72,8 @@ def text_summary(
     headers, rows = summary_rows(summaries)
     title = _title(header)
     lines = [title, tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)]
+    if any(s.scorers for s in summaries):
+        lines.append(LEGEND)
     warning = placeholder_warning(summaries)
     if warning:
         lines.append(f"warning: {warning}")
@@ -87,6 +98,8 @@ def markdown_summary(
     headers, rows = summary_rows(summaries)
     out = [f"### {_title(header)}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    if any(s.scorers for s in summaries):
+        out.append(f"\n{_md_cell(LEGEND)}")
     warning = placeholder_warning(summaries)
     if warning:
         out.append(f"\n⚠️ {_md_cell(warning)}")

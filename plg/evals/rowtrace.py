@@ -24,7 +24,7 @@ def _derived(name: str, row: Any, top_level: bool) -> dict[str, Any]:
     if name.startswith("workflow."):
         found: dict[str, Any] = {
             "row": row.row_index + 1,
-            "row_id": row.row_id,
+            "row_id": row.given_id or None,  # the dataset's id only: `row` numbers it for people
             "model": row.model,
             "repeat": row.repeat,
         }

@@ -59,7 +59,9 @@ class RunResult:
 async def _run_one(spec: EvalSpec, client: Any, row: Row, model: str, repeat: int) -> RowRecord:
     """One row as a span tree: the workflow root, then rendering, the model call and each evaluator."""
     collected: list[Span] = []
-    attributes = {"row": row.index + 1, "row_id": row.id, "model": model, "repeat": repeat}
+    attributes: dict[str, Any] = {"row": row.index + 1, "model": model, "repeat": repeat}
+    if row.values.get("id") is not None:  # the dataset's own id; a position is `row` (1-based), not an id
+        attributes["row_id"] = str(row.values["id"])
     if spec.prompt is not None:
         attributes.update(prompt=spec.prompt.name, version=spec.prompt.version)
     with tracing.span(workflow_name(spec), collected.append, attributes, new_trace=True) as root:

@@ -235,7 +235,7 @@ class Judge(Scorer):
             self.model, judge_messages(rubric, output, inputs), self.params
         )
         try:
-            value, reason = parse_judgement(completion.text)
+            value, reason = parse_judgement(completion.text, rubric)
         except ValueError as err:
             return Score(self.name, None, None, error=str(err))
         return self.result(value, reason)

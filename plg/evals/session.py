@@ -16,7 +16,7 @@ from plg.errors import BadInput, NotJudged, Refused
 from plg.evals.plan import EvalRequest, PlannedEval, plan_eval
 from plg.evals.runner import RunResult, execute
 from plg.evals.runs import RowRecord, find_run, new_run_id
-from plg.evals.summary import Scored, ThresholdCheck, check_threshold
+from plg.evals.summary import ModelSummary, Scored, ThresholdCheck, check_threshold
 from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING
 from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, find_score, record_scores
@@ -151,6 +151,16 @@ def not_judged_message(planned: PlannedEval, result: RunResult, barred: bool = T
                 f"{planned.spec.name}: not judged: {summary.not_judged} of {summary.rows} row(s) on "
                 f"{summary.model} could not be scored: {summary.outside_error}"
             )
+    for summary in decided:
+        awaiting = awaiting_grades(summary)
+        if awaiting:
+            run = result.run_id
+            return (
+                f"{planned.spec.name}: not judged: {awaiting} of {summary.rows} row(s) on {summary.model} await "
+                f"a human grade; next: `plg runs grades export {run} -o sheet.csv`, fill its 'grade' column, "
+                f"then `plg runs grades import {run} sheet.csv --record` (it finishes and records the run once "
+                "every row is graded)"
+            )
     if barred:
         return None
     for summary in decided:
@@ -161,6 +171,12 @@ def not_judged_message(planned: PlannedEval, result: RunResult, barred: bool = T
                 "threshold to count them by; see `plg runs show RUN`, fix them, or set threshold.max_error_rate"
             )
     return None
+
+
+def awaiting_grades(summary: ModelSummary) -> int:
+    """Rows still waiting for a human grade (the most any one human scorer waits for): their figures
+    are not the version's yet, so the eval is not judged and nothing is recorded."""
+    return max((s.pending for s in summary.scorers), default=0)
 
 
 def _has_bar(planned: PlannedEval, options: RunOptions) -> bool:
@@ -213,7 +229,7 @@ def _to_recorded(
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out = []
     for summary in result.summaries:
-        if summary.not_judged or (not barred and _unscored(summary)):
+        if summary.not_judged or awaiting_grades(summary) or (not barred and _unscored(summary)):
             continue  # not the version's score: never recorded, so the next run calls again
         model_checks = [c for c in checks if c.model == summary.model]
         out.append(

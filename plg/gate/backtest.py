@@ -245,7 +245,7 @@ def render_text(report: BacktestReport) -> str:
 
 
 def render_markdown(report: BacktestReport) -> str:
-    version = f"@{report.version}" if report.version is not None else ""
+    version = f"@{report.version}" if report.version is not None else " (working tree)"
     out = [
         f"### Backtest `{report.prompt}{version}` over `{report.history}`",
         "",

@@ -11,8 +11,8 @@ from typing import Any
 
 from plg import config as plg_config
 from plg.errors import BadInput, NotJudged, Refused
-from plg.evals.config import BacktestGate, LabelGate, find_pipeline, load_pipeline, resolve_inside
-from plg.evals.plan import EvalRequest
+from plg.evals.config import BacktestGate, LabelGate, load_pipeline, resolve_inside
+from plg.evals.plan import EvalRequest, prompt_pipeline
 from plg.evals.runner import execute
 from plg.evals.runs import find_run, new_run_id
 from plg.evals.session import RunOptions, make_client, run_eval
@@ -80,7 +80,7 @@ def gate_for(
     registry: Registry, candidate: PromptVersion, label: str
 ) -> tuple[LabelGate | None, Path | None]:
     try:
-        path = find_pipeline(registry.root, candidate.name, candidate.front.eval, None)
+        path = prompt_pipeline(registry, candidate.name, candidate.front.eval)
     except BadInput:
         return None, None
     return load_pipeline(path).config.gate.get(label), path
@@ -91,7 +91,7 @@ def decision_model(registry: Registry, candidate: PromptVersion) -> tuple[str, b
     from plg.evals.plan import choose_models
 
     try:
-        path = find_pipeline(registry.root, candidate.name, candidate.front.eval, None)
+        path = prompt_pipeline(registry, candidate.name, candidate.front.eval)
     except BadInput:
         return candidate.model, False
     choice = choose_models(load_pipeline(path).config, candidate.model, ())

@@ -155,6 +155,11 @@ def _skip_unused_work(litellm: Any) -> None:
     Logging.response_cost_calculator = response_cost_calculator
 
 
+def litellm_loaded() -> bool:
+    """litellm is imported and warmed: a call now pays for itself only."""
+    return _litellm is not None and not _warming
+
+
 async def litellm_ready() -> Any:
     """litellm for a call made on the event loop: while its import finishes in a thread, the loop keeps
     answering cached and offline rows instead of stalling every task in flight."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from plg.errors import ModelCallError
 from plg.llm.cache import CachedAnswer, ResponseCache, cache_key, provider_environment
-from plg.llm.door import litellm_module, litellm_ready, prewarm, quiet_call
+from plg.llm.door import litellm_loaded, litellm_module, litellm_ready, prewarm, quiet_call
 from plg.llm.failures import Failure, classify
 from plg.llm.offline import (
     OFFLINE_EMBEDDING_MODEL,
@@ -165,6 +165,8 @@ class ModelClient:
         params: dict[str, Any] | None = None,
         variant: int = 0,
     ) -> Completion:
+        if self._needs_import(model, messages, params, variant):
+            litellm_module()  # before the span: the call's span times the call, not litellm's import
         with tracing.model_call_span(model) as note:
             return note(self._complete(model, messages, params, variant))
 
@@ -175,8 +177,18 @@ class ModelClient:
         params: dict[str, Any] | None = None,
         variant: int = 0,
     ) -> Completion:
+        if self._needs_import(model, messages, params, variant):
+            await litellm_ready()  # before the span (seconds, once): it times the call, not the import
         with tracing.model_call_span(model) as note:
             return note(await self._acomplete(model, messages, params, variant))
+
+    def _needs_import(
+        self, model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None, variant: int
+    ) -> bool:
+        """The call will wait for litellm's import (a cached or offline answer never does)."""
+        if litellm_loaded() or model == OFFLINE_MODEL:
+            return False
+        return self._cached(model, messages, dict(params or {}), variant)[1] is None
 
     def _complete(
         self,

@@ -95,7 +95,39 @@ def open_log(location: str | Path | Any | None, root: Path, background: bool = F
         return BackgroundLogStore(store, plg_config.spill_path(root))
     if isinstance(location, str) and "://" in location:
         raise BadInput(f"log '{safe_url(location)}': expected a file path or a postgresql:// URL")
-    return SQLiteLogStore(Path(location))
+    path = Path(location)
+    if not path.exists():
+        keep_out_of_git(path, root)
+    return SQLiteLogStore(path)
+
+
+def keep_out_of_git(path: Path, root: Path) -> None:
+    """A log file plg is about to create inside the checkout (`log = "var/requests.db"`) is git-ignored
+    where it lives, so requests (inputs, outputs) are never committed by a `git add .`: a folder plg
+    creates gets a `.gitignore` of `*`; an existing one gets `/NAME*` (the file and its -wal, -shm)
+    appended. Best effort: a read-only folder fails at the log's own open, with its own message."""
+    try:
+        path.resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        return
+    if not (Path(root) / ".git").exists():
+        return
+    directory = path.parent
+    try:
+        if not directory.exists():
+            directory.mkdir(parents=True)
+            (directory / ".gitignore").write_text("# plg's request log: kept out of git\n*\n")
+            return
+        ignore = directory / ".gitignore"
+        line = f"/{path.name}*"
+        existing = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+        if line not in existing:
+            with ignore.open("a", encoding="utf-8") as handle:
+                if existing and not ignore.read_text(encoding="utf-8").endswith("\n"):
+                    handle.write("\n")
+                handle.write(f"{line}\n")
+    except (OSError, UnicodeDecodeError):
+        return
 
 
 def open_postgres(url: str, pooled: bool = False) -> Any:

@@ -73,6 +73,8 @@ def catalog(registry: Registry) -> list[CatalogEntry]:
     histories = registry.version_commits()
     all_labels = registry.all_labels()
     dirty = _dirty_names(status())
+    if set(all_labels) - set(names):  # a label left under a former name: it follows the prompt's `git mv`
+        all_labels = {**all_labels, **{n: registry.labels(n) for n in names if n not in all_labels}}
     entries = []
     real_dirs: dict[str, str] = {}
     for name in names:
@@ -131,7 +133,8 @@ def version_log(registry: Registry, name: str) -> list[LogEntry]:
     for label, commit in registry.labels(name).items():
         labels_by_commit.setdefault(commit, []).append(label)
     recorded = scores_by_commit(registry.store, [v.commit for v in history], notes)
-    scores = {commit: headline([s for s in found if s.prompt == name]) for commit, found in recorded.items()}
+    names = set(registry.known_as(name))  # scores recorded before a `git mv` are this file's too
+    scores = {commit: headline([s for s in found if s.prompt in names]) for commit, found in recorded.items()}
     return [
         LogEntry(
             version=v, labels=tuple(sorted(labels_by_commit.get(v.commit, []))), score=scores.get(v.commit)

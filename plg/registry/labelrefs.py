@@ -43,6 +43,11 @@ class LabelLookup:
                     names.append(old)
         return names
 
+    def known_as(self, name: str) -> list[str]:
+        """`name` and the names it had before a `git mv`: a pipeline's `prompt:` and a recorded score's
+        prompt may name any of them (the score's identity holds the blob, so it is still this file's)."""
+        return [name, *self.former_names(name)]
+
     def label_ref(self, name: str, label: str) -> str | None:
         """The tag that holds `name@label`: its own, or one a former name left behind (labels follow a
         prompt through a rename; the next move writes the tag under the new name)."""

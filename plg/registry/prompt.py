@@ -169,7 +169,41 @@ def parse_prompt(text: str, where: str) -> PromptFile:
     return PromptFile(front=front, sections=_split_sections(body, body_line, where), source=text, where=where)
 
 
+def parse_prompt_leniently(text: str, where: str) -> tuple[PromptFile, list[str]]:
+    """Every front-matter problem at once, for `plg lint`, with the prompt the valid keys make (the
+    offending keys dropped), so the template is still checked against the inputs it declares. A file
+    whose front matter does not parse at all raises as `parse_prompt` does."""
+    front_src, body, body_line = _split_front_matter(text, where)
+    raw = _raw_front(front_src, where)
+    problems: list[str] = []
+    try:
+        front = FrontMatter.model_validate(raw)
+    except ValidationError as err:
+        problems = [_describe_error(e) for e in err.errors()]
+        bad = {e["loc"][0] for e in err.errors() if e["loc"]}
+        try:
+            front = FrontMatter.model_validate({k: v for k, v in raw.items() if k not in bad})
+        except ValidationError:
+            front = FrontMatter()
+    try:
+        _refuse_controls(front.params, where)
+    except PromptFileError as err:
+        problems.append(str(err).removeprefix(f"{where}: "))
+    sections = _split_sections(body, body_line, where)
+    return PromptFile(front=front, sections=sections, source=text, where=where), problems
+
+
 def _load_front(front_src: str, where: str) -> FrontMatter:
+    raw = _raw_front(front_src, where)
+    try:
+        front = FrontMatter.model_validate(raw)
+    except ValidationError as err:
+        raise PromptFileError(f"{where}: {_describe_validation(err)}") from None
+    _refuse_controls(front.params, where)
+    return front
+
+
+def _raw_front(front_src: str, where: str) -> dict[str, Any]:
     import yaml
 
     from plg.config import load_yaml
@@ -191,12 +225,7 @@ def _load_front(front_src: str, where: str) -> FrontMatter:
 
     if expands_too_far(raw):
         raise PromptFileError(f"{where}: front matter expands past {MAX_VALUE_CHARS:,} characters (YAML aliases?)")
-    try:
-        front = FrontMatter.model_validate(raw)
-    except ValidationError as err:
-        raise PromptFileError(f"{where}: {_describe_validation(err)}") from None
-    _refuse_controls(front.params, where)
-    return front
+    return raw
 
 
 def _refuse_controls(params: dict[str, Any], where: str) -> None:
@@ -212,7 +241,10 @@ def _refuse_controls(params: dict[str, Any], where: str) -> None:
 
 
 def _describe_validation(err: ValidationError) -> str:
-    first = err.errors()[0]
+    return _describe_error(err.errors()[0])
+
+
+def _describe_error(first: Any) -> str:
     key = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"unknown front-matter key '{key}'"
@@ -286,8 +318,16 @@ def resolve_variables(prompt: PromptFile, variables: dict[str, Any], where: str)
     values = {n: s.default for n, s in prompt.front.inputs.items() if s.default is not None}
     for name, value in variables.items():
         spec = prompt.front.inputs.get(name)
+        if spec is not None and takes_default(spec, value):
+            continue
         values[name] = coerce_value(name, spec, value, where) if spec else value
     return values
+
+
+def takes_default(spec: InputSpec, value: Any) -> bool:
+    """An empty text for an input with a default takes the default: a CSV cannot tell an empty cell
+    from a value left out, and an empty cell for an integer input is no integer."""
+    return value == "" and spec.default is not None
 
 
 def render_sections(prompt: PromptFile, variables: dict[str, Any], where: str) -> list[Message]:

@@ -163,6 +163,7 @@ def create_app(site: Site, *, bind_host: str = "127.0.0.1", token: str | None = 
 
     routes = [
         Route("/", guard(prompts_page)),
+        Route("/prompts", guard(prompts_page)),  # the page's own name, as /runs and /logs are theirs
         Route("/prompt/{name:path}", guard(prompt_page)),
         Route("/runs", guard(runs_page)),
         Route("/run/{run}/row/{row:int}", guard(row_page)),

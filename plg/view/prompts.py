@@ -46,6 +46,11 @@ def _gate_of(scores: list[RecordedScore], label: str = GATE_LABEL) -> GateStatus
     return GateStatus(verdict, last.version, last.time, tuple(details.get("checks") or ()))
 
 
+def _prompt_name(path: str) -> str:
+    """prompts/desserts/cake.prompt -> desserts/cake (the name a version had at its path)."""
+    return path.removeprefix("prompts/").removesuffix(".prompt")
+
+
 def prompt_rows(registry: Registry) -> list[PromptRow]:
     entries = catalog(registry)
     histories = registry.all_versions()
@@ -54,7 +59,8 @@ def prompt_rows(registry: Registry) -> list[PromptRow]:
     rows = []
     for entry in entries:
         commit = latest_commit.get(entry.name)
-        found = [s for s in recorded.get(commit or "", []) if s.prompt == entry.name]
+        names = {entry.name, *(_prompt_name(v.path) for v in histories.get(entry.name, []))}  # through `git mv`
+        found = [s for s in recorded.get(commit or "", []) if s.prompt in names]
         rows.append(PromptRow(entry, headline(found), _gate_of(found)))
     return rows
 
@@ -126,8 +132,9 @@ def prompt_page(registry: Registry, name: str, a: int | None = None, b: int | No
         held.add(production.version)
     rows = []
     values: dict[str, dict[int, float]] = {}
+    names = set(registry.known_as(name))  # scores recorded before a `git mv` are this file's too
     for version in history:
-        found = [s for s in recorded.get(version.commit, []) if s.prompt == name]
+        found = [s for s in recorded.get(version.commit, []) if s.prompt in names]
         latest = _latest_per_model(found)
         many = len(latest) > 1
         for score in latest:

@@ -42,8 +42,9 @@ def _score_class(value: float | None, passed: bool | None = None, error: str | N
         return "err"
     if value is None:
         return "none"
-    bucket = "s" + str(max(0, min(4, int(value * 5))))
-    return bucket + (" fail" if passed is False else "")
+    if passed is False:
+        return "s0 fail"  # a failed row is never drawn green, whatever its weighted score
+    return "s" + str(max(0, min(4, int(value * 5))))
 
 
 def _pretty(value: Any) -> str:

@@ -196,7 +196,7 @@ def grid_page(index: RunIndex, start: int = 0, filters: GridFilters | None = Non
             first = next((r for r in records if r is not None), None)
             row = GridRow(
                 number,
-                first.row_id if first else str(number),
+                first.given_id if first else "",  # the dataset's id; `number` is the row
                 dict(first.variables) if first else {},
                 tuple(Cell(r, cell(r, filters.scorer)) for r in records),
             )
@@ -309,7 +309,7 @@ def compare_page(a: RunIndex, b: RunIndex, start: int = 0, changed_only: bool = 
             la, lb = sides(word_segments(ra.output or "", rb.output or ""))
             rows.append(
                 ComparedRow(
-                    ra.row_index + 1, ra.row_id, ra.model, rb.model, ra.score, rb.score,
+                    ra.row_index + 1, ra.given_id, ra.model, rb.model, ra.score, rb.score,
                     ra.error, rb.error, la, lb, changed,
                 )
             )

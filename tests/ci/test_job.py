@@ -434,3 +434,21 @@ def test_a_matrix_of_shards_then_one_merge_reports_what_one_job_would(
     assert printed_report(merged.out)["prompts"] == printed_report(whole.out)["prompts"]
     assert [w.method for w in github_api.writes()] == ["POST"]  # one comment, from the merge
     assert project.git("notes", "--ref", "plg", "list") != ""  # recorded once, by the merge
+
+
+def test_the_comment_names_its_pass_rate_for_what_it_counts() -> None:
+    """`pass rate 0%` beside a ✅ read as a failure: it counts rows passing every scorer (issue 28)."""
+    from plg.ci.report import CiReport, Figures, PromptResult, render_markdown
+
+    figures = Figures(
+        model="plg/offline", score=0.5, pass_rate=0.0, rows=4, scorers={"contains": 1.0, "exact": 0.0},
+        scorer_pass={"contains": 1.0, "exact": 0.0},
+    )
+    prompt = PromptResult(name="cake", status="modified", file="prompts/cake.prompt", head=[figures])
+    text = render_markdown(CiReport(event="pull_request", head_sha="a" * 40, prompts=[prompt]))
+
+    header = next(line for line in text.splitlines() if line.startswith("| | prompt"))
+    assert "rows passing every scorer" in header and "pass rate" not in header, header
+    row = next(line for line in text.splitlines() if "`cake`" in line and "plg/offline" in line)
+    assert "| 0% (contains 100%, exact 0%) |" in row, row
+    assert not row.startswith("| ✅"), row  # no bar judged it: no green tick beside a 0%

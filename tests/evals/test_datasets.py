@@ -98,3 +98,47 @@ def test_a_csv_with_bare_carriage_returns_reads_like_any_other(repo: GitRepo) ->
     assert json.loads(result.out)["summary"][0]["rows"] == 2
     (repo.path / "evals/topics.csv").write_bytes(b"topic\rowls\rcaf\xe9\r")
     assert "topics.csv, line 3: not UTF-8 text" in run_cli("eval", "topic").err
+
+
+COUNTED = """---
+model: plg/offline
+inputs:
+  topic: string
+  count:
+    type: integer
+    default: 3
+---
+user:
+Give {{ count * 2 }} facts about {{ topic }}.
+"""
+
+
+def _counted(repo: GitRepo, csv_text: str) -> None:
+    repo.write("prompts/topic.prompt", COUNTED)
+    repo.write("evals/topic.yaml", PIPELINE.replace("DATASET", "topics.csv"))
+    repo.write("evals/topics.csv", csv_text)
+    repo.commit("counted topic")
+
+
+def test_an_empty_cell_for_an_input_with_a_default_takes_the_default(repo: GitRepo) -> None:
+    """An empty `count` cell had failed its row ("should be integer, got ''") instead of taking 3."""
+    _counted(repo, "topic,count\nowls,\nbees,5\n")
+
+    result = run_cli("eval", "topic", "--json")
+
+    assert result.code == 0, result
+    summary = json.loads(result.out)["summary"][0]
+    assert summary["errors"] == 0 and summary["score"] == 1.0, summary
+    assert "Give 6 facts about owls." in run_cli("runs", "show", json.loads(result.out)["run_id"], "--row", "1").out
+
+
+def test_a_mistyped_cell_is_refused_before_the_run_like_a_missing_column(repo: GitRepo) -> None:
+    """A cell that is not of its input's type had failed row by row after the others called the model."""
+    _counted(repo, "topic,count\nowls,2\nbees,many\nants,lots\n")
+
+    result = run_cli("eval", "topic")
+
+    assert result.code == 2, result
+    assert "column 'count' should be integer (as topic declares) in rows 2 ('many'), 3 ('lots')" in result.err
+    assert "rows run" not in result.out
+    assert run_cli("runs", "--json").out.strip() in ("[]", "")

@@ -29,7 +29,7 @@ scorers:
 def graded_run(repo: GitRepo) -> str:
     commit_topic_eval(repo, PIPELINE, "id,topic\nowl,owls\nbee,bees\n")
     result = run_cli("eval", "topic", "--json")
-    assert result.code == 0, result
+    assert result.code == 3, result  # grades pending: not judged yet
     return str(json.loads(result.out)["run_id"])
 
 
@@ -89,3 +89,61 @@ def test_older_run_files_keep_the_old_bar_and_their_traces_follow(graded_run: st
     assert "pending" not in shown
     assert "score=0.7  passed=true  reason=human grade" in shown  # the 0.5 bar those runs were made with
     assert "score=0.85  passed=true" in shown
+
+
+ONLY_HUMAN = """prompt: topic
+dataset: topics.csv
+threshold:
+  min_score: 0.5
+scorers:
+  - type: human
+    name: taste
+    scale: [0, 10]
+    pass_at: 0.8
+"""
+
+
+def _fill(sheet: Path, grades: dict[str, str]) -> None:
+    lines = list(csv.DictReader(sheet.open()))
+    for line in lines:
+        line["grade"] = grades.get(line["id"], "")
+    with sheet.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(lines[0]))
+        writer.writeheader()
+        writer.writerows(lines)
+
+
+def test_human_grading_closes_its_loop(repo: GitRepo, tmp_path: Path) -> None:
+    """Pending grades are not judged (exit 3, no FAIL line), each step names the next command, and the
+    import that grades the last row finishes the run and records it (issue 28)."""
+    commit_topic_eval(repo, ONLY_HUMAN, "id,topic\nowl,owls\nbee,bees\n")
+
+    first = run_cli("eval", "topic")
+
+    assert first.code == 3, first
+    assert "FAIL" not in first.out and "min_score" not in first.err, first
+    run_id = first.out.split()[1].rstrip(":")
+    assert "2 of 2 row(s) on plg/offline await a human grade" in first.err
+    assert f"plg runs grades export {run_id} -o sheet.csv" in first.err
+    assert f"plg runs grades import {run_id} sheet.csv --record" in first.err
+
+    sheet = tmp_path / "sheet.csv"
+    exported = run_cli("runs", "grades", "export", run_id, "-o", str(sheet))
+    assert f"plg runs grades import {run_id} {sheet} --record" in exported.out, exported
+    _fill(sheet, {"owl": "9"})
+    partly = run_cli("runs", "grades", "import", run_id, str(sheet), "--record")
+    assert partly.code == 0, partly
+    assert "1 grade(s) still pending" in partly.out
+    assert "recorded" not in partly.out
+    assert "0.90" not in run_cli("log", "topic").out  # the one grade so far is not the version's score
+
+    _fill(sheet, {"owl": "9", "bee": "7"})
+    finished = run_cli("runs", "grades", "import", run_id, str(sheet), "--record")
+
+    assert finished.code == 0, finished
+    assert "every row is graded" in finished.out
+    assert "threshold min_score >= 0.5 for plg/offline: 0.80 pass" in finished.out
+    assert "recorded in refs/notes/plg on topic@1" in finished.out
+    assert "0.80" in run_cli("log", "topic").out
+    again = run_cli("eval", "topic", "--record")
+    assert again.code == 0 and "this exact eval is recorded" in again.out, again

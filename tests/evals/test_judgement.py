@@ -152,6 +152,7 @@ def test_an_outage_is_not_judged_not_recorded_and_called_again(
     assert down.code == 3, down
     assert "not judged" in down.err and "AuthenticationError (401)" in down.err
     assert "min_score" not in down.err
+    assert "FAIL" not in down.out, down.out  # no threshold verdict printed above a "not judged" exit 3
     assert not has_note(served)
     llm_server.reset()
     back = run_cli("eval", "cake", "--record")

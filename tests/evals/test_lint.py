@@ -26,3 +26,15 @@ def test_broken_front_matter_is_reported_once_as_the_prompts_error(text: str, pr
     assert result.err.count(problem) == 1, result
     assert "eval pipelines" not in result.err
     assert result.err.strip().splitlines()[-1] == "plg: error: lint found 1 error(s)"
+
+
+def test_every_problem_of_one_prompt_is_reported(repo: GitRepo) -> None:
+    """An unknown front-matter key does not hide the undeclared variable below it (issue 28)."""
+    repo.write("prompts/topic.prompt", "---\nmodle: gpt-4o\ninputs: [topic]\n---\nWrite about {{ topic }} for {{ reader }}")
+
+    result = run_cli("lint")
+
+    assert result.code == 1, result
+    assert "unknown front-matter key 'modle'" in result.err, result
+    assert "variable 'reader' is used but not declared in inputs" in result.err, result
+    assert result.err.strip().splitlines()[-1] == "plg: error: lint found 2 error(s)"

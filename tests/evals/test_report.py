@@ -41,3 +41,26 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_row_runs(
     assert "rows/s" not in result.err
     assert repo.git("notes", "--ref=plg", "list") == "", "a score was recorded by a command that failed"
     assert not output.exists()
+
+
+def test_the_headline_pass_rate_says_it_counts_rows_passing_every_scorer(repo: GitRepo, tmp_path: Path) -> None:
+    """One strict scorer (an `equals` against a descriptive expected_output) made the headline read
+    `pass 0%` beside a passing `contains`, with nothing saying a row passes only when every scorer does
+    (issue 28)."""
+    pipeline = (
+        "prompt: topic\ndataset: topics.csv\nscorers:\n  - type: contains\n    value: \"{{ topic }}\"\n"
+        "  - type: equals\n    name: exact\n"
+    )
+    commit_topic_eval(repo, pipeline, "topic,expected_output\nowls,A short text about owls\n")
+    out = tmp_path / "report.md"
+
+    result = run_cli("eval", "topic", "-o", str(out))
+
+    assert result.code == 0, result
+    lines = result.out.splitlines()
+    headline = next(line for line in lines if line.startswith("plg/offline"))
+    assert "(every scorer)" in headline and "0%" in headline, result.out
+    assert any(line.split()[:1] == ["contains"] and "100%" in line for line in lines), result.out
+    assert any(line.split()[:1] == ["exact"] and "0%" in line for line in lines), result.out
+    assert "(every scorer): the weighted mean score, and the rows passing every scorer" in result.out
+    assert "rows passing every scorer" in out.read_text()

@@ -126,3 +126,30 @@ def test_exported_rows_keep_every_field_and_the_full_span_tree(repo: GitRepo, tm
     assert row["scores"][0]["weight"] == 1.0 and "trace" not in row
     spans = [Span.from_json(s) for s in row["spans"]]
     assert sorted(s.name for s in spans) == ["evaluator.contains", "llm.call", "prompt.render", "workflow.prompt"]
+
+
+def test_a_row_is_numbered_one_way_and_only_a_datasets_id_is_an_id(repo: GitRepo) -> None:
+    """The trace said `row=1 row_id=0` for a dataset without an id column, and the viewer printed the 0
+    under the row's number 1 (issue 28): a position is the 1-based row, an id is the dataset's own."""
+    from plg import config
+    from plg.view.links import Links
+    from plg.view.runpages import GridFilters
+    from plg.view.site import Site
+
+    repo.write("prompts/topic.prompt", TOPIC_PROMPT)
+    repo.write("evals/topic.yaml", "prompt: topic\ndataset: topics.csv\nscorers:\n  - type: contains\n    value: x\n")
+    repo.write("evals/topics.csv", "topic\nowls\nbees\n")
+    repo.write("evals/named.yaml", "prompt: topic\ndataset: named.csv\nscorers:\n  - type: contains\n    value: x\n")
+    repo.write("evals/named.csv", "id,topic\nowl-1,owls\n")
+    repo.commit("topic")
+    run_id = json.loads(run_cli("eval", "topic", "--json").out)["run_id"]
+    named = json.loads(run_cli("eval", "--pipeline", "evals/named.yaml", "--json").out)["run_id"]
+
+    traced = run_cli("runs", "show", run_id, "--row", "1", "--trace").out
+    html, _ = Site(repo.path, repo.path / "none.db", config.runs_dir(Path.cwd())).run(
+        Links(), run_id, 0, GridFilters()
+    )
+
+    assert "row=1" in traced and "row_id" not in traced, traced
+    assert '<div class="dim small">0</div>' not in html and '<div class="dim small">1</div>' not in html
+    assert "row_id=owl-1" in run_cli("runs", "show", named, "--row", "1", "--trace").out

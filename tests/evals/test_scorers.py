@@ -106,6 +106,29 @@ def test_judge_parsing_variants(text: str, value: float) -> None:
     assert parse_judgement(text)[0] == pytest.approx(value)
 
 
+@pytest.mark.parametrize(
+    ("text", "rubric", "value"),
+    [
+        ("3", "Rate the recipe from 1 to 5.", 0.5),
+        ("5", "Rate the recipe from 1 to 5.", 1.0),
+        ("1", "Rate the recipe from 1 to 5.", 0.0),
+        ('{"score": 4, "reason": "good"}', "Score it out of 5", 0.8),
+        ("7", "Use a 0-10 scale", 0.7),
+        ("0.8", "Rate the recipe from 1 to 5.", 0.8),  # a fraction is plg's own 0..1 scale
+        ("3", "Is it a cake recipe?", 0.3),
+        (" 1 ", "", 1.0),
+    ],
+)
+def test_a_bare_number_is_a_score_on_the_rubrics_scale(text: str, rubric: str, value: float) -> None:
+    """A judge answering '3' to 'from 1 to 5' had been a scorer error (issue 28)."""
+    assert parse_judgement(text, rubric)[0] == pytest.approx(value)
+
+
+def test_a_number_off_the_rubrics_scale_is_a_row_error() -> None:
+    with pytest.raises(ValueError, match="outside the rubric's 1..5"):
+        parse_judgement("7", "Rate the recipe from 1 to 5.")
+
+
 def test_unparseable_judge_answer_is_a_row_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         parse_judgement("I refuse to grade this.")

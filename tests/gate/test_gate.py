@@ -217,6 +217,25 @@ def test_backtest_command_report(gated: GitRepo, tmp_path: Path) -> None:
     assert "no model called" in again.out
 
 
+def test_backtest_name_runs_the_working_tree_as_eval_does_and_says_so(gated: GitRepo, tmp_path: Path) -> None:
+    """`plg backtest NAME` had run the last commit while `plg eval NAME` ran the working-tree file, and
+    its header read `@1` (issue 28)."""
+    gated.write("prompts/cake.prompt", PROMPT.format(quality="CHATTY edit"))
+    out = tmp_path / "bt.md"
+
+    edited = run_cli("backtest", "cake", "-o", str(out))
+    evaluated = run_cli("eval", "cake")
+
+    assert edited.code == 0, edited
+    assert edited.out.startswith("backtest cake (working tree) over "), edited.out
+    assert "Well, let me tell you" in edited.out  # the edit's answers, not v1's
+    assert "### Backtest `cake (working tree)`" in out.read_text()
+    assert "cake (working tree)" in evaluated.out.splitlines()[0], evaluated
+    committed = run_cli("backtest", "cake@1")
+    assert committed.out.startswith("backtest cake@1 over "), committed.out
+    assert "Well, let me tell you" not in committed.out
+
+
 def test_two_concurrent_gated_promotes_one_wins(gated: GitRepo, llm_server: LoopbackLLM) -> None:
     gated.write_prompt("cake", PROMPT.format(quality="GOOD v2"), "v2 good")
     assert promote("cake@1", "--label", "production", "--dry-run").code == 0

@@ -248,3 +248,60 @@ def test_a_committed_symbolic_link_is_no_version_of_a_prompt(repo: GitRepo, tmp_
     with pytest.raises(NotFound):
         Client(repo=repo.path).run("evil", {})
     assert run_cli("log", "real").code == 0
+
+
+def test_a_renamed_prompt_keeps_its_pipeline_labels_and_scores(repo: GitRepo) -> None:
+    """After `git mv prompts/cake-recipe.prompt prompts/desserts/cake.prompt` the label followed but
+    `plg list` showed none, `plg log` and `plg scores` had no score, and `plg eval` refused the pipeline
+    as another prompt's (issue 28)."""
+    from tests.conftest import run_cli
+
+    repo.write("prompts/cake-recipe.prompt", CAKE_V1)
+    repo.write(
+        "evals/cake-recipe.yaml",
+        "prompt: cake-recipe\ndataset: cakes.csv\nscorers:\n  - type: contains\n    value: cake\n"
+        "gate:\n  production:\n    min_score: 0.5\n",
+    )
+    repo.write("evals/cakes.csv", "cake_type,serving_size\nlemon,4\n")
+    repo.commit("cake recipe")
+    assert run_cli("promote", "cake-recipe", "--label", "production").code == 0  # records its eval score
+    (repo.path / "prompts/desserts").mkdir()
+    repo.git("mv", "prompts/cake-recipe.prompt", "prompts/desserts/cake.prompt")
+    repo.commit("file the cake under desserts")
+
+    listed = run_cli("list")
+    logged = run_cli("log", "desserts/cake")
+    scores = run_cli("scores", "desserts/cake")
+    evaluated = run_cli("eval", "desserts/cake")
+
+    assert "production=v1" in listed.out, listed
+    v1 = next(line for line in logged.out.splitlines() if line.startswith("v1 "))
+    assert "production" in v1 and "1.00" in v1, logged.out
+    assert "desserts/cake@1: 2 recorded result(s)" in scores.out, scores.out
+    assert evaluated.code == 0, evaluated
+    assert evaluated.out.startswith("run ") and "desserts/cake@1" in evaluated.out.splitlines()[0]
+    promoted = run_cli("promote", "desserts/cake", "--label", "production")
+    assert promoted.code == 0 and "already points at v1" in promoted.out, promoted
+
+
+def test_the_viewer_shows_a_renamed_prompts_scores(repo: GitRepo) -> None:
+    from plg.view.prompts import prompt_page, prompt_rows
+    from tests.conftest import run_cli
+
+    repo.write("prompts/cake-recipe.prompt", CAKE_V1)
+    repo.write(
+        "evals/cake-recipe.yaml",
+        "prompt: cake-recipe\ndataset: cakes.csv\nscorers:\n  - type: contains\n    value: cake\n",
+    )
+    repo.write("evals/cakes.csv", "cake_type,serving_size\nlemon,4\n")
+    repo.commit("cake recipe")
+    assert run_cli("eval", "cake-recipe", "--record").code == 0
+    (repo.path / "prompts/desserts").mkdir()
+    repo.git("mv", "prompts/cake-recipe.prompt", "prompts/desserts/cake.prompt")
+    repo.commit("file the cake under desserts")
+
+    (row,) = prompt_rows(Registry(repo.path))
+    page = prompt_page(Registry(repo.path), "desserts/cake")
+
+    assert row.entry.name == "desserts/cake" and row.score == "1.00", row
+    assert [s.score for v in page.versions for s in v.scores] == [1.0], page.versions

@@ -313,3 +313,31 @@ def test_spans_reach_the_log_when_the_root_ends_or_in_batches(app_repo: GitRepo)
     with Client(app_repo.path).span("off") as off:
         off.set_attribute("still", "fine")
         assert current_span() is None
+
+
+def test_the_first_model_call_of_a_process_times_the_call_not_litellms_import(
+    app_repo: GitRepo, llm_server: LoopbackLLM
+) -> None:
+    """A fresh process's first `llm.call` span had lasted litellm's import (2.5-3.8 s) while its
+    latency_ms said ~100 (issue 28): the import now happens before the span opens."""
+    import subprocess
+    import sys
+
+    llm_server.set_latency(0.05)
+    script = (
+        "import sys\nfrom plg import Client\n"
+        "client = Client(sys.argv[1], enable_tracing=True)\n"
+        "print(client.run('cake', {'cake_type': 'lemon'}, model='openai/fake-model')['request_id'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(app_repo.path)], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    record = log_store().get(done.stdout.strip())
+    assert record.trace_id is not None
+    spans = log_store().trace(record.trace_id)
+    call = next(s for s in spans if s.name == "llm.call")
+    run = next(s for s in spans if s.name == "plg.run")
+    assert call.attributes["latency_ms"] >= 50
+    assert call.duration_ms < call.attributes["latency_ms"] + 500, (call.duration_ms, call.attributes)
+    assert run.duration_ms > call.duration_ms  # the import is still inside the request, before the call

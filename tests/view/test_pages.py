@@ -4,6 +4,7 @@ filters over large runs, and the history write."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -283,3 +284,48 @@ def test_filters_find_what_a_full_parse_finds(tmp_path: Path) -> None:
         assert _all_pages(index, GridFilters(text=needle)) == sorted(set(expected)), needle
     judged = _all_pages(index, GridFilters(failing=True, scorer="contains"))
     assert judged == [4] and grid_page(index, 3, GridFilters(scorer="contains")).rows[0].cells[1].status == "missing"
+
+
+def test_an_unknown_cost_reads_as_a_dash_not_none(repo: GitRepo) -> None:
+    """A model litellm has no price for logs cost None: `logs show` and the request page printed 'None'."""
+    from plg.log.store import SQLiteLogStore
+
+    log = Path(os.environ["PLG_LOG"])
+    unpriced = RequestRecord.new(
+        prompt_name="cake", version=1, model="openai/fake-model", input_variables={"cake_type": "lemon"},
+        messages=[{"role": "user", "content": "lemon cake"}], output="A lemon cake", latency_s=0.1,
+    )
+    assert unpriced.cost is None
+    store = SQLiteLogStore(log)
+    store.write([unpriced], [])
+    store.close()
+
+    shown = run_cli("logs", "show", unpriced.id)
+    page = Site(repo.path, log, repo.path / "runs").request(Links(), unpriced.id)
+
+    assert shown.code == 0, shown
+    assert "cost -" in shown.out and "None" not in shown.out
+    assert "cost -" in _words(page) and "None" not in page
+
+
+def test_a_row_one_strict_scorer_failed_is_not_a_green_cell_and_says_which_scorer(repo: GitRepo) -> None:
+    """A row scoring 0.9 that one strict scorer failed was a green cell with a red "fail" badge, with
+    nothing saying the row passes only when every scorer does (issue 28)."""
+    runs = config.runs_dir(repo.path)
+    header = replace(HEADER, run_id="20261120-100000-fedcba", models=("m-a",), scorers=("contains", "exact"))
+    writer = RunWriter(runs / f"{header.run_id}.jsonl", header)
+    strict = replace(
+        _row(0, "m-a"),
+        scores=(ScoreRecord("contains", 1.0, True), ScoreRecord("exact", 0.8, False)),
+        score=0.9, passed=False,
+    )
+    writer.append(strict)
+    writer.append(_row(1, "m-a"))
+    writer.close()
+
+    html, _ = Site(repo.path, repo.path / "none.db", runs).run(Links(), header.run_id, 0, GridFilters())
+
+    cells = re.findall(r'<td class="cell ([^"]*)">', html)
+    assert cells[0].split()[0] != "s4" and "fail" in cells[0].split(), cells
+    assert cells[1].split() == ["s4"], cells
+    assert 'class="badge fail">failed by exact<' in html

@@ -242,6 +242,15 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         return err.code, err.read().decode()
 
 
+def test_prompts_is_the_prompts_page_not_a_404(viewer: str) -> None:
+    """/runs and /logs are their pages' names; /prompts had been a 404 (issue 28)."""
+    with urllib.request.urlopen(viewer + "/", timeout=10) as response:
+        front = response.read().decode()
+    with urllib.request.urlopen(viewer + "/prompts", timeout=10) as response:
+        assert response.status == 200
+        assert response.read().decode() == front
+
+
 def test_the_write_endpoint_checks_method_token_origin_and_host(viewer: str, demo: Demo) -> None:
     with urllib.request.urlopen(viewer + "/logs", timeout=10) as response:
         csp = response.headers["Content-Security-Policy"]
