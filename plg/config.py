@@ -141,6 +141,9 @@ def _settings_model() -> Any:
         label_ttl: float | None = Field(default=None, ge=0, le=86_400)
         judge_model: str | None = Field(default=None, min_length=1)
         concurrency: int | None = Field(default=None, ge=1, le=1024)
+        # The allowed-signers file evidence is verified against, a path in the repository read as
+        # committed at HEAD (`registry.evidence`); default .github/plg-allowed-signers.
+        allowed_signers: str | None = Field(default=None, min_length=1)
 
     return Settings
 
@@ -154,6 +157,7 @@ class _NoSettings:
     label_ttl: None = None
     judge_model: None = None
     concurrency: None = None
+    allowed_signers: None = None
 
 
 NO_SETTINGS = _NoSettings()

@@ -178,7 +178,9 @@ class GitStore(RemoteGit, HistoryGit):
             return None
 
     def read_blob(self, blob: str) -> bytes:
-        proc = subprocess.run(["git", "cat-file", "blob", blob], cwd=self.root, capture_output=True)
+        proc = subprocess.run(
+            ["git", "cat-file", "blob", blob], cwd=self.root, capture_output=True, env=gitreads.git_env()
+        )
         if proc.returncode != 0:
             raise NotFound(f"no blob {blob} in this repository")
         return proc.stdout
@@ -267,6 +269,7 @@ class GitStore(RemoteGit, HistoryGit):
             input="\n".join(blobs).encode() + b"\n",
             capture_output=True,
             check=False,
+            env=gitreads.git_env(),
         )
         data, result, pos = proc.stdout, {}, 0
         for blob in blobs:
@@ -281,11 +284,50 @@ class GitStore(RemoteGit, HistoryGit):
         return result
 
     def write_note(self, notes_ref: str, commit: str, text: str) -> None:
-        self._raw(
-            ["notes", f"--ref={notes_ref}", "add", "-f", "-F", "-", commit],
-            input=text,
-            extra_env=self._notes_ident,
-        )
+        self.update_note(notes_ref, commit, lambda _old: text)
+
+    def update_note(self, notes_ref: str, commit: str, change: Callable[[str], str], attempts: int = 50) -> None:
+        """Rewrite `commit`'s note as `change(current text)` with a compare-and-swap on `notes_ref`.
+
+        `git notes add` moves the ref without checking what it held, so two writers each read, each add,
+        and the later loses the earlier's lines. Here the new notes commit is built on a private ref
+        started at the value read, and `update-ref NEW OLD` moves the shared ref only if nobody moved it
+        meanwhile; otherwise the note is read again and `change` applied to what is there now."""
+        import uuid
+
+        scratch = f"{notes_ref}-cas/{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        try:
+            for _ in range(attempts):
+                old = self.ref_value(notes_ref)
+                if old is not None:
+                    self.run("update-ref", scratch, old)
+                else:
+                    self._delete_ref(scratch)
+                current = self.read_note(scratch, commit) if old is not None else None
+                self._raw(
+                    ["notes", f"--ref={scratch}", "add", "-f", "-F", "-", commit],
+                    input=change(current or ""),
+                    extra_env=self._notes_ident,
+                )
+                new = self.ref_value(scratch)
+                assert new is not None
+                try:
+                    self.run("update-ref", "-m", "plg: record scores", notes_ref, new, old or ZERO_SHA)
+                    return
+                except GitError:
+                    import random
+                    import time
+
+                    time.sleep(random.uniform(0.005, 0.05))  # another writer moved it: read, apply again
+            raise GitError(f"{notes_ref} kept moving: the note was not written after {attempts} tries")
+        finally:
+            self._delete_ref(scratch)
+
+    def _delete_ref(self, ref: str) -> None:
+        import contextlib
+
+        with contextlib.suppress(GitError):
+            self.run("update-ref", "-d", ref)
 
     def merge_base(self, a: str, b: str) -> str | None:
         try:
@@ -316,6 +358,7 @@ class GitStore(RemoteGit, HistoryGit):
             cwd=self.root,
             capture_output=True,
             text=True,
+            env=gitreads.git_env(),
         )
         return proc.stdout
 
