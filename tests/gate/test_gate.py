@@ -241,7 +241,7 @@ def test_two_concurrent_gated_promotes_one_wins(gated: GitRepo, llm_server: Loop
     assert promote("cake@1", "--label", "production", "--dry-run").code == 0
     assert (
         promote("cake@2", "--label", "production", "--dry-run").code == 0
-    )  # both recorded: promotes are fast
+    )  # answers cached: promotes are fast
     env = {**os.environ}
     procs = [
         subprocess.Popen(

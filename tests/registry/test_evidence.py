@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,53 @@ def test_a_signature_over_other_figures_or_by_an_unknown_key_is_not_evidence(
     assert run_cli("fetch", "origin").code == 0
     result = run_cli("promote", "cake@2", "--label", "production")
     assert result.code == 1 and "signer not in the allowed signers: evaluating" in result.err
+
+
+def test_git_replace_objects_do_not_change_what_is_judged(
+    clones: Clones, llm_server: LoopbackLLM
+) -> None:
+    """`refs/replace/<bad blob> -> <good blob>`: plg reads the bad text every other clone serves."""
+    a = clones.work_in(clones.a)
+    bad = a.git("rev-parse", "HEAD:prompts/cake.prompt")
+    a.write("_good", PROMPT.format(quality="GOOD v1"))
+    good = a.git("hash-object", "-w", "_good")
+    (a.path / "_good").unlink()
+    a.git("replace", bad, good)
+    assert "GOOD v1" in a.git("cat-file", "blob", bad)  # git itself now answers with the good text
+
+    shown = run_cli("show", "cake@2")
+    assert shown.code == 0 and "SLOPPY v2" in shown.out, shown
+    result = run_cli("promote", "cake", "--label", "production")
+    assert result.code == 1 and "gate failed (eval score" in result.err, result
+
+
+SMALL_PROMPT = """---
+model: plg/offline
+inputs:
+  topic: string
+---
+user:
+Tell me about {{ topic }}.
+"""
+
+
+def test_concurrent_records_each_persist(repo: GitRepo) -> None:
+    names = [f"p{n}" for n in range(6)]
+    repo.write("evals/topics.csv", "topic\ncats\ndogs\n")
+    for name in names:
+        repo.write(f"prompts/{name}.prompt", SMALL_PROMPT)
+        repo.write(f"evals/{name}.yaml", f"prompt: {name}\ndataset: topics.csv\nscorers:\n  - type: contains\n    value: about\n")
+    commit = repo.commit("six prompts, one commit")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "plg.cli", "eval", name, "--record"],
+            cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name in names
+    ]
+    results = [(p.wait(timeout=120), p.communicate()) for p in procs]
+    assert all(code == 0 for code, _ in results), results
+    recorded = [json.loads(x) for x in repo.git("notes", "--ref=plg", "show", commit).splitlines()]
+    assert sorted(r["prompt"] for r in recorded) == names
+    refs = [line.split()[-1] for line in repo.git("for-each-ref", "refs/notes/").splitlines()]
+    assert refs == ["refs/notes/plg"]  # no scratch ref left behind
