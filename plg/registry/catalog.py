@@ -121,7 +121,7 @@ def _dirty_names(out: str) -> set[str]:
 
 
 def version_log(registry: Registry, name: str) -> list[LogEntry]:
-    from plg.registry.scores import headline, list_notes, scores_by_commit
+    from plg.registry.scores import headline, list_notes, own_pipeline, scores_by_commit
 
     notes = list_notes(registry.store)
     history = registry.versions(name)
@@ -131,7 +131,8 @@ def version_log(registry: Registry, name: str) -> list[LogEntry]:
     for label, commit in registry.labels(name).items():
         labels_by_commit.setdefault(commit, []).append(label)
     recorded = scores_by_commit(registry.store, [v.commit for v in history], notes)
-    scores = {commit: headline([s for s in found if s.prompt == name]) for commit, found in recorded.items()}
+    own = own_pipeline(registry.root, name)  # by its file name: the front matter is not parsed here
+    scores = {commit: headline([s for s in found if s.prompt == name], own) for commit, found in recorded.items()}
     return [
         LogEntry(
             version=v, labels=tuple(sorted(labels_by_commit.get(v.commit, []))), score=scores.get(v.commit)

@@ -15,6 +15,7 @@ from plg.registry.gitstore import GitStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 
@@ -148,12 +149,25 @@ def record_scores(store: GitStore, commit: str, new: list[RecordedScore]) -> Non
         remember_produced(store.root, new)
 
 
+def own_pipeline(root: Path, name: str, eval_key: str | None = None) -> str | None:
+    """The path (relative, as notes record it) of the prompt's own pipeline, the one its gate reads:
+    the front matter's `eval:` when given, else `evals/NAME.yaml` and the names `evals.config.
+    find_pipeline` tries after it. Stats files only, so `plg log` can ask."""
+    tried = [eval_key] if eval_key else []
+    tried += [f"evals/{name}.yaml", f"evals/{name}.yml", f"evals/{name.replace('/', '-')}.yaml"]
+    for candidate in tried:
+        if (root / candidate).is_file():
+            return "/".join(p for p in candidate.replace("\\", "/").split("/") if p not in ("", "."))
+    return None
+
+
 def headline(scores: list[RecordedScore], pipeline: str | None = None) -> str | None:
     """The figure `plg log` prints for a version: the latest eval per model on `pipeline` (the prompt's
     own, gating one). Scores from other pipelines measure something else (a grading sheet, another
-    dataset): when the prompt's own has none, the latest other is shown with its pipeline named."""
+    dataset): when the prompt's own has none (or it is not known), the newest pipeline's are shown with
+    that pipeline named."""
     evals = [s for s in scores if s.kind == "eval" and s.score is not None]
-    own = [s for s in evals if pipeline is None or s.pipeline == pipeline]
+    own = [s for s in evals if pipeline is not None and s.pipeline == pipeline]
     if not own and evals:
         newest = max(evals, key=lambda s: s.time).pipeline
         own = [s for s in evals if s.pipeline == newest]
