@@ -241,3 +241,34 @@ def test_concurrent_records_each_persist(repo: GitRepo) -> None:
     assert sorted(r["prompt"] for r in recorded) == names
     refs = [line.split()[-1] for line in repo.git("for-each-ref", "refs/notes/").splitlines()]
     assert refs == ["refs/notes/plg"]  # no scratch ref left behind
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("/nonexistent/key", "is not a file"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n", "not an OpenSSH"),
+    ],
+)
+def test_a_signing_key_that_cannot_sign_is_one_clear_line(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, given: str, said: str
+) -> None:
+    from tests.conftest import TOPIC_PIPELINE, commit_topic_eval
+
+    commit_topic_eval(repo, TOPIC_PIPELINE, "topic\ncats\n")
+    monkeypatch.setenv("PLG_SIGNING_KEY", given)
+    result = run_cli("eval", "topic", "--record")
+    assert result.code == 2 and "PLG_SIGNING_KEY: " in result.err and said in result.err, result
+    assert repo.git("for-each-ref", "refs/notes/") == ""  # nothing written unsigned instead
+
+
+def test_the_allowed_signers_path_is_set_in_plg_toml_and_stays_in_the_repository(repo: GitRepo) -> None:
+    from plg.errors import BadInput
+    from plg.registry.evidence import allowed_signers_path
+
+    assert allowed_signers_path(repo.path) == ".github/plg-allowed-signers"
+    repo.write("plg.toml", 'allowed_signers = "keys/signers"\n')
+    assert allowed_signers_path(repo.path) == "keys/signers"
+    repo.write("plg.toml", 'allowed_signers = "../elsewhere"\n')
+    with pytest.raises(BadInput, match="inside the repository"):
+        allowed_signers_path(repo.path)
