@@ -25,6 +25,7 @@ from plg.errors import (
 )
 from plg.registry import gitreads
 from plg.registry.githistory import SYMLINK_MODE, FileChange, HistoryGit  # noqa: F401  (FileChange re-exported)
+from plg.registry.gitnotes import NotesGit
 from plg.registry.gitremote import RemoteGit, remote_auth_env  # noqa: F401  (re-exported)
 
 ZERO_SHA = "0" * 40
@@ -69,7 +70,7 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-class GitStore(RemoteGit, HistoryGit):
+class GitStore(NotesGit, RemoteGit, HistoryGit):
     bare = False
 
     def __init__(self, path: str | Path = ".") -> None:
@@ -285,49 +286,6 @@ class GitStore(RemoteGit, HistoryGit):
 
     def write_note(self, notes_ref: str, commit: str, text: str) -> None:
         self.update_note(notes_ref, commit, lambda _old: text)
-
-    def update_note(self, notes_ref: str, commit: str, change: Callable[[str], str], attempts: int = 50) -> None:
-        """Rewrite `commit`'s note as `change(current text)` with a compare-and-swap on `notes_ref`.
-
-        `git notes add` moves the ref without checking what it held, so two writers each read, each add,
-        and the later loses the earlier's lines. Here the new notes commit is built on a private ref
-        started at the value read, and `update-ref NEW OLD` moves the shared ref only if nobody moved it
-        meanwhile; otherwise the note is read again and `change` applied to what is there now."""
-        import uuid
-
-        scratch = f"{notes_ref}-cas/{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        try:
-            for _ in range(attempts):
-                old = self.ref_value(notes_ref)
-                if old is not None:
-                    self.run("update-ref", scratch, old)
-                else:
-                    self._delete_ref(scratch)
-                current = self.read_note(scratch, commit) if old is not None else None
-                self._raw(
-                    ["notes", f"--ref={scratch}", "add", "-f", "-F", "-", commit],
-                    input=change(current or ""),
-                    extra_env=self._notes_ident,
-                )
-                new = self.ref_value(scratch)
-                assert new is not None
-                try:
-                    self.run("update-ref", "-m", "plg: record scores", notes_ref, new, old or ZERO_SHA)
-                    return
-                except GitError:
-                    import random
-                    import time
-
-                    time.sleep(random.uniform(0.005, 0.05))  # another writer moved it: read, apply again
-            raise GitError(f"{notes_ref} kept moving: the note was not written after {attempts} tries")
-        finally:
-            self._delete_ref(scratch)
-
-    def _delete_ref(self, ref: str) -> None:
-        import contextlib
-
-        with contextlib.suppress(GitError):
-            self.run("update-ref", "-d", ref)
 
     def merge_base(self, a: str, b: str) -> str | None:
         try:
