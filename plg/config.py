@@ -149,6 +149,9 @@ def _settings_model() -> Any:
         judge_model: str | None = Field(default=None, min_length=1)
         concurrency: int | None = Field(default=None, ge=1, le=1024)
         endpoints: Endpoints | None = None
+        # The allowed-signers file evidence is verified against, a path in the repository read as
+        # committed at HEAD (`registry.evidence`); default .github/plg-allowed-signers.
+        allowed_signers: str | None = Field(default=None, min_length=1)
 
     return Settings
 
@@ -163,6 +166,7 @@ class _NoSettings:
     judge_model: None = None
     concurrency: None = None
     endpoints: None = None
+    allowed_signers: None = None
 
 
 NO_SETTINGS = _NoSettings()

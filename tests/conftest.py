@@ -168,6 +168,22 @@ def cake_eval(repo: GitRepo) -> GitRepo:
     return repo
 
 
+class SigningKey:
+    """A throwaway OpenSSH ed25519 key: its private key file and its line for an allowed-signers file."""
+
+    def __init__(self, path: Path, principal: str) -> None:
+        self.path = path
+        self.allowed = f"{principal} {path.with_name(path.name + '.pub').read_text().strip()}\n"
+
+
+@pytest.fixture
+def signing_key(tmp_path: Path) -> SigningKey:
+    path = tmp_path / "_keys" / "plg-ci"
+    path.parent.mkdir()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f", str(path)], check=True)
+    return SigningKey(path, "ci@plg")
+
+
 # Read at import: the autouse fixture above removes CI from each test's environment.
 ON_CI = os.environ.get("CI") == "true"
 

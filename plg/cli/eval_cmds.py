@@ -240,12 +240,13 @@ def batch(
 @cli.command()
 @click.argument("spec", metavar="NAME[@REF]")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "show_all", is_flag=True, help="Include evals of pipelines other than the prompt's own.")
 @click.pass_context
-def scores(ctx: click.Context, spec: str, as_json: bool) -> None:
-    """Show the recorded scores of a version (default: the latest committed)."""
+def scores(ctx: click.Context, spec: str, as_json: bool, show_all: bool) -> None:
+    """Show the recorded scores of a version (default: the latest committed) on its own (gating) pipeline."""
     from dataclasses import asdict
 
-    from plg.registry.scores import read_scores
+    from plg.registry.scores import own_pipeline, read_scores
     from plg.registry.versions import split_ref
 
     registry = open_registry(ctx)
@@ -253,10 +254,16 @@ def scores(ctx: click.Context, spec: str, as_json: bool) -> None:
     pv = registry.resolve(name, ref) if ref else registry.latest(name)
     names = set(registry.known_as(name))  # scores recorded before a `git mv` are this file's too
     found = [s for s in read_scores(registry.store, pv.commit) if s.prompt in names] if pv.commit else []
+    own = own_pipeline(registry.root, name, pv.front.eval)
+    others = sorted({s.pipeline or "-" for s in found if s.kind == "eval" and s.pipeline != own})
+    if not show_all and own is not None:
+        found = [s for s in found if s.kind != "eval" or s.pipeline == own]
     if as_json:
         echo_json([asdict(s) for s in found])
         return
-    click.echo(f"{pv.ref}: {len(found)} recorded result(s)")
+    click.echo(f"{pv.ref}: {len(found)} recorded result(s)" + (f" on {own}" if own and not show_all else ""))
+    if others and own is not None and not show_all:
+        click.echo(f"  also recorded on other pipelines: {', '.join(others)} (plg scores {spec} --all)")
     rows = [
         [
             s.kind,

@@ -5,6 +5,7 @@ The CLI, the promotion gate and CI all go through here, so "this version's score
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -19,7 +20,7 @@ from plg.evals.runs import RowRecord, find_run, new_run_id
 from plg.evals.summary import ModelSummary, Scored, ThresholdCheck, check_threshold
 from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING
 from plg.llm.provider import prewarm
-from plg.registry.scores import RecordedScore, find_score, record_scores
+from plg.registry.scores import RecordedScore, find_evidence, record_scores
 from plg.registry.versions import Registry
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class RunOptions:
     merge_runs: tuple[Path, ...] = ()
     shard_dirs: tuple[Path, ...] = ()
     gate_counts_errors: bool = False  # a label's gate judges scorer errors itself (see not_judged_message)
+    write: bool = True  # record=True, write=False: reuse and judge as a recorded run would, write nothing (dry run)
 
     @property
     def merging(self) -> bool:
@@ -75,10 +77,17 @@ def recorded_for(registry: Registry, planned: PlannedEval, barred: bool = True) 
     spec = planned.spec
     if spec.prompt is None or spec.prompt.commit is None or spec.prompt.version is None:
         return None
-    found = [find_score(registry.store, spec.prompt.commit, spec.identity(m)) for m in spec.models]
-    if any(f is None or (not barred and _unscored(f)) for f in found):
+    found = []
+    for model in spec.models:
+        score, why = find_evidence(registry.store, spec.prompt.commit, spec.identity(model))
+        if score is None:
+            if why:  # a line is there but is not evidence: say so, then evaluate
+                print(f"{spec.name}@{spec.prompt.version}: recorded score on {model} {why}: evaluating", file=sys.stderr)
+            return None
+        found.append(score)
+    if any(not barred and _unscored(f) for f in found):
         return None
-    return [f for f in found if f is not None]
+    return found
 
 
 def run_eval(
@@ -128,7 +137,7 @@ def run_eval(
     if options.record:
         recorded = tuple(_to_recorded(planned, result, checks, barred))
         assert spec.prompt is not None and spec.prompt.commit is not None
-        if recorded:
+        if recorded and options.write:
             record_scores(registry.store, spec.prompt.commit, list(recorded))
     return EvalOutcome(planned, result, (), checks, recorded, not_judged_message(planned, result, barred))
 

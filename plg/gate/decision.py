@@ -4,6 +4,7 @@ notes when this exact evaluation was recorded, so a re-run promote makes no mode
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +20,7 @@ from plg.evals.session import RunOptions, make_client, run_eval
 from plg.gate.backtest import BacktestReport, backtest_spec, report_from_figures, report_from_run
 from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING, placeholder_name
 from plg.llm.provider import prewarm
-from plg.registry.scores import RecordedScore, find_score, record_scores
+from plg.registry.scores import RecordedScore, find_evidence, record_scores
 from plg.registry.versions import PromptVersion, Registry
 
 
@@ -98,14 +99,17 @@ def decision_model(registry: Registry, candidate: PromptVersion) -> tuple[str, b
     return (choice.decides[0] if choice.decides else candidate.model), choice.replaced
 
 
-def _eval_score(registry: Registry, version: PromptVersion, pipeline: Path, use_cache: bool) -> RecordedScore:
+def _eval_score(
+    registry: Registry, version: PromptVersion, pipeline: Path, use_cache: bool, record: bool = True
+) -> RecordedScore:
     """The recorded eval of this exact version on the model it is judged on, or a fresh one that gets
-    recorded. An eval the provider could not finish is not a score: it raises NotJudged."""
+    recorded (unless `record` is False: a dry run). An eval the provider could not finish is not a
+    score: it raises NotJudged."""
     spec = f"{version.name}@{version.version}"
     outcome = run_eval(
         registry,
         EvalRequest(spec=spec, pipeline=pipeline, decided_only=True),
-        RunOptions(record=True, use_cache=use_cache, gate_counts_errors=True),
+        RunOptions(record=True, write=record, use_cache=use_cache, gate_counts_errors=True),
     )
     outcome.raise_if_not_judged()
     recorded = outcome.reused or outcome.recorded
@@ -142,7 +146,9 @@ def run_backtest(
     identity = spec.identity(spec.models[0])
     runs_dir = plg_config.runs_dir(registry.root)
     if candidate.commit and candidate.version is not None:
-        found = find_score(registry.store, candidate.commit, identity)
+        found, why = find_evidence(registry.store, candidate.commit, identity)
+        if why:
+            print(f"{candidate.name}@{candidate.version}: recorded backtest {why}: evaluating", file=sys.stderr)
         if found is not None and found.run_id:
             try:
                 return report_from_run(candidate, history, find_run(runs_dir, found.run_id)), True
@@ -200,7 +206,10 @@ def decide(
     label: str,
     holder: PromptVersion | None,
     use_cache: bool = True,
+    record: bool = True,
 ) -> Decision:
+    """The label's decision for `candidate`; `record` False (a dry run) evaluates what is not recorded
+    and writes nothing."""
     gate, pipeline = gate_for(registry, candidate, label)
     if gate is None:
         if label == "production":
@@ -217,7 +226,7 @@ def decide(
     needs_eval = (
         gate.min_score is not None or gate.min_pass_rate is not None or gate.max_regression is not None
     )
-    score = _eval_score(registry, candidate, pipeline, use_cache) if needs_eval else None
+    score = _eval_score(registry, candidate, pipeline, use_cache, record) if needs_eval else None
     placeholder = score.placeholders() if score is not None else ()
     marked = f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else ""
     if score is not None:
@@ -240,7 +249,7 @@ def decide(
                 )
             )
         else:
-            held = _eval_score(registry, holder, pipeline, use_cache)
+            held = _eval_score(registry, holder, pipeline, use_cache, record)
             held_score, now = _errors_as_zero(held) or 0.0, _errors_as_zero(score)
             floor = held_score - gate.max_regression
             placeholder = tuple(dict.fromkeys([*placeholder, *held.placeholders()]))
@@ -256,7 +265,9 @@ def decide(
     if gate.backtest is not None:
         bt = gate.backtest
         history, backtest_args = backtest_inputs(registry, candidate, bt)
-        report, _ = run_backtest(registry, candidate, history, use_cache=use_cache, **backtest_args)
+        report, _ = run_backtest(
+            registry, candidate, history, use_cache=use_cache, record=record, **backtest_args
+        )
         if bt.min_similarity is not None:
             checks.append(_at_least("backtest similarity", report.similarity_mean, bt.min_similarity))
         if bt.max_changed is not None:

@@ -95,7 +95,7 @@ def promote(
     if gated:
         holder = registry.get(candidate.name, label=label) if current is not None else None
         try:
-            decision = decide(registry, candidate, label, holder)
+            decision = decide(registry, candidate, label, holder, record=not dry_run)
         except Refused:
             if not force:
                 raise
@@ -108,12 +108,13 @@ def promote(
     verdict = (
         "" if decision is None or not decision.gated else (" (gate passed)" if passed else " (gate FAILED)")
     )
-    if dry_run:
+    if dry_run:  # nothing written (no tag, no note), and the exit status the real promote would have
         lines.append(f"would move {target}: {source} -> v{candidate.version}{verdict} (dry run)")
-        return PromoteResult(False, tuple(lines), decision)
+        if passed or force:
+            return PromoteResult(False, tuple(lines), decision)
     if decision is not None and not decision.passed and not force:
         failed = ", ".join(c.name for c in decision.checks if not c.passed)  # type: ignore[union-attr]
-        error = GateFailed(f"{target}: gate failed ({failed}); nothing moved")
+        error = GateFailed(f"{target}: gate failed ({failed}); nothing moved" + (" (dry run)" if dry_run else ""))
         error.details = tuple(lines)  # type: ignore[attr-defined]
         raise error
     if not passed and not force:

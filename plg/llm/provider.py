@@ -188,7 +188,7 @@ class ModelClient:
         """The call will wait for litellm's import (a cached or offline answer never does)."""
         if litellm_loaded() or model == OFFLINE_MODEL:
             return False
-        return self._cached(model, messages, dict(params or {}), variant)[1] is None
+        return self._cached(model, self._kwargs(model, messages, dict(params or {})), variant)[1] is None
 
     def _complete(
         self,

@@ -123,7 +123,7 @@ def _dirty_names(out: str) -> set[str]:
 
 
 def version_log(registry: Registry, name: str) -> list[LogEntry]:
-    from plg.registry.scores import headline, list_notes, scores_by_commit
+    from plg.registry.scores import headline, list_notes, own_pipeline, scores_by_commit
 
     notes = list_notes(registry.store)
     history = registry.versions(name)
@@ -134,7 +134,8 @@ def version_log(registry: Registry, name: str) -> list[LogEntry]:
         labels_by_commit.setdefault(commit, []).append(label)
     recorded = scores_by_commit(registry.store, [v.commit for v in history], notes)
     names = set(registry.known_as(name))  # scores recorded before a `git mv` are this file's too
-    scores = {commit: headline([s for s in found if s.prompt in names]) for commit, found in recorded.items()}
+    own = own_pipeline(registry.root, name)  # by its file name: the front matter is not parsed here
+    scores = {commit: headline([s for s in found if s.prompt in names], own) for commit, found in recorded.items()}
     return [
         LogEntry(
             version=v, labels=tuple(sorted(labels_by_commit.get(v.commit, []))), score=scores.get(v.commit)

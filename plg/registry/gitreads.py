@@ -43,9 +43,14 @@ def git_command(args: list[str] | tuple[str, ...]) -> list[str]:
     return ["git", "-c", "core.quotePath=false", *args]
 
 
+NO_SUBSTITUTIONS = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull}
+"""`refs/replace/*` and grafts make `git cat-file` answer with another object than the id names: what the
+gate judged would not be what every other clone serves. plg reads objects as their ids say, always."""
+
+
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Never prompt for credentials, and read git's messages in one language."""
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(extra or {})}
+    """Never prompt for credentials, read git's messages in one language, and see no object substitutes."""
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(extra or {}), **NO_SUBSTITUTIONS}
 
 
 def find_worktree(start: Path) -> Path | None:

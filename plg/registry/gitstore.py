@@ -25,6 +25,7 @@ from plg.errors import (
 )
 from plg.registry import gitreads
 from plg.registry.githistory import SYMLINK_MODE, FileChange, HistoryGit  # noqa: F401  (FileChange re-exported)
+from plg.registry.gitnotes import NotesGit
 from plg.registry.gitremote import RemoteGit, remote_auth_env  # noqa: F401  (re-exported)
 
 ZERO_SHA = "0" * 40
@@ -69,7 +70,7 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-class GitStore(RemoteGit, HistoryGit):
+class GitStore(NotesGit, RemoteGit, HistoryGit):
     bare = False
 
     def __init__(self, path: str | Path = ".") -> None:
@@ -178,7 +179,9 @@ class GitStore(RemoteGit, HistoryGit):
             return None
 
     def read_blob(self, blob: str) -> bytes:
-        proc = subprocess.run(["git", "cat-file", "blob", blob], cwd=self.root, capture_output=True)
+        proc = subprocess.run(
+            ["git", "cat-file", "blob", blob], cwd=self.root, capture_output=True, env=gitreads.git_env()
+        )
         if proc.returncode != 0:
             raise NotFound(f"no blob {blob} in this repository")
         return proc.stdout
@@ -267,6 +270,7 @@ class GitStore(RemoteGit, HistoryGit):
             input="\n".join(blobs).encode() + b"\n",
             capture_output=True,
             check=False,
+            env=gitreads.git_env(),
         )
         data, result, pos = proc.stdout, {}, 0
         for blob in blobs:
@@ -281,11 +285,7 @@ class GitStore(RemoteGit, HistoryGit):
         return result
 
     def write_note(self, notes_ref: str, commit: str, text: str) -> None:
-        self._raw(
-            ["notes", f"--ref={notes_ref}", "add", "-f", "-F", "-", commit],
-            input=text,
-            extra_env=self._notes_ident,
-        )
+        self.update_note(notes_ref, commit, lambda _old: text)
 
     def merge_base(self, a: str, b: str) -> str | None:
         try:
@@ -316,6 +316,7 @@ class GitStore(RemoteGit, HistoryGit):
             cwd=self.root,
             capture_output=True,
             text=True,
+            env=gitreads.git_env(),
         )
         return proc.stdout
 

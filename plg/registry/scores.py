@@ -15,6 +15,7 @@ from plg.registry.gitstore import GitStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 
@@ -114,26 +115,69 @@ def parse_note(text: str) -> list[RecordedScore]:
 
 
 def find_score(store: GitStore, commit: str, identity: str) -> RecordedScore | None:
-    for score in read_scores(store, commit):
-        if score.identity == identity:
-            return score
-    return None
+    """The newest line of this identity, trusted or not: for display. The gate asks `find_evidence`."""
+    found = [s for s in read_scores(store, commit) if s.identity == identity]
+    return max(found, key=lambda s: s.time) if found else None
+
+
+def find_evidence(store: GitStore, commit: str, identity: str) -> tuple[RecordedScore | None, str]:
+    """The recorded line of this identity a decision may reuse (signed by an allowed signer, or produced
+    by this clone), or None and why the newest line is not evidence ("" when there is no line at all)."""
+    from plg.registry.evidence import choose
+
+    found = [s for s in read_scores(store, commit) if s.identity == identity]
+    if not found:
+        return None, ""
+    return choose(store, found)
 
 
 def record_scores(store: GitStore, commit: str, new: list[RecordedScore]) -> None:
-    """Replace entries with the same identity, keep the others, and write the note back."""
+    """Replace entries with the same identity, keep the others, and write the note back: signed when
+    `PLG_SIGNING_KEY` is set, remembered as this clone's own, and by compare-and-swap on the notes ref so
+    concurrent writers each persist."""
+    from plg.registry.evidence import remember_produced, sign_all
+
+    new = sign_all(new)
     identities = {s.identity for s in new}
-    kept = [s for s in read_scores(store, commit) if s.identity not in identities]
-    lines = [s.to_json() for s in [*kept, *new]]
-    store.write_note(NOTES_REF, commit, "\n".join(lines) + "\n")
+
+    def merged(text: str) -> str:
+        kept = [s for s in parse_note(text) if s.identity not in identities]
+        return "\n".join(s.to_json() for s in [*kept, *new]) + "\n"
+
+    store.update_note(NOTES_REF, commit, merged)
+    if not store.bare:
+        remember_produced(store.root, new)
 
 
-def headline(scores: list[RecordedScore]) -> str | None:
-    """The figure `plg log` prints for a version: the latest eval per model."""
+def own_pipeline(root: Path, name: str, eval_key: str | None = None) -> str | None:
+    """The path (relative, as notes record it) of the prompt's own pipeline, the one its gate reads:
+    the front matter's `eval:` when given, else `evals/NAME.yaml` and the names `evals.config.
+    find_pipeline` tries after it. Stats files only, so `plg log` can ask."""
+    tried = [eval_key] if eval_key else []
+    tried += [f"evals/{name}.yaml", f"evals/{name}.yml", f"evals/{name.replace('/', '-')}.yaml"]
+    for candidate in tried:
+        if (root / candidate).is_file():
+            return "/".join(p for p in candidate.replace("\\", "/").split("/") if p not in ("", "."))
+    return None
+
+
+def headline(scores: list[RecordedScore], pipeline: str | None = None) -> str | None:
+    """The figure `plg log` prints for a version: the latest eval per model on `pipeline` (the prompt's
+    own, gating one). Scores from other pipelines measure something else (a grading sheet, another
+    dataset): when the prompt's own has none (or it is not known), the newest pipeline's are shown with
+    that pipeline named."""
     evals = [s for s in scores if s.kind == "eval" and s.score is not None]
-    if not evals:
+    own = [s for s in evals if pipeline is not None and s.pipeline == pipeline]
+    if not own and evals:
+        newest = max(evals, key=lambda s: s.time).pipeline
+        own = [s for s in evals if s.pipeline == newest]
+        named = f" [{newest or 'no pipeline'}]"
+    else:
+        named = ""
+    if not own:
         return None
     latest: dict[str, RecordedScore] = {}
-    for score in sorted(evals, key=lambda s: s.time):
+    for score in sorted(own, key=lambda s: s.time):
         latest[score.model] = score
-    return " ".join(f"{s.score:.2f}" + ("" if len(latest) == 1 else f"({s.model})") for s in latest.values())
+    text = " ".join(f"{s.score:.2f}" + ("" if len(latest) == 1 else f"({s.model})") for s in latest.values())
+    return text + named

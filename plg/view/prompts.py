@@ -3,16 +3,17 @@ diffs. Everything comes from git (histories, label tags, score notes) in a handf
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from plg.errors import NotFound
+from plg.errors import NotFound, PlgError
 from plg.llm.offline import placeholder_name
 from plg.registry.catalog import CatalogEntry, catalog
 from plg.registry.labels import LabelMove, list_labels
-from plg.registry.scores import RecordedScore, headline, scores_by_commit
+from plg.registry.scores import RecordedScore, headline, own_pipeline, scores_by_commit
 from plg.registry.versions import Registry, Version
 from plg.view.chart import TrendChart, trend_chart
 
@@ -61,7 +62,8 @@ def prompt_rows(registry: Registry) -> list[PromptRow]:
         commit = latest_commit.get(entry.name)
         names = {entry.name, *(_prompt_name(v.path) for v in histories.get(entry.name, []))}  # through `git mv`
         found = [s for s in recorded.get(commit or "", []) if s.prompt in names]
-        rows.append(PromptRow(entry, headline(found), _gate_of(found)))
+        own = _own_pipeline(registry, entry.name, histories.get(entry.name) or [])
+        rows.append(PromptRow(entry, headline(found, own), _gate_of(found)))
     return rows
 
 
@@ -72,6 +74,8 @@ class VersionRow:
     scores: tuple[RecordedScore, ...]
     gate: GateStatus | None
     held_production: bool
+    other_pipeline: str | None = None
+    """The pipeline `scores` come from when it is not the prompt's own (gating) one."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +101,26 @@ class PromptPage:
     diff: tuple[DiffLine, ...]
 
 
-def _latest_per_model(scores: list[RecordedScore]) -> list[RecordedScore]:
+def _own_pipeline(registry: Registry, name: str, history: list[Version]) -> str | None:
+    """The pipeline whose scores a version is shown with: the one its gate reads (the latest version's
+    `eval:` front matter, else `evals/NAME.yaml`)."""
+    eval_key = None
+    if history:
+        with contextlib.suppress(PlgError):  # a file that does not parse: its page says so elsewhere
+            eval_key = registry.summary(registry.locate(name, f"v{history[-1].number}")).eval
+    return own_pipeline(registry.root, name, eval_key)
+
+
+def _latest_per_model(scores: list[RecordedScore], pipeline: str | None) -> list[RecordedScore]:
+    """The latest eval per model on `pipeline`; when it has none, the newest pipeline's (each score
+    carries its pipeline, and the page names it when it is not the prompt's own)."""
+    evals = [s for s in scores if s.kind == "eval" and s.score is not None]
+    own = [s for s in evals if pipeline is not None and s.pipeline == pipeline]
+    if not own and evals:
+        newest = max(evals, key=lambda s: s.time).pipeline
+        own = [s for s in evals if s.pipeline == newest]
     latest: dict[str, RecordedScore] = {}
-    for score in sorted((s for s in scores if s.kind == "eval" and s.score is not None), key=lambda s: s.time):
+    for score in sorted(own, key=lambda s: s.time):
         latest[score.model] = score
     return [latest[m] for m in sorted(latest)]
 
@@ -133,9 +154,10 @@ def prompt_page(registry: Registry, name: str, a: int | None = None, b: int | No
     rows = []
     values: dict[str, dict[int, float]] = {}
     names = set(registry.known_as(name))  # scores recorded before a `git mv` are this file's too
+    own = _own_pipeline(registry, name, history)
     for version in history:
         found = [s for s in recorded.get(version.commit, []) if s.prompt in names]
-        latest = _latest_per_model(found)
+        latest = _latest_per_model(found, own)
         many = len(latest) > 1
         for score in latest:
             prefix = f"{score.model} " if many else ""
@@ -151,6 +173,7 @@ def prompt_page(registry: Registry, name: str, a: int | None = None, b: int | No
                 version=version,
                 labels=tuple(sorted(labels_at.get(version.commit, []))),
                 scores=tuple(latest),
+                other_pipeline=latest[0].pipeline or "no pipeline" if latest and latest[0].pipeline != own else None,
                 gate=_gate_of(found),
                 held_production=version.number in held,
             )

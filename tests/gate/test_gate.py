@@ -11,7 +11,7 @@ import pytest
 
 from plg.registry.labels import label_state
 from plg.registry.versions import Registry
-from tests.conftest import GitRepo, run_cli
+from tests.conftest import GitRepo, SigningKey, run_cli
 from tests.loopback_llm import LoopbackLLM
 
 PROMPT = """---
@@ -141,6 +141,15 @@ def test_dry_run_prints_decision_and_moves_nothing(gated: GitRepo) -> None:
     result = promote("cake", "--label", "production", "--dry-run")
     assert result.code == 0 and "would move" in result.out and "eval score" in result.out
     assert gated.git("tag") == ""
+    assert gated.git("for-each-ref", "refs/notes/") == ""  # no note either: a dry run writes nothing
+
+
+def test_dry_run_exits_as_the_real_promote_would(gated: GitRepo) -> None:
+    gated.write_prompt("cake", PROMPT.format(quality="SLOPPY v2"), "v2 sloppy")
+    result = promote("cake", "--label", "production", "--dry-run")
+    assert result.code == 1, result
+    assert "gate failed (eval score" in result.err and "would move" in result.out and "(gate FAILED)" in result.out
+    assert gated.git("tag") == "" and gated.git("for-each-ref", "refs/notes/") == ""
 
 
 def test_production_without_gate_is_refused_with_how_to(repo: GitRepo) -> None:
@@ -150,19 +159,29 @@ def test_production_without_gate_is_refused_with_how_to(repo: GitRepo) -> None:
     assert promote("cake", "--label", "staging").code == 0
 
 
-def test_recorded_promote_makes_no_model_call(gated: GitRepo, llm_server: LoopbackLLM) -> None:
-    assert promote("cake", "--label", "production", "--dry-run").code == 0
+def test_recorded_promote_makes_no_model_call(
+    gated: GitRepo, llm_server: LoopbackLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gated.write_prompt("cake", PROMPT.format(quality="SLOPPY v2"), "v2 sloppy")
+    assert promote("cake", "--label", "production").code == 1  # failed, its figures recorded
     calls = llm_server.count
     assert calls > 0
-    assert promote("cake", "--label", "production").code == 0
+    monkeypatch.setenv("PLG_CACHE", str(tmp_path / "empty-cache.db"))  # no cached answer to fall back on
+    assert promote("cake", "--label", "production").code == 1
     assert llm_server.count == calls
 
 
-def test_recorded_figures_are_reused_on_a_machine_without_the_run_files(
-    gated: GitRepo, llm_server: LoopbackLLM, plg_state_in_tmp: Path
+def test_signed_figures_are_reused_on_a_machine_without_the_run_files(
+    gated: GitRepo, llm_server: LoopbackLLM, plg_state_in_tmp: Path, signing_key: SigningKey,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert promote("cake", "--label", "production", "--dry-run").code == 0
+    gated.write(".github/plg-allowed-signers", signing_key.allowed)
+    gated.commit("trust the CI key")
+    monkeypatch.setenv("PLG_SIGNING_KEY", str(signing_key.path))
+    assert promote("cake", "--label", "production").code == 0
+    monkeypatch.delenv("PLG_SIGNING_KEY")
     shutil.rmtree(plg_state_in_tmp)  # a fresh CI clone: notes fetched, no .plg/ runs or cache
+    gated.git("update-ref", "-d", "refs/tags/prompts/cake@production")  # and the label not moved there yet
     calls = llm_server.count
     result = promote("cake", "--label", "production")
     assert result.code == 0, result
@@ -241,7 +260,7 @@ def test_two_concurrent_gated_promotes_one_wins(gated: GitRepo, llm_server: Loop
     assert promote("cake@1", "--label", "production", "--dry-run").code == 0
     assert (
         promote("cake@2", "--label", "production", "--dry-run").code == 0
-    )  # both recorded: promotes are fast
+    )  # answers cached: promotes are fast
     env = {**os.environ}
     procs = [
         subprocess.Popen(

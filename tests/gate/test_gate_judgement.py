@@ -72,7 +72,7 @@ def test_a_failing_scorer_fails_the_gate(served: GitRepo, llm_server: LoopbackLL
         else f"A {messages[-1]['content'].split('for a ')[1].split(' cake')[0]} cake."
     )
     dry = run_cli("promote", "cake", "--label", "qa", "--dry-run")
-    assert dry.code == 0 and "gate FAILED" in dry.out, dry
+    assert dry.code == 1 and "gate FAILED" in dry.out, dry  # the status the real promote has
     assert "errors (sections)" in dry.out and "eval score" in dry.out
     real = run_cli("promote", "cake", "--label", "qa")
     assert real.code == 1 and "errors (sections)" in real.err
