@@ -4,6 +4,7 @@ notes when this exact evaluation was recorded, so a re-run promote makes no mode
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +31,10 @@ class Check:
     bound: str
     passed: bool
     detail: str = ""
+    outcome: str | None = None
+    """pass | fail | inconclusive for a statistical check (None for a point check)."""
+    interval: tuple[float, float] | None = None
+    """The figure's one-sided bounds at the gate's confidence, when it has them."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,20 @@ class Decision:
 
     def figures(self) -> dict[str, Any]:
         return {
-            c.name: {"value": c.value, "bound": c.bound, "passed": c.passed, **({"detail": c.detail} if c.detail else {})}
+            c.name: {
+                "value": c.value,
+                "bound": c.bound,
+                "passed": c.passed,
+                **({"detail": c.detail} if c.detail else {}),
+                **({"outcome": c.outcome} if c.outcome else {}),
+                **({"interval": list(c.interval)} if c.interval else {}),
+            }
             for c in self.checks
         }
+
+    def inconclusive_lines(self) -> list[str]:
+        """What the data could not decide, and how many rows would."""
+        return [f"{c.name}: {c.detail}" for c in self.checks if c.outcome == "inconclusive"]
 
 
 def gate_for(
@@ -93,19 +109,38 @@ def decision_model(registry: Registry, candidate: PromptVersion) -> tuple[str, b
     return (choice.decides[0] if choice.decides else candidate.model), choice.replaced
 
 
-def _eval_score(registry: Registry, version: PromptVersion, pipeline: Path, use_cache: bool) -> RecordedScore:
+def _eval_score(
+    registry: Registry, version: PromptVersion, pipeline: Path, use_cache: bool, force: bool = False
+) -> RecordedScore:
     """The recorded eval of this exact version on the model it is judged on, or a fresh one that gets
     recorded. An eval the provider could not finish is not a score: it raises NotJudged."""
     spec = f"{version.name}@{version.version}"
     outcome = run_eval(
         registry,
         EvalRequest(spec=spec, pipeline=pipeline, decided_only=True),
-        RunOptions(record=True, use_cache=use_cache, gate_counts_errors=True),
+        RunOptions(record=True, use_cache=use_cache, gate_counts_errors=True, force=force),
     )
     outcome.raise_if_not_judged()
     recorded = outcome.reused or outcome.recorded
     decided = [r for r in recorded if r.model in outcome.planned.decides] or list(recorded)
     return decided[0]
+
+
+def _eval_rows(
+    registry: Registry,
+    version: PromptVersion,
+    pipeline: Path,
+    use_cache: bool,
+    keys: Iterable[str] = (),
+    score: RecordedScore | None = None,
+) -> RecordedScore:
+    """The eval with its per-row figures on every row in `keys`: a note without them (written before
+    notes kept rows, or on other rows) is no evidence to pair with, so the eval runs again and is
+    recorded with them (the response cache makes that cheap when nothing changed)."""
+    score = score or _eval_score(registry, version, pipeline, use_cache)
+    if score.per_row is None or not set(keys) <= set(score.per_row):
+        score = _eval_score(registry, version, pipeline, use_cache, force=True)
+    return score
 
 
 def run_backtest(
@@ -217,12 +252,22 @@ def decide(
     marked = f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else ""
     if score is not None:
         checks += _error_checks(score, gate.max_error_rate)
+    if score is not None and (gate.confidence is not None or gate.max_regression is not None):
+        score = _eval_rows(registry, candidate, pipeline, use_cache, score=score)
     if gate.min_score is not None and score is not None:
-        checks.append(_at_least("eval score", _errors_as_zero(score), gate.min_score, marked))
+        if gate.confidence is None:
+            checks.append(_at_least("eval score", _errors_as_zero(score), gate.min_score, marked))
+        else:
+            checks.append(bound_check("eval score", score, gate.min_score, gate.confidence, "score", marked))
     if gate.min_pass_rate is not None and score is not None:
-        checks.append(
-            _at_least("eval pass rate", _errors_as_zero(score, "pass_rate"), gate.min_pass_rate, marked)
-        )
+        if gate.confidence is None:
+            checks.append(
+                _at_least("eval pass rate", _errors_as_zero(score, "pass_rate"), gate.min_pass_rate, marked)
+            )
+        else:
+            checks.append(
+                bound_check("eval pass rate", score, gate.min_pass_rate, gate.confidence, "pass", marked)
+            )
     if gate.max_regression is not None and score is not None:
         if holder is None or holder.commit == candidate.commit:
             checks.append(
@@ -235,17 +280,11 @@ def decide(
                 )
             )
         else:
-            held = _eval_score(registry, holder, pipeline, use_cache)
-            held_score, now = _errors_as_zero(held) or 0.0, _errors_as_zero(score)
-            floor = held_score - gate.max_regression
+            held = _eval_rows(registry, holder, pipeline, use_cache, keys=(score.per_row or {}))
             placeholder = tuple(dict.fromkeys([*placeholder, *held.placeholders()]))
             checks.append(
-                Check(
-                    "no regression",
-                    now,
-                    f">= {floor:.3f} (v{holder.version} {held_score:.3f} - {gate.max_regression:g})",
-                    (now or 0.0) >= floor,
-                    f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else "",
+                regression_check(
+                    score, held, holder, gate, f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else ""
                 )
             )
     if gate.backtest is not None:
@@ -310,6 +349,66 @@ def backtest_inputs(
         "embedding_model": bt.embedding_model or "plg/offline-embed",
         "judge_model": judge,
     }
+
+
+def regression_check(
+    score: RecordedScore, held: RecordedScore, holder: PromptVersion, gate: LabelGate, marked: str = ""
+) -> Check:
+    """`max_regression: M` as paired non-inferiority over the rows both versions were scored on: pass
+    when the one-sided lower bound of mean(candidate - holder) is >= -M, fail when the upper bound is
+    below -M, inconclusive otherwise (refused unless `on_inconclusive: pass`)."""
+    from plg.evals.perrow import paired
+    from plg.evals.stats import DEFAULT_CONFIDENCE, INCONCLUSIVE, PASS, noninferiority
+
+    margin = gate.max_regression or 0.0
+    confidence = gate.confidence or DEFAULT_CONFIDENCE
+    cand, hold, _missing = paired(score.per_row or {}, held.per_row or {})
+    if not cand:
+        return Check(
+            "no regression", None, f"Δ >= -{margin:g}", False, "no rows both versions were scored on", INCONCLUSIVE
+        )
+    result = noninferiority(cand, hold, margin, confidence)
+    detail = f"{result.text()} at {confidence:g}"
+    if result.outcome == INCONCLUSIVE:
+        detail = f"inconclusive: {result.text()}; {result.needed_text()}"
+        if gate.on_inconclusive == "pass":
+            detail += " (let through: on_inconclusive: pass)"
+    passed = result.outcome == PASS or (result.outcome == INCONCLUSIVE and gate.on_inconclusive == "pass")
+    return Check(
+        "no regression",
+        result.delta.mean,
+        f"lower bound >= -{margin:g} (vs v{holder.version})",
+        passed,
+        "; ".join(filter(None, [detail, marked])),
+        result.outcome,
+        (result.delta.lo, result.delta.hi),
+    )
+
+
+def bound_check(
+    name: str, score: RecordedScore, bar: float, confidence: float, figure: str, marked: str = ""
+) -> Check:
+    """min_score / min_pass_rate with `confidence:` set: the one-sided lower bound must clear the bar
+    (rows not judged count as 0 / failures; a row's repeats are one cluster)."""
+    from plg.evals.perrow import passes_of, scores_of
+    from plg.evals.stats import mean_interval, pass_rate_interval
+
+    rows = list((score.per_row or {}).values())
+    if figure == "score":
+        iv = mean_interval([scores_of(r) for r in rows], confidence)
+    else:
+        iv = pass_rate_interval([passes_of(r) for r in rows], confidence)
+    passed = iv.rows > 0 and iv.lo >= bar
+    detail = f"{iv.text()} on {iv.rows} rows at {confidence:g}"
+    return Check(
+        name,
+        iv.mean if iv.rows else None,
+        f"lower bound >= {bar:g}",
+        passed,
+        "; ".join(filter(None, [detail, marked])),
+        "pass" if passed else "fail",
+        (iv.lo, iv.hi),
+    )
 
 
 def _at_least(name: str, value: float | None, bound: float, detail: str = "") -> Check:
