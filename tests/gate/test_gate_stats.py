@@ -147,3 +147,23 @@ def test_the_note_keeps_rows_and_an_old_note_without_them_is_run_again(
     assert result.code == 0 and "on 5 paired rows" in result.out, result
     again = [json.loads(x) for x in repo.git("notes", "--ref=plg", "show", "HEAD~1").splitlines()]
     assert next(n for n in again if n["kind"] == "eval")["per_row"] == per_row
+
+
+def test_repeats_are_independent_draws_cached_per_repeat(repo: GitRepo, llm_server: LoopbackLLM) -> None:
+    """`repeats: 3` asks the model three times per row (the cache key holds the repeat), and a second run
+    reuses all three answers from the response cache instead of asking again."""
+    import json
+
+    llm_server.sampled(11)
+    repo.write("evals/rows.csv", "id,p1,p2\n" + "".join(f"r{i},0.5,0.5\n" for i in range(10)))
+    repo.write("evals/noisy.yaml", "repeats: 3\n" + PIPELINE.format(margin=0.1, extra=""))
+    repo.write_prompt("noisy", PROMPT.format(column="p1"), "v1")
+    assert run_cli("eval", "noisy", "--record").code in (0, 1)
+    assert llm_server.chat_count() == 30
+    note = [json.loads(x) for x in repo.git("notes", "--ref=plg", "show", "HEAD").splitlines()]
+    per_row = next(n for n in note if n["kind"] == "eval")["per_row"]
+    assert all(len(r) == 3 for r in per_row.values())
+    # independent draws: at chance 0.5, ten rows of three identical answers each would be 1 in 4^10
+    assert any(len({p for _, p in r}) == 2 for r in per_row.values())
+    assert run_cli("eval", "noisy").code in (0, 1)
+    assert llm_server.chat_count() == 30
