@@ -26,6 +26,17 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
 
 
+def with_interval(value: float | None, interval: tuple[float, float] | None, percent: bool = False) -> str:
+    """`0.71 [0.64, 0.78]` or `70% [58-80%]`: the figure and its one-sided 95% bounds (a 90% interval)."""
+    shown = pct(value) if percent else fmt(value)
+    if value is None or not interval:
+        return shown
+    lo, hi = interval
+    if percent:
+        return f"{shown} [{lo * 100:.0f}-{hi * 100:.0f}%]"
+    return f"{shown} [{lo:.2f}, {hi:.2f}]"
+
+
 def summary_rows(summaries: tuple[ModelSummary, ...]) -> tuple[list[str], list[list[str]]]:
     """One line per model and scorer: the model-comparison view when several models ran."""
     headers = ["model", "scorer", "mean", "pass", "errors", "tokens in/out", "cost $", "p50 s", "p95 s"]
@@ -35,8 +46,8 @@ def summary_rows(summaries: tuple[ModelSummary, ...]) -> tuple[list[str], list[l
             [
                 s.model,
                 "(weighted)",
-                fmt(s.score),
-                pct(s.pass_rate),
+                with_interval(s.score, s.score_interval),
+                with_interval(s.pass_rate, s.pass_interval, percent=True),
                 str(s.errors),
                 f"{s.prompt_tokens}/{s.completion_tokens}",
                 fmt(s.cost, 4),

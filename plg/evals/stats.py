@@ -24,15 +24,17 @@ POWER = 0.80
 
 
 def t_quantile(q: float, df: int) -> float:
-    from scipy import stats
+    """Student's t quantile (scipy.special's, the function scipy.stats.t.ppf calls: 0.2 s to import
+    against 0.8 s for scipy.stats, paid by every table that shows an interval)."""
+    from scipy.special import stdtrit
 
-    return float(stats.t.ppf(q, df))
+    return float(stdtrit(df, q))
 
 
 def z_quantile(q: float) -> float:
-    from scipy import stats
+    from scipy.special import ndtri
 
-    return float(stats.norm.ppf(q))
+    return float(ndtri(q))
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,56 @@ def clustered_se(clusters: Sequence[Sequence[float]]) -> tuple[float, float]:
     spread = sum(sum(x - mean for x in g) ** 2 for g in groups)
     g = len(groups)
     return mean, math.sqrt(g / (g - 1) * spread / total**2)
+
+
+@dataclass
+class ClusterMoments:
+    """What a clustered SE needs, kept as sums so a run aggregates without holding its rows: per row
+    (cluster) g with total S_g over n_g samples, the sums of S_g, n_g, S_g^2, S_g*n_g and n_g^2."""
+
+    clusters: int = 0
+    total: float = 0.0
+    count: int = 0
+    s2: float = 0.0
+    sn: float = 0.0
+    n2: int = 0
+
+    def add(self, total: float, count: int) -> None:
+        if count <= 0:
+            return
+        self.clusters += 1
+        self.total += total
+        self.count += count
+        self.s2 += total * total
+        self.sn += total * count
+        self.n2 += count * count
+
+    def se(self) -> float:
+        """sum_g (S_g - mean n_g)^2 expanded, times G/(G-1) / N^2: the same as `clustered_se`."""
+        if self.clusters < 2:
+            return math.inf
+        mean = self.total / self.count
+        spread = max(0.0, self.s2 - 2 * mean * self.sn + mean * mean * self.n2)
+        g = self.clusters
+        return math.sqrt(g / (g - 1) * spread / self.count**2)
+
+    def mean_interval(self, confidence: float = DEFAULT_CONFIDENCE) -> Interval | None:
+        if not self.count:
+            return None
+        mean, se = self.total / self.count, self.se()
+        half = math.inf if math.isinf(se) else (0.0 if se == 0 else t_quantile(confidence, self.clusters - 1) * se)
+        return Interval(mean, max(0.0, mean - half), min(1.0, mean + half), se, self.clusters, confidence)
+
+    def rate_interval(self, confidence: float = DEFAULT_CONFIDENCE) -> Interval | None:
+        """For 0/1 samples: Wilson on the effective number of rows (see `pass_rate_interval`)."""
+        if not self.count:
+            return None
+        p, se = self.total / self.count, self.se()
+        n_eff = float(self.count)
+        if self.count > self.clusters and 0 < p < 1 and se > 0 and not math.isinf(se):
+            n_eff = min(n_eff, max(1.0, p * (1 - p) / se**2))
+        lo, hi = wilson(p * n_eff, n_eff, confidence)
+        return Interval(p, lo, hi, se, self.clusters, confidence)
 
 
 def mean_interval(

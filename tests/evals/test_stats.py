@@ -109,3 +109,20 @@ def test_plan_rows_and_repeats() -> None:
     tossed = [[1.0, 0.0], [0.0, 1.0]] * 20
     p2 = plan(tossed, 0.1)
     assert p2.repeats_needed is not None and p2.repeats_needed > 2
+
+
+def test_streamed_moments_equal_the_clustered_se() -> None:
+    from plg.evals.stats import ClusterMoments
+
+    groups = [[1.0], [0.0, 0.0], [1.0, 1.0], [0.5, 0.25, 1.0]]
+    moments = ClusterMoments()
+    for g in groups:
+        moments.add(sum(g), len(g))
+    assert moments.se() == pytest.approx(clustered_se(groups)[1])
+    iv = moments.mean_interval(0.95)
+    assert iv is not None and iv.lo == pytest.approx(mean_interval(groups, 0.95).lo)
+    rates = ClusterMoments()
+    for g in [[True]] * 8 + [[False]] * 2:
+        rates.add(float(sum(g)), len(g))
+    rate = rates.rate_interval(0.975)
+    assert rate is not None and (round(rate.lo, 4), round(rate.hi, 4)) == (0.4902, 0.9433)
