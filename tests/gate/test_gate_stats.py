@@ -167,3 +167,33 @@ def test_repeats_are_independent_draws_cached_per_repeat(repo: GitRepo, llm_serv
     assert any(len({p for _, p in r}) == 2 for r in per_row.values())
     assert run_cli("eval", "noisy").code in (0, 1)
     assert llm_server.chat_count() == 30
+
+
+def test_plan_says_how_many_rows_or_repeats_would_decide_a_margin(
+    repo: GitRepo, llm_server: LoopbackLLM
+) -> None:
+    import json
+    import math
+
+    from plg.evals.perrow import scores_of
+    from plg.evals.stats import rows_needed
+
+    llm_server.sampled(31)
+    repo.write("evals/rows.csv", "id,p1,p2\n" + "".join(f"r{i},0.5,0.5\n" for i in range(40)))
+    repo.write("evals/noisy.yaml", "repeats: 2\n" + PIPELINE.format(margin=0.1, extra=""))
+    repo.write_prompt("noisy", PROMPT.format(column="p1"), "v1")
+    result = run_cli("eval", "noisy", "--plan", "--margin", "0.05")
+    assert result.code == 0, result
+    note = [json.loads(x) for x in repo.git("notes", "--ref=plg", "show", "HEAD").splitlines()]
+    rows = [scores_of(r) for r in next(n for n in note if n["kind"] == "eval")["per_row"].values()]
+    means = [sum(r) / len(r) for r in rows]
+    mean = sum(means) / len(means)
+    sd = math.sqrt(sum((m - mean) ** 2 for m in means) / (len(means) - 1))
+    expected = rows_needed(math.sqrt(2) * sd, 0.05, 0.95)
+    assert "noisy on openai/fake-model: 40 rows x 2 repeat(s)" in result.out, result.out
+    assert f"to decide a 0.05 margin at 0.95 confidence and 80% power: about {expected} rows" in result.out
+    assert "repeats of these 40 rows" in result.out  # coin-toss rows: repeats alone can get there
+    calls = llm_server.chat_count()
+    assert run_cli("eval", "noisy", "--plan", "--margin", "0.05").out == result.out
+    assert llm_server.chat_count() == calls  # planned from the recorded note, no model call
+    assert run_cli("eval", "noisy", "--plan").code == 2
