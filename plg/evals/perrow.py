@@ -63,3 +63,35 @@ def paired(candidate: PerRow, holder: PerRow) -> tuple[list[list[float]], list[l
         else:
             missing.append(key)
     return cand, hold, missing
+
+
+def intervals(
+    figures: PerRow | None,
+) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """Bounds of the recorded mean score and pass rate over the repeats that were judged (the rows the
+    recorded means are over), each row one cluster; None without per-row figures."""
+    from plg.evals.stats import mean_interval, pass_rate_interval
+
+    if not figures:
+        return None, None
+    judged = [[f for f in row if isinstance(f, list) and f and f[0] is not None] for row in figures.values()]
+    judged = [row for row in judged if row]
+    if not judged:
+        return None, None
+    score = mean_interval([[float(f[0]) for f in row] for row in judged])
+    passes = [[f[1] is True for f in row if len(f) > 1 and f[1] is not None] for row in judged]
+    rate = pass_rate_interval([row for row in passes if row])
+    return (score.lo, score.hi), ((rate.lo, rate.hi) if rate.rows else None)
+
+
+def paired_delta(head: PerRow | None, base: PerRow | None) -> tuple[float, float, float, int] | None:
+    """mean(head - base) over the rows both were scored on with its bounds (Δ, lo, hi, rows)."""
+    from plg.evals.stats import noninferiority
+
+    if not head or not base:
+        return None
+    cand, hold, _ = paired(head, base)
+    if not cand:
+        return None
+    d = noninferiority(cand, hold, 1.0).delta
+    return d.mean, d.lo, d.hi, d.rows
