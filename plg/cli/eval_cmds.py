@@ -198,7 +198,7 @@ def _print_reused(outcome, as_json: bool) -> None:  # type: ignore[no-untyped-de
     click.echo(
         f"{first.prompt}@{first.version}: this exact eval is recorded (run {first.run_id}); no model called"
     )
-    rows = [[s.model, _f(s.score), _f(s.pass_rate), s.rows, s.errors, s.time] for s in outcome.reused]
+    rows = [[s.model, *_with_intervals(s), s.rows, s.errors, s.time] for s in outcome.reused]
     echo_table(rows, ["model", "score", "pass rate", "rows", "errors", "recorded"])
     _placeholder_lines(outcome.reused)
     click.echo("use --force to run again")
@@ -214,6 +214,17 @@ def _placeholder_lines(scores) -> None:  # type: ignore[no-untyped-def]
 
 def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def _with_intervals(score) -> list[str]:  # type: ignore[no-untyped-def]
+    """Score and pass rate with their bounds from the note's per-row figures (when it keeps them)."""
+    from plg.evals.perrow import intervals
+    from plg.evals.report import with_interval
+
+    if score.kind != "eval":
+        return [_f(score.score), _f(score.pass_rate)]
+    on_score, on_pass = intervals(score.per_row)
+    return [with_interval(score.score, on_score), with_interval(score.pass_rate, on_pass, percent=True)]
 
 
 @cli.command()
@@ -285,8 +296,7 @@ def scores(ctx: click.Context, spec: str, as_json: bool) -> None:
         [
             s.kind,
             s.model,
-            _f(s.score),
-            _f(s.pass_rate),
+            *_with_intervals(s),
             s.rows,
             s.errors,
             s.pipeline or "-",

@@ -26,3 +26,7 @@ def test_eval_table_shows_the_interval_of_the_rows_it_scored(repo: GitRepo, llm_
     assert f"{rate.mean * 100:.0f}% [{rate.lo * 100:.0f}-{rate.hi * 100:.0f}%]" in line, result.out
     # 60 samples but 30 rows: the interval is a 30-row interval, wider than 60 independent rows would give
     assert score.rows == 30
+    scores = run_cli("scores", "noisy@1")
+    assert f"{score.mean:.2f} [{score.lo:.2f}, {score.hi:.2f}]" in scores.out, scores.out
+    reused = run_cli("eval", "noisy", "--record")
+    assert "no model called" in reused.out and f"[{score.lo:.2f}, {score.hi:.2f}]" in reused.out
