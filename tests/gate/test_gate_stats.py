@@ -197,3 +197,24 @@ def test_plan_says_how_many_rows_or_repeats_would_decide_a_margin(
     assert run_cli("eval", "noisy", "--plan", "--margin", "0.05").out == result.out
     assert llm_server.chat_count() == calls  # planned from the recorded note, no model call
     assert run_cli("eval", "noisy", "--plan").code == 2
+
+
+def test_with_confidence_min_score_and_min_pass_rate_use_the_lower_bound(
+    repo: GitRepo, llm_server: LoopbackLLM
+) -> None:
+    """12 of 20 rows always pass, 8 never (no luck involved): the mean 0.60 clears 0.5 as a point, but its
+    one-sided 95% lower bound, 0.60 - t(0.95, 19) * 0.112 = 0.41, does not."""
+    llm_server.sampled(1)
+    truths = "".join(f"r{i},{1.0 if i < 12 else 0.0},0\n" for i in range(20))
+    repo.write("evals/rows.csv", "id,p1,p2\n" + truths)
+    gate = "gate:\n  production:\n    min_score: 0.5\n    min_pass_rate: 0.5\n"
+    repo.write("evals/noisy.yaml", PIPELINE.split("gate:")[0] + gate)
+    repo.write_prompt("noisy", PROMPT.format(column="p1"), "v1")
+    assert "(gate passed)" in run_cli("promote", "noisy", "--label", "production", "--dry-run").out
+    repo.write("evals/noisy.yaml", PIPELINE.split("gate:")[0] + gate + "    confidence: 0.95\n")
+    repo.commit("ask for confidence")
+    result = run_cli("promote", "noisy", "--label", "production")
+    assert result.code == 1, result
+    assert "eval score" in result.err and "eval pass rate" in result.err
+    assert "0.600 [0.406, 0.794]" in result.out, result.out
+    assert "lower bound >= 0.5" in result.out
