@@ -105,7 +105,10 @@ class PromptResult(_Frozen):
             return f"{self.gate_label} gate could not be checked: {self.gate_error}"
         failed = [c for c in self.gate if not c.passed]
         shown = "; ".join(
-            f"{c.name} {'-' if c.value is None else f'{c.value:.3f}'} (needs {c.bound})" for c in failed
+            f"{c.name} {c.detail}"
+            if c.outcome == "inconclusive"
+            else f"{c.name} {'-' if c.value is None else f'{c.value:.3f}'} (needs {c.bound})"
+            for c in failed
         )
         return f"{self.gate_label} gate would fail: {shown}"
 
@@ -334,8 +337,9 @@ def _details(prompt: PromptResult) -> list[str]:
                     f" ({md(check.detail)})" if check.detail else ""
                 )
                 if check.outcome == "inconclusive":
+                    why = check.detail.removeprefix("inconclusive: ")
                     result = ("⚠️ inconclusive, let through" if check.passed else "❌ inconclusive") + (
-                        f" ({md(check.detail)})" if check.detail else ""
+                        f" ({md(why)})" if why else ""
                     )
                 figure = _with(check.value, check.interval)
                 lines.append(f"| {md(check.name)} | {md(figure)} | {md(check.bound)} | {result} |")
