@@ -59,19 +59,19 @@ def _trial(registry: Registry, llm: LoopbackLLM, seed: int):  # type: ignore[no-
 def test_a_true_regression_past_the_margin_passes_at_most_at_the_nominal_rate(
     repo: GitRepo, llm_server: LoopbackLLM
 ) -> None:
-    """v2 is truly 0.15 worse on every row (0.80 -> 0.65), margin 0.10, 40 rows, 30 trials.
+    """v2 is truly 0.15 worse on every row (0.80 -> 0.65), margin 0.10, 40 rows, 24 trials.
 
     Why these figures are safe: sd of a row's difference is sqrt(.8*.2 + .65*.35) = 0.62, SE 0.098 on 40
     rows; the paired test passes only when the observed Δ is >= -0.10 + 1.685 SE, 2.2 SE above the truth:
-    P ~ 0.014 a trial, so 4 or more passes in 30 has probability ~ 0.001. The old rule (mean >= holder -
+    P ~ 0.014 a trial, so 3 or more passes in 24 has probability ~ 0.006. The old rule (mean >= holder -
     0.10) passes when Δ is only 0.5 SE above the truth, ~30% of trials (the issue measured 3 of 10): at
-    least 2 of 30 it would have passed (P of fewer ~ 0.003), which is what this test catches."""
+    least 2 of 24 it would have passed (P of fewer ~ 0.002), which is what this test catches."""
     llm_server.sampled(1000)
     registry = noisy_repo(repo, [(0.80, 0.65)] * 40)
-    checks = [_trial(registry, llm_server, seed) for seed in range(30)]
+    checks = [_trial(registry, llm_server, seed) for seed in range(24)]
     passed = sum(c.passed for c in checks)
     old_rule = sum((c.value or 0) >= -0.10 for c in checks)
-    assert passed <= 3, [c.detail for c in checks if c.passed]
+    assert passed <= 2, [c.detail for c in checks if c.passed]
     assert old_rule >= 2  # the same draws fool a point comparison
     assert all(c.outcome in ("fail", "inconclusive") for c in checks if not c.passed)
 
