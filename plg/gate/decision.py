@@ -252,6 +252,8 @@ def decide(
     marked = f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else ""
     if score is not None:
         checks += _error_checks(score, gate.max_error_rate)
+    from plg.gate.stats import bound_check, regression_check
+
     if score is not None and (gate.confidence is not None or gate.max_regression is not None):
         score = _eval_rows(registry, candidate, pipeline, use_cache, score=score)
     if gate.min_score is not None and score is not None:
@@ -349,66 +351,6 @@ def backtest_inputs(
         "embedding_model": bt.embedding_model or "plg/offline-embed",
         "judge_model": judge,
     }
-
-
-def regression_check(
-    score: RecordedScore, held: RecordedScore, holder: PromptVersion, gate: LabelGate, marked: str = ""
-) -> Check:
-    """`max_regression: M` as paired non-inferiority over the rows both versions were scored on: pass
-    when the one-sided lower bound of mean(candidate - holder) is >= -M, fail when the upper bound is
-    below -M, inconclusive otherwise (refused unless `on_inconclusive: pass`)."""
-    from plg.evals.perrow import paired
-    from plg.evals.stats import DEFAULT_CONFIDENCE, INCONCLUSIVE, PASS, noninferiority
-
-    margin = gate.max_regression or 0.0
-    confidence = gate.confidence or DEFAULT_CONFIDENCE
-    cand, hold, _missing = paired(score.per_row or {}, held.per_row or {})
-    if not cand:
-        return Check(
-            "no regression", None, f"Δ >= -{margin:g}", False, "no rows both versions were scored on", INCONCLUSIVE
-        )
-    result = noninferiority(cand, hold, margin, confidence)
-    detail = f"{result.text()} at {confidence:g}"
-    if result.outcome == INCONCLUSIVE:
-        detail = f"inconclusive: {result.text()}; {result.needed_text()}"
-        if gate.on_inconclusive == "pass":
-            detail += " (let through: on_inconclusive: pass)"
-    passed = result.outcome == PASS or (result.outcome == INCONCLUSIVE and gate.on_inconclusive == "pass")
-    return Check(
-        "no regression",
-        result.delta.mean,
-        f"lower bound >= -{margin:g} (vs v{holder.version})",
-        passed,
-        "; ".join(filter(None, [detail, marked])),
-        result.outcome,
-        (result.delta.lo, result.delta.hi),
-    )
-
-
-def bound_check(
-    name: str, score: RecordedScore, bar: float, confidence: float, figure: str, marked: str = ""
-) -> Check:
-    """min_score / min_pass_rate with `confidence:` set: the one-sided lower bound must clear the bar
-    (rows not judged count as 0 / failures; a row's repeats are one cluster)."""
-    from plg.evals.perrow import passes_of, scores_of
-    from plg.evals.stats import mean_interval, pass_rate_interval
-
-    rows = list((score.per_row or {}).values())
-    if figure == "score":
-        iv = mean_interval([scores_of(r) for r in rows], confidence)
-    else:
-        iv = pass_rate_interval([passes_of(r) for r in rows], confidence)
-    passed = iv.rows > 0 and iv.lo >= bar
-    detail = f"{iv.text()} on {iv.rows} rows at {confidence:g}"
-    return Check(
-        name,
-        iv.mean if iv.rows else None,
-        f"lower bound >= {bar:g}",
-        passed,
-        "; ".join(filter(None, [detail, marked])),
-        "pass" if passed else "fail",
-        (iv.lo, iv.hi),
-    )
 
 
 def _at_least(name: str, value: float | None, bound: float, detail: str = "") -> Check:
