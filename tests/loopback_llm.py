@@ -82,6 +82,28 @@ class LoopbackLLM:
         else:
             self.responder = responder
 
+    def sampled(self, seed: int = 0) -> None:
+        """A sampled model whose truth is known: a prompt saying `chance=P` is answered `yes` with
+        probability P and `no` otherwise, every call drawing afresh (as a sampled model does) from an RNG
+        seeded by (seed, message text, how many times that text was asked), so a trial is reproducible
+        whatever order concurrent calls arrive in. A new seed is a new trial."""
+        import random
+        import re
+
+        seen: dict[str, int] = {}
+
+        def answer(messages: list[dict[str, Any]]) -> str:
+            text = "\n".join(str(m.get("content", "")) for m in messages)
+            found = re.search(r"chance=([0-9.]+)", text)
+            if found is None:
+                return offline_reply(messages)
+            with self._lock:
+                n = seen[text] = seen.get(text, -1) + 1
+            draw = random.Random(f"{seed}|{text}|{n}").random()
+            return "yes" if draw < float(found.group(1)) else "no"
+
+        self.responder = answer
+
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> LoopbackLLM:
         server = _Server(("127.0.0.1", 0), _handler_for(self))

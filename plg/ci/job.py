@@ -161,6 +161,7 @@ def evaluate_changed(
         for c in outcome.checks
     ]
     fields["base"], fields["base_note"] = _base_figures(registry, head, base_sha, options)
+    fields["head"] = _paired_deltas(registry, changed.name, fields["head"], outcome, fields["base"], base_sha)
     if options.backtest:
         fields.update(_gate(registry, head, options))
         fields["gate_enforced"] = options.enforce_gate
@@ -198,9 +199,38 @@ def _figures(version: PromptVersion, outcome: EvalOutcome) -> list[Figures]:
             scorers={sc.name: sc.mean for sc in s.scorers},
             scorer_pass={sc.name: sc.pass_rate for sc in s.scorers},
             placeholder=list(s.placeholders),
+            score_interval=list(s.score_interval) if s.score_interval else None,
+            pass_interval=list(s.pass_interval) if s.pass_interval else None,
         )
         for s in outcome.result.summaries
     ]
+
+
+def _paired_deltas(
+    registry: Registry,
+    name: str,
+    head: list[Figures],
+    outcome: EvalOutcome,
+    base: list[Figures],
+    base_sha: str | None,
+) -> list[Figures]:
+    """Δ against the base with its paired interval, over the rows both notes were scored on."""
+    from plg.evals.perrow import paired_delta
+
+    if not base or base_sha is None:
+        return head
+    mine = {s.model: s.per_row for s in [*outcome.reused, *outcome.recorded]}
+    out = []
+    for fig in head:
+        before = next((b for b in base if b.model == fig.model), None)
+        theirs = (
+            {s.model: s.per_row for s in _latest_recorded(registry, name, before.commit)}
+            if before is not None and before.commit
+            else {}
+        )
+        delta = paired_delta(mine.get(fig.model), theirs.get(fig.model))
+        out.append(fig.model_copy(update={"delta_interval": list(delta)}) if delta else fig)
+    return out
 
 
 def _from_recorded(score: RecordedScore, common: dict[str, Any]) -> Figures:
@@ -216,7 +246,15 @@ def _from_recorded(score: RecordedScore, common: dict[str, Any]) -> Figures:
         scorers={name: (fig or {}).get("mean") for name, fig in scorers.items()},
         scorer_pass={name: (fig or {}).get("pass_rate") for name, fig in scorers.items()},
         placeholder=list(score.placeholders()),
+        **_recorded_intervals(score),
     )
+
+
+def _recorded_intervals(score: RecordedScore) -> dict[str, Any]:
+    from plg.evals.perrow import intervals
+
+    on_score, on_pass = intervals(score.per_row)
+    return {"score_interval": list(on_score) if on_score else None, "pass_interval": list(on_pass) if on_pass else None}
 
 
 def _base_figures(
@@ -287,7 +325,10 @@ def _gate(registry: Registry, head: PromptVersion, options: CiOptions) -> dict[s
         out["gate_error"] = clip(err.message)
         return out
     out["gate"] = [
-        Check(name=c.name, value=c.value, bound=c.bound, passed=c.passed, detail=c.detail)
+        Check(
+            name=c.name, value=c.value, bound=c.bound, passed=c.passed, detail=c.detail, outcome=c.outcome,
+            interval=list(c.interval) if c.interval else None,
+        )
         for c in decision.checks
     ]
     holder_note = f"holder now: v{holder.version}" if holder is not None else f"no version holds {label} yet"

@@ -68,7 +68,7 @@ def annotations(report: CiReport) -> list[str]:
 
 
 def outputs(report: CiReport, markdown_path: Path | None) -> dict[str, str]:
-    scores: dict[str, dict[str, dict[str, float | None]]] = {}
+    scores: dict[str, dict[str, dict[str, object]]] = {}
     for prompt in report.prompts:
         base = {f.model: f.score for f in prompt.base}
         scores[prompt.name] = {
@@ -76,6 +76,10 @@ def outputs(report: CiReport, markdown_path: Path | None) -> dict[str, str]:
                 "head": f.score,
                 "base": base.get(f.model),
                 "delta": None if f.score is None or base.get(f.model) is None else f.score - base[f.model],  # type: ignore[operator]
+                # bounds (one-sided 95%): of the head's score, and of Δ paired over the rows both ran on
+                "head_interval": f.score_interval,
+                "delta_interval": f.delta_interval[1:3] if f.delta_interval else None,
+                "paired_rows": int(f.delta_interval[3]) if f.delta_interval else None,
             }
             for f in prompt.head
         }

@@ -42,6 +42,12 @@ class Figures(_Frozen):
     scorers: dict[Short, Score | None] = Field(default_factory=dict, max_length=50)
     scorer_pass: dict[Short, Score | None] = Field(default_factory=dict, max_length=50)  # each scorer's pass rate
     placeholder: list[Short] = Field(default_factory=list, max_length=50)
+    # One-sided 95% bounds (a 90% interval) of score and pass rate, rows as clusters (evals.stats)
+    score_interval: list[Score] | None = Field(default=None, min_length=2, max_length=2)
+    pass_interval: list[Score] | None = Field(default=None, min_length=2, max_length=2)
+    # mean(head - base) over the rows both were scored on, with its bounds: [Δ, lo, hi, rows] (base only
+    # on head figures, when both notes keep per-row figures)
+    delta_interval: list[Score] | None = Field(default=None, min_length=4, max_length=4)
 
 
 class Check(_Frozen):
@@ -51,6 +57,8 @@ class Check(_Frozen):
     bound: Short
     passed: bool
     detail: Short = ""
+    outcome: Literal["pass", "fail", "inconclusive"] | None = None
+    interval: list[Score] | None = Field(default=None, min_length=2, max_length=2)
 
 
 class Backtest(_Frozen):
@@ -98,7 +106,10 @@ class PromptResult(_Frozen):
             return f"{self.gate_label} gate could not be checked: {self.gate_error}"
         failed = [c for c in self.gate if not c.passed]
         shown = "; ".join(
-            f"{c.name} {'-' if c.value is None else f'{c.value:.3f}'} (needs {c.bound})" for c in failed
+            f"{c.name} {c.detail}"
+            if c.outcome == "inconclusive"
+            else f"{c.name} {'-' if c.value is None else f'{c.value:.3f}'} (needs {c.bound})"
+            for c in failed
         )
         return f"{self.gate_label} gate would fail: {shown}"
 
@@ -179,6 +190,22 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def _with(value: float | None, interval: list[float] | None, percent: bool = False) -> str:
+    """`0.712 [0.641, 0.783]`, `70% [58–80%]`: a figure with its bounds when it has them."""
+    shown = _pct(value) if percent else _num(value)
+    if value is None or not interval:
+        return shown
+    lo, hi = interval
+    return f"{shown} [{lo * 100:.0f}–{hi * 100:.0f}%]" if percent else f"{shown} [{lo:.3f}, {hi:.3f}]"
+
+
+def _paired(fig: Figures, base: Figures | None) -> str:
+    if fig.delta_interval is None:
+        return _delta(fig.score, base.score if base else None)
+    _, lo, hi, rows = fig.delta_interval
+    return f"{_delta(fig.score, base.score if base else None)} [{lo:+.3f}, {hi:+.3f}] ({rows:.0f} paired rows)"
 
 
 def _delta(head: float | None, base: float | None) -> str:
@@ -272,7 +299,7 @@ def _summary_rows(prompt: PromptResult) -> list[str]:
         )
         rows.append(
             f"| {_verdict(prompt)} | {name} | {prompt.status} | {md(fig.model)} | {base_cell} | "
-            f"{_version(fig)} {_num(fig.score)} | {_delta(fig.score, base.score if base else None)} | "
+            f"{_version(fig)} {_with(fig.score, fig.score_interval)} | {_paired(fig, base)} | "
             f"{_pass_cell(fig)} | {fig.rows} | {fig.errors} | {threshold} |"
         )
     return rows
@@ -281,7 +308,7 @@ def _summary_rows(prompt: PromptResult) -> list[str]:
 def _pass_cell(fig: Figures) -> str:
     """The rows passing every scorer, then each scorer's own pass rate beside it when there are several,
     so a strict scorer's 0% is seen as that scorer's, not the prompt's verdict."""
-    shown = _pct(fig.pass_rate)
+    shown = _with(fig.pass_rate, fig.pass_interval, True)
     if len(fig.scorer_pass) > 1:
         each = ", ".join(f"{md(name)} {_pct(rate)}" for name, rate in fig.scorer_pass.items())
         shown += f" ({each})"
@@ -325,7 +352,13 @@ def _details(prompt: PromptResult) -> list[str]:
                 result = ("✅ pass" if check.passed else "❌ fail") + (
                     f" ({md(check.detail)})" if check.detail else ""
                 )
-                lines.append(f"| {md(check.name)} | {_num(check.value)} | {md(check.bound)} | {result} |")
+                if check.outcome == "inconclusive":
+                    why = check.detail.removeprefix("inconclusive: ")
+                    result = ("⚠️ inconclusive, let through" if check.passed else "❌ inconclusive") + (
+                        f" ({md(why)})" if why else ""
+                    )
+                figure = _with(check.value, check.interval)
+                lines.append(f"| {md(check.name)} | {md(figure)} | {md(check.bound)} | {result} |")
         if prompt.gate_note:
             lines.append(f"\n`{md(prompt.gate_label)}` gate: {md(prompt.gate_note)}")
     lines += ["", "</details>"]

@@ -53,6 +53,12 @@ if TYPE_CHECKING:
     help="Combine these finished shard runs (ids or files) into one run; repeat for each shard.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--plan", "plan_", is_flag=True,
+    help="From the recorded run's variance: rows (or repeats) needed to decide --margin (80% power).",
+)
+@click.option("--margin", type=float, help="With --plan: the max_regression margin to decide, e.g. 0.05.")
+@click.option("--confidence", type=click.FloatRange(0.5, 1, min_open=True, max_open=True), help="With --plan (default 0.95).")
 @click.pass_context
 def eval_cmd(
     ctx: click.Context,
@@ -71,12 +77,21 @@ def eval_cmd(
     shard: str | None,
     merge_runs: tuple[str, ...],
     as_json: bool,
+    plan_: bool,
+    margin: float | None,
+    confidence: float | None,
 ) -> None:
     """Run a prompt's eval pipeline, score every output and check the threshold (exit 1 below it)."""
     from plg import config as plg_config
     from plg.evals.plan import EvalRequest
     from plg.evals.session import RunOptions
     from plg.evals.shards import parse_shard, resolve_runs
+
+    if plan_ or margin is not None:
+        if not (plan_ and margin is not None):
+            raise BadInput("--plan and --margin go together: plg eval NAME --plan --margin 0.05")
+        _plan(ctx, EvalRequest(spec=spec, pipeline=pipeline, models=models, repeats=repeats), margin, confidence)
+        return
 
     if output is not None:
         from plg.evals.report import check_output
@@ -158,6 +173,17 @@ def run_and_show(
         raise ThresholdFailed("; ".join(c.describe() for c in outcome.checks if not c.passed))
 
 
+def _plan(ctx: click.Context, request: EvalRequest, margin: float, confidence: float | None) -> None:
+    from plg.cli.progress import shown_progress
+    from plg.gate.stats import plan_lines, plan_margin
+
+    registry = open_registry(ctx)
+    with shown_progress():
+        model, plan = plan_margin(registry, request, margin, confidence)
+    for line in plan_lines(request.spec or "eval", model, plan):
+        click.echo(line)
+
+
 def _print_reused(outcome, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import asdict
 
@@ -173,7 +199,7 @@ def _print_reused(outcome, as_json: bool) -> None:  # type: ignore[no-untyped-de
     click.echo(
         f"{first.prompt}@{first.version}: this exact eval is recorded (run {first.run_id}); no model called"
     )
-    rows = [[s.model, _f(s.score), _f(s.pass_rate), s.rows, s.errors, s.time] for s in outcome.reused]
+    rows = [[s.model, *_with_intervals(s), s.rows, s.errors, s.time] for s in outcome.reused]
     echo_table(rows, ["model", "score", "pass rate", "rows", "errors", "recorded"])
     _placeholder_lines(outcome.reused)
     click.echo("use --force to run again")
@@ -189,6 +215,17 @@ def _placeholder_lines(scores) -> None:  # type: ignore[no-untyped-def]
 
 def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def _with_intervals(score) -> list[str]:  # type: ignore[no-untyped-def]
+    """Score and pass rate with their bounds from the note's per-row figures (when it keeps them)."""
+    from plg.evals.perrow import intervals
+    from plg.evals.report import with_interval
+
+    if score.kind != "eval":
+        return [_f(score.score), _f(score.pass_rate)]
+    on_score, on_pass = intervals(score.per_row)
+    return [with_interval(score.score, on_score), with_interval(score.pass_rate, on_pass, percent=True)]
 
 
 @cli.command()
@@ -268,8 +305,7 @@ def scores(ctx: click.Context, spec: str, as_json: bool, show_all: bool) -> None
         [
             s.kind,
             s.model,
-            _f(s.score),
-            _f(s.pass_rate),
+            *_with_intervals(s),
             s.rows,
             s.errors,
             s.pipeline or "-",

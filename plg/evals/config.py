@@ -154,6 +154,10 @@ class LabelGate(_Strict):
     max_regression: float | None = Field(default=None, ge=0, le=1)
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
     backtest: BacktestGate | None = None
+    # How sure a decision must be (docs/gate.md, "Statistics"): `max_regression` is always a paired test
+    # at `confidence` (0.95 when unset); with `confidence` set, min_score/min_pass_rate use lower bounds.
+    confidence: float | None = Field(default=None, gt=0.5, lt=1)
+    on_inconclusive: Literal["fail", "pass"] = "fail"
 
 
 class Pipeline(_Strict):

@@ -33,6 +33,17 @@ LEGEND = (
 )
 
 
+def with_interval(value: float | None, interval: tuple[float, float] | None, percent: bool = False) -> str:
+    """`0.71 [0.64, 0.78]` or `70% [58-80%]`: the figure and its one-sided 95% bounds (a 90% interval)."""
+    shown = pct(value) if percent else fmt(value)
+    if value is None or not interval:
+        return shown
+    lo, hi = interval
+    if percent:
+        return f"{shown} [{lo * 100:.0f}-{hi * 100:.0f}%]"
+    return f"{shown} [{lo:.2f}, {hi:.2f}]"
+
+
 def summary_rows(summaries: tuple[ModelSummary, ...]) -> tuple[list[str], list[list[str]]]:
     """One line per model and scorer: the model-comparison view when several models ran. A model's
     first line is named for what it counts: a row passes only when every scorer passes it, so one
@@ -44,8 +55,8 @@ def summary_rows(summaries: tuple[ModelSummary, ...]) -> tuple[list[str], list[l
             [
                 s.model,
                 HEADLINE,
-                fmt(s.score),
-                pct(s.pass_rate),
+                with_interval(s.score, s.score_interval),
+                with_interval(s.pass_rate, s.pass_interval, percent=True),
                 str(s.errors),
                 f"{s.prompt_tokens}/{s.completion_tokens}",
                 fmt(s.cost, 4),

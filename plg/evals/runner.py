@@ -256,7 +256,7 @@ def execute(
         header = make_header(spec, run_id, who)
         path = runs_dir / f"{run_id}.jsonl"
         writer = RunWriter(path, header)
-    aggregator = Aggregator(spec.models)
+    aggregator = Aggregator(spec.models, spec.repeats)
     watcher = current_watcher()
     if watcher is not None:
         shard = f" (shard {spec.shard})" if spec.shard is not None else ""

@@ -236,6 +236,11 @@ def _to_recorded(
     spec = planned.spec
     assert spec.prompt is not None
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    from plg.evals.perrow import per_row, row_keys
+    from plg.evals.runs import latest_rows
+
+    keys = row_keys(spec)
+    run_rows = list(latest_rows(result.path)[1].values())  # the last copy of a row wins
     out = []
     for summary in result.summaries:
         if summary.not_judged or awaiting_grades(summary) or (not barred and _unscored(summary)):
@@ -273,6 +278,7 @@ def _to_recorded(
                     "cost": summary.cost,
                     "p50_latency": summary.p50_latency,
                 },
+                per_row=per_row(keys, run_rows, summary.model, spec.repeats),
             )
         )
     return out

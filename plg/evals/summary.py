@@ -43,6 +43,10 @@ class ModelSummary:
     scorers: tuple[ScorerSummary, ...]
     not_judged: int = 0
     outside_error: str | None = None
+    score_interval: tuple[float, float] | None = None
+    """One-sided bounds of `score` at 0.95 (a 90% interval), a row's repeats being one cluster."""
+    pass_interval: tuple[float, float] | None = None
+    """Wilson bounds of `pass_rate` at 0.95 (a 90% interval), on the effective number of rows."""
 
     def scorer_errors(self) -> dict[str, int]:
         return {s.name: s.errors for s in self.scorers}
@@ -122,13 +126,20 @@ class _ModelAcc:
     scorers: dict[str, _ScorerAcc] = field(default_factory=dict)
     not_judged: int = 0
     outside_error: str | None = None
+    # Interval sums (evals.stats.ClusterMoments): a row's repeats are summed until all have arrived
+    score_moments: Any = None
+    pass_moments: Any = None
+    open_rows: dict[int, list[float]] = field(default_factory=dict)
 
 
 class Aggregator:
-    """Keeps only counters and latencies, so a 100,000-row run aggregates in flat memory."""
+    """Keeps only counters, latencies and the sums intervals need, so a 100,000-row run aggregates in
+    flat memory (a row's repeats are held only until the last of them arrives; with `repeats` unknown,
+    as when merging shards that are already in memory, until the end)."""
 
-    def __init__(self, models: tuple[str, ...]) -> None:
+    def __init__(self, models: tuple[str, ...], repeats: int | None = None) -> None:
         self._models: dict[str, _ModelAcc] = {m: _ModelAcc() for m in models}
+        self._repeats = repeats
 
     def add(self, row: RowRecord) -> None:
         acc = self._models.setdefault(row.model, _ModelAcc())
@@ -153,6 +164,7 @@ class Aggregator:
         if row.passed is not None:
             acc.judged_rows += 1
             acc.passed_rows += int(row.passed)
+        self._add_to_row(acc, row)
         for score in row.scores:
             s = acc.scorers.setdefault(score.name, _ScorerAcc(weight=score.weight))
             s.placeholder = s.placeholder or score.placeholder
@@ -167,12 +179,36 @@ class Aggregator:
                     s.judged += 1
                     s.passed += int(score.passed)
 
+    def _add_to_row(self, acc: _ModelAcc, row: RowRecord) -> None:
+        sums = acc.open_rows.setdefault(row.row_index, [0.0, 0, 0.0, 0, 0])
+        if row.score is not None:
+            sums[0] += row.score
+            sums[1] += 1
+        if row.passed is not None:
+            sums[2] += float(row.passed)
+            sums[3] += 1
+        sums[4] += 1
+        if self._repeats is not None and sums[4] >= self._repeats:
+            _fold(acc, acc.open_rows.pop(row.row_index))
+
     def summaries(self) -> tuple[ModelSummary, ...]:
         return tuple(self._summary(model, acc) for model, acc in self._models.items())
 
     @staticmethod
+    def _intervals(acc: _ModelAcc) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+        from copy import copy
+
+        folded = _ModelAcc(score_moments=copy(acc.score_moments), pass_moments=copy(acc.pass_moments))
+        for sums in acc.open_rows.values():
+            _fold(folded, sums)
+        score = folded.score_moments.mean_interval() if folded.score_moments else None
+        rate = folded.pass_moments.rate_interval() if folded.pass_moments else None
+        return (score.lo, score.hi) if score else None, (rate.lo, rate.hi) if rate else None
+
+    @staticmethod
     def _summary(model: str, acc: _ModelAcc) -> ModelSummary:
         lat = sorted(acc.latencies)
+        score_interval, pass_interval = Aggregator._intervals(acc)
         return ModelSummary(
             model=model,
             rows=acc.rows,
@@ -200,7 +236,19 @@ class Aggregator:
             ),
             not_judged=acc.not_judged,
             outside_error=acc.outside_error,
+            score_interval=score_interval,
+            pass_interval=pass_interval,
         )
+
+
+def _fold(acc: _ModelAcc, sums: list[float]) -> None:
+    """A finished row (all its repeats) becomes one cluster of the interval sums."""
+    from plg.evals.stats import ClusterMoments
+
+    if acc.score_moments is None:
+        acc.score_moments, acc.pass_moments = ClusterMoments(), ClusterMoments()
+    acc.score_moments.add(sums[0], int(sums[1]))
+    acc.pass_moments.add(sums[2], int(sums[3]))
 
 
 class Scored(Protocol):

@@ -5,6 +5,7 @@ notes when this exact evaluation was recorded, so a re-run promote makes no mode
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +32,10 @@ class Check:
     bound: str
     passed: bool
     detail: str = ""
+    outcome: str | None = None
+    """pass | fail | inconclusive for a statistical check (None for a point check)."""
+    interval: tuple[float, float] | None = None
+    """The figure's one-sided bounds at the gate's confidence, when it has them."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,20 @@ class Decision:
 
     def figures(self) -> dict[str, Any]:
         return {
-            c.name: {"value": c.value, "bound": c.bound, "passed": c.passed, **({"detail": c.detail} if c.detail else {})}
+            c.name: {
+                "value": c.value,
+                "bound": c.bound,
+                "passed": c.passed,
+                **({"detail": c.detail} if c.detail else {}),
+                **({"outcome": c.outcome} if c.outcome else {}),
+                **({"interval": list(c.interval)} if c.interval else {}),
+            }
             for c in self.checks
         }
+
+    def inconclusive_lines(self) -> list[str]:
+        """What the data could not decide, and how many rows would."""
+        return [f"{c.name}: {c.detail}" for c in self.checks if c.outcome == "inconclusive"]
 
 
 def gate_for(
@@ -100,7 +116,12 @@ def decision_model(registry: Registry, candidate: PromptVersion) -> tuple[str, b
 
 
 def _eval_score(
-    registry: Registry, version: PromptVersion, pipeline: Path, use_cache: bool, record: bool = True
+    registry: Registry,
+    version: PromptVersion,
+    pipeline: Path,
+    use_cache: bool,
+    record: bool = True,
+    force: bool = False,
 ) -> RecordedScore:
     """The recorded eval of this exact version on the model it is judged on, or a fresh one that gets
     recorded (unless `record` is False: a dry run). An eval the provider could not finish is not a
@@ -109,12 +130,30 @@ def _eval_score(
     outcome = run_eval(
         registry,
         EvalRequest(spec=spec, pipeline=pipeline, decided_only=True),
-        RunOptions(record=True, write=record, use_cache=use_cache, gate_counts_errors=True),
+        RunOptions(record=True, write=record, use_cache=use_cache, gate_counts_errors=True, force=force),
     )
     outcome.raise_if_not_judged()
     recorded = outcome.reused or outcome.recorded
     decided = [r for r in recorded if r.model in outcome.planned.decides] or list(recorded)
     return decided[0]
+
+
+def _eval_rows(
+    registry: Registry,
+    version: PromptVersion,
+    pipeline: Path,
+    use_cache: bool,
+    keys: Iterable[str] = (),
+    score: RecordedScore | None = None,
+    record: bool = True,
+) -> RecordedScore:
+    """The eval with its per-row figures on every row in `keys`: a note without them (written before
+    notes kept rows, or on other rows) is no evidence to pair with, so the eval runs again and is
+    recorded with them (the response cache makes that cheap when nothing changed)."""
+    score = score or _eval_score(registry, version, pipeline, use_cache, record)
+    if score.per_row is None or not set(keys) <= set(score.per_row):
+        score = _eval_score(registry, version, pipeline, use_cache, record, force=True)
+    return score
 
 
 def run_backtest(
@@ -231,12 +270,24 @@ def decide(
     marked = f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else ""
     if score is not None:
         checks += _error_checks(score, gate.max_error_rate)
+    from plg.gate.stats import bound_check, regression_check
+
+    if score is not None and (gate.confidence is not None or gate.max_regression is not None):
+        score = _eval_rows(registry, candidate, pipeline, use_cache, score=score, record=record)
     if gate.min_score is not None and score is not None:
-        checks.append(_at_least("eval score", _errors_as_zero(score), gate.min_score, marked))
+        if gate.confidence is None:
+            checks.append(_at_least("eval score", _errors_as_zero(score), gate.min_score, marked))
+        else:
+            checks.append(bound_check("eval score", score, gate.min_score, gate.confidence, "score", marked))
     if gate.min_pass_rate is not None and score is not None:
-        checks.append(
-            _at_least("eval pass rate", _errors_as_zero(score, "pass_rate"), gate.min_pass_rate, marked)
-        )
+        if gate.confidence is None:
+            checks.append(
+                _at_least("eval pass rate", _errors_as_zero(score, "pass_rate"), gate.min_pass_rate, marked)
+            )
+        else:
+            checks.append(
+                bound_check("eval pass rate", score, gate.min_pass_rate, gate.confidence, "pass", marked)
+            )
     if gate.max_regression is not None and score is not None:
         if holder is None or holder.commit == candidate.commit:
             checks.append(
@@ -249,17 +300,11 @@ def decide(
                 )
             )
         else:
-            held = _eval_score(registry, holder, pipeline, use_cache, record)
-            held_score, now = _errors_as_zero(held) or 0.0, _errors_as_zero(score)
-            floor = held_score - gate.max_regression
+            held = _eval_rows(registry, holder, pipeline, use_cache, keys=(score.per_row or {}), record=record)
             placeholder = tuple(dict.fromkeys([*placeholder, *held.placeholders()]))
             checks.append(
-                Check(
-                    "no regression",
-                    now,
-                    f">= {floor:.3f} (v{holder.version} {held_score:.3f} - {gate.max_regression:g})",
-                    (now or 0.0) >= floor,
-                    f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else "",
+                regression_check(
+                    score, held, holder, gate, f"includes the {PLACEHOLDER_LABEL} judge" if placeholder else ""
                 )
             )
     if gate.backtest is not None:

@@ -40,9 +40,9 @@ def decision_table(decision) -> list[str]:  # type: ignore[no-untyped-def]
     rows = [
         [
             c.name,
-            "-" if c.value is None else f"{c.value:.3f}",
+            _figure(c),
             c.bound,
-            "pass" if c.passed else "FAIL",
+            _result(c),
             *([c.detail] if with_detail else []),
         ]
         for c in decision.checks
@@ -53,7 +53,27 @@ def decision_table(decision) -> list[str]:  # type: ignore[no-untyped-def]
     line = decision.model_line()
     warning = decision.placeholder_line()
     table += [warning] if warning else []
+    table += decision.inconclusive_lines() if hasattr(decision, "inconclusive_lines") else []
     return [f"{decision.label} gate for {decision.candidate.ref}: {line}", *table] if line else table
+
+
+def _figure(check) -> str:  # type: ignore[no-untyped-def]
+    """`0.712` for a point check; `-0.020 [-0.210, +0.170]` with the bounds a statistical check used."""
+    if check.value is None:
+        return "-"
+    interval = getattr(check, "interval", None)
+    if not interval:
+        return f"{check.value:.3f}"
+    sign = "+" if check.name == "no regression" else ""
+    lo, hi = interval
+    return f"{check.value:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}]"
+
+
+def _result(check) -> str:  # type: ignore[no-untyped-def]
+    outcome = getattr(check, "outcome", None)
+    if outcome == "inconclusive":
+        return "inconclusive (let through)" if check.passed else "INCONCLUSIVE"
+    return "pass" if check.passed else "FAIL"
 
 
 def promote(

@@ -452,3 +452,21 @@ def test_the_comment_names_its_pass_rate_for_what_it_counts() -> None:
     row = next(line for line in text.splitlines() if "`cake`" in line and "plg/offline" in line)
     assert "| 0% (contains 100%, exact 0%) |" in row, row
     assert not row.startswith("| ✅"), row  # no bar judged it: no green tick beside a 0%
+
+
+def test_the_report_gives_intervals_and_the_paired_delta_against_the_base(
+    project: GitRepo, github_api: LoopbackGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    base, head = pull_request(project, style="TERSE.", min_score=0.0)
+    files = github_env(monkeypatch, tmp_path, "pull_request", base_sha=base, head_sha=head)
+    result = run_cli("ci", "--no-notes", "--json")
+    report = printed_report(result.out)
+    cake = next(p for p in report["prompts"] if p["name"] == "cake")
+    fig = cake["head"][0]
+    # every row fell from 1 to 0: Δ -1 exactly on the 3 rows both versions ran
+    assert fig["delta_interval"] == [-1.0, -1.0, -1.0, 3]
+    assert fig["score_interval"] == [0.0, 0.0] and cake["base"][0]["score_interval"] == [1.0, 1.0]
+    body = github_api.comments[42][0]["body"]
+    assert "▼ -1.000 [-1.000, -1.000] (3 paired rows)" in body
+    scores = json.loads(outputs(files["output"])["scores"])
+    assert scores["cake"]["openai/fake-model"]["paired_rows"] == 3
