@@ -291,7 +291,7 @@ def scores(ctx: click.Context, spec: str, as_json: bool, show_all: bool) -> None
     pv = registry.resolve(name, ref) if ref else registry.latest(name)
     names = set(registry.known_as(name))  # scores recorded before a `git mv` are this file's too
     found = [s for s in read_scores(registry.store, pv.commit) if s.prompt in names] if pv.commit else []
-    own = own_pipeline(registry.root, name, pv.front.eval)
+    own = own_pipeline(registry.root, name, pv.front.eval, names)
     others = sorted({s.pipeline or "-" for s in found if s.kind == "eval" and s.pipeline != own})
     if not show_all and own is not None:
         found = [s for s in found if s.kind != "eval" or s.pipeline == own]

@@ -134,7 +134,7 @@ def version_log(registry: Registry, name: str) -> list[LogEntry]:
         labels_by_commit.setdefault(commit, []).append(label)
     recorded = scores_by_commit(registry.store, [v.commit for v in history], notes)
     names = set(registry.known_as(name))  # scores recorded before a `git mv` are this file's too
-    own = own_pipeline(registry.root, name)  # by its file name: the front matter is not parsed here
+    own = own_pipeline(registry.root, name, former=names)  # by file name: the front matter is not parsed here
     scores = {commit: headline([s for s in found if s.prompt in names], own) for commit, found in recorded.items()}
     return [
         LogEntry(

@@ -7,7 +7,7 @@ carry scores from several pipelines and models, and the same identity is never e
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from plg.registry.gitreads import NOTES, NOTES_REF
@@ -149,12 +149,14 @@ def record_scores(store: GitStore, commit: str, new: list[RecordedScore]) -> Non
         remember_produced(store.root, new)
 
 
-def own_pipeline(root: Path, name: str, eval_key: str | None = None) -> str | None:
+def own_pipeline(root: Path, name: str, eval_key: str | None = None, former: Iterable[str] = ()) -> str | None:
     """The path (relative, as notes record it) of the prompt's own pipeline, the one its gate reads:
     the front matter's `eval:` when given, else `evals/NAME.yaml` and the names `evals.config.
-    find_pipeline` tries after it. Stats files only, so `plg log` can ask."""
+    find_pipeline` tries after it, then those of the names it had before a `git mv` (`former`). Stats
+    files only, so `plg log` can ask."""
     tried = [eval_key] if eval_key else []
-    tried += [f"evals/{name}.yaml", f"evals/{name}.yml", f"evals/{name.replace('/', '-')}.yaml"]
+    for each in [name, *(f for f in former if f != name)]:
+        tried += [f"evals/{each}.yaml", f"evals/{each}.yml", f"evals/{each.replace('/', '-')}.yaml"]
     for candidate in tried:
         if (root / candidate).is_file():
             return "/".join(p for p in candidate.replace("\\", "/").split("/") if p not in ("", "."))

@@ -108,7 +108,7 @@ def _own_pipeline(registry: Registry, name: str, history: list[Version]) -> str 
     if history:
         with contextlib.suppress(PlgError):  # a file that does not parse: its page says so elsewhere
             eval_key = registry.summary(registry.locate(name, f"v{history[-1].number}")).eval
-    return own_pipeline(registry.root, name, eval_key)
+    return own_pipeline(registry.root, name, eval_key, registry.known_as(name))
 
 
 def _latest_per_model(scores: list[RecordedScore], pipeline: str | None) -> list[RecordedScore]:
