@@ -255,14 +255,14 @@ def _record(body: Mapping[str, Any], pv: PromptVersion | None, name: str | None,
             messages: list[dict[str, Any]], params: dict[str, Any], answer: str | None, error: Any,
             metadata: dict[str, Any], prompt_tokens: Any, completion_tokens: Any, inputs: Any,
             cost: Any = None) -> RequestRecord:
-    start = body.get("request_start_time")
-    end = body.get("request_end_time")
+    start = _timestamp(body.get("request_start_time"))
+    end = _timestamp(body.get("request_end_time"))
     fields: dict[str, Any] = {}
     latency = None
-    if isinstance(start, (int, float)) and not isinstance(start, bool):
-        fields["time"] = float(start)
-        if isinstance(end, (int, float)) and not isinstance(end, bool):
-            latency = max(0.0, float(end) - float(start))
+    if start is not None:
+        fields["time"] = start
+        if end is not None:
+            latency = max(0.0, end - start)
     tags = body.get("tags") or []
     if not isinstance(tags, list):
         raise BadInput("tags must be a list of strings")
@@ -280,8 +280,24 @@ def _record(body: Mapping[str, Any], pv: PromptVersion | None, name: str | None,
         raise BadInput(f"malformed request: {err}") from None
 
 
+def _timestamp(value: Any) -> float | None:
+    """Seconds since the epoch: Python's SDK sends seconds, JavaScript's an ISO 8601 string or milliseconds."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) / 1000 if value > 1e11 else float(value)
+    if isinstance(value, str):
+        from datetime import datetime
+
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise BadInput(f"request time {value!r} is neither seconds nor ISO 8601") from None
+    raise BadInput(f"request time {value!r} is neither seconds nor ISO 8601")
+
+
 def _span_id(value: Any) -> str | None:
-    return value if isinstance(value, str) and len(value) == 16 else None
+    return value if isinstance(value, str) and len(value) == 16 and value.strip("0") else None
 
 
 def open_service(repo: str | Path | None, bundle: str | Path | None, log: str | None,
