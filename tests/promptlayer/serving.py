@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, proc: subprocess.Popen[str], port: int, log: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[str], port: int, log: Path | str) -> None:
         self.proc = proc
         self.port = port
         self.log = log
@@ -36,7 +36,7 @@ class Served:
 
 
 @contextmanager
-def plg_serve(*args: str, log: Path, keys: str = KEY, cwd: Path | None = None,
+def plg_serve(*args: str, log: Path | str, keys: str = KEY, cwd: Path | None = None,
               env: dict[str, str] | None = None) -> Iterator[Served]:
     port = free_port()
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PLG_SERVE_API_KEYS": keys, **(env or {})}

@@ -142,3 +142,23 @@ def test_async_sdk_track_prompt_and_run(poet: GitRepo, tmp_path: Path, llm_serve
         record = served.store().get(request_id)
     assert record.version == 2 and record.input_variables == {"topic": "ice"}
     assert record.commit == Registry(poet.path).resolve("ai-poet", "2").commit
+
+
+def test_integer_request_ids_on_a_postgresql_log(poet: GitRepo, tmp_path: Path, pg_url: str) -> None:
+    from plg.log.postgres_log import PostgresLogStore
+
+    ids = []
+    with plg_serve("--repo", str(poet.path), log=pg_url) as one, plg_serve("--repo", str(poet.path), log=pg_url) as two:
+        for served in (one, two, one, two):
+            pl = promptlayer.PromptLayer(api_key=KEY, base_url=served.base_url)
+            ids.append(pl.log_request(
+                provider="openai", model="m", input={"type": "chat", "messages": []},
+                output={"type": "chat", "messages": [{"role": "assistant", "content": [{"type": "text", "text": "a"}]}]},
+                request_start_time=1.0, request_end_time=2.0)["id"])
+            assert pl.track.score(request_id=ids[-1], score=50) is True
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 4  # unique across the two processes
+    store = PostgresLogStore(pg_url)
+    try:
+        assert [store.get(i).scores["default"] for i in ids] == [50, 50, 50, 50]
+    finally:
+        store.close()
