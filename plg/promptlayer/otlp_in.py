@@ -83,6 +83,32 @@ def spans_from_json(payload: Any) -> list[Span]:
     return spans
 
 
+def spans_from_bulk(payload: Any) -> list[Span]:
+    """The JavaScript SDK's own upload (`POST /spans-bulk`, `{"spans": [...]}`): Python-style enum names
+    (`SpanKind.CLIENT`, `StatusCode.ERROR`), nanosecond strings, attributes as an object."""
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("spans"), list):
+        raise BadInput('a spans-bulk request must be {"spans": [...]}')
+    spans = []
+    for raw in payload["spans"]:
+        if not isinstance(raw, Mapping):
+            raise BadInput("each span must be an object")
+        context = raw.get("context") or {}
+        status = raw.get("status") or {}
+        start = int(raw.get("start_time") or 0)
+        kind = str(raw.get("kind") or "").removeprefix("SpanKind.").lower()
+        code = str(status.get("status_code") or "").removeprefix("StatusCode.").lower()
+        spans.append(Span.from_json({
+            "trace_id": str(context.get("trace_id") or "").lower(), "span_id": str(context.get("span_id") or "").lower(),
+            "parent_id": raw.get("parent_id") or None, "name": raw.get("name") or "span", "start_ns": start,
+            "end_ns": max(start, int(raw.get("end_time") or start)),
+            "attributes": {str(k): v if isinstance(v, (str, int, float, bool)) else json.dumps(v)
+                           for k, v in (raw.get("attributes") or {}).items()},
+            "status": code if code in ("ok", "error") else "unset", "status_message": status.get("description") or None,
+            "kind": kind if kind in ("client", "server") else "internal",
+        }))
+    return spans
+
+
 def spans_from_protobuf(body: bytes) -> list[Span]:
     try:
         from google.protobuf.json_format import MessageToDict

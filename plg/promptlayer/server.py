@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from plg.errors import BadInput, NotFound, OutsideFailure, PlgError
 from plg.promptlayer.access import Keys
-from plg.promptlayer.otlp_in import read_spans
+from plg.promptlayer.otlp_in import read_spans, spans_from_bulk
 from plg.promptlayer.publish import publish
 from plg.promptlayer.service import PromptLayerService
 
@@ -98,6 +98,9 @@ def create_app(service: PromptLayerService, keys: Keys) -> Starlette:
             return {"partialSuccess": {}}
         return Response(b"", media_type="application/x-protobuf")
 
+    async def spans_bulk(request: Request, body: dict[str, Any]) -> Any:
+        return {"success": True, "spans": service.ingest_spans(spans_from_bulk(body))}
+
     def call(method: Callable[[dict[str, Any]], Any]) -> Handler:
         async def handler(request: Request, body: dict[str, Any]) -> Any:
             return method(body)
@@ -122,6 +125,7 @@ def create_app(service: PromptLayerService, keys: Keys) -> Starlette:
         Route("/track-group", endpoint("log", call(service.track_group)), methods=["POST"]),
         Route("/create-group", endpoint("log", create_group), methods=["POST"]),
         Route("/v1/traces", traces_auth, methods=["POST"]),
+        Route("/spans-bulk", endpoint("log", spans_bulk), methods=["POST"]),
     ]
     return Starlette(routes=routes)
 

@@ -44,6 +44,10 @@ const { PromptLayer } = require("promptlayer");
     input: { type: "chat", messages: [{ role: "user", content: [{ type: "text", text: "Hi" }] }] },
     output: { type: "chat", messages: [{ role: "assistant", content: [{ type: "text", text: "Hello" }] }] },
     request_start_time: now - 1, request_end_time: now });
+  const traced = new PromptLayer({ apiKey: process.env.KEY, baseURL: process.env.BASE_URL, enableTracing: true });
+  const shout = traced.wrapWithSpan("shout", (word) => word.toUpperCase(), { step: "outer" });
+  out.shouted = await shout("hey");
+  await new Promise((resolve) => setTimeout(resolve, 500));
   try { await pl.templates.get("no-such-prompt"); out.missing = "found"; } catch (e) { out.missing = String(e.message); }
   console.log(JSON.stringify(out));
 })().catch((e) => { console.error(e); process.exit(1); });
@@ -74,6 +78,7 @@ def test_js_sdk_against_plg_serve(repo: GitRepo, tmp_path: Path, llm_server: Loo
         store = served.store()
         record = store.get(out["requestId"])
         logged = store.get(out["logged"]["id"])
+        shouts = [s for s in store.iter_spans() if s.name == "shout"]
     assert out["byLabel"]["version"] == 1 and isinstance(out["byLabel"]["id"], int)
     assert out["byVersion"]["llm_kwargs"]["messages"][1]["content"] == "Write a short poem about tea."
     assert [t["prompt_name"] for t in out["all"]] == ["ai-poet"]
@@ -84,4 +89,5 @@ def test_js_sdk_against_plg_serve(repo: GitRepo, tmp_path: Path, llm_server: Loo
     assert record.metadata["lang"] == "js" and record.metadata[GROUP_KEY] == str(out["group"])
     assert logged.output == "Hello" and logged.model == "openai/gpt-4o-mini"
     assert out["missing"] == "unknown prompt 'no-such-prompt'"  # the 404's message, not a retried 5xx
+    assert out["shouted"] == "HEY" and shouts and shouts[0].attributes["step"] == "outer"
     assert record.latency_s is not None and 0 <= record.latency_s < 30
