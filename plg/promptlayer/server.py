@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,7 +27,6 @@ from plg.promptlayer.otlp_in import read_spans, spans_from_bulk
 from plg.promptlayer.publish import publish
 from plg.promptlayer.service import PromptLayerService
 
-logger = logging.getLogger("plg.promptlayer.server")
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Any]]
 
 
@@ -130,7 +128,7 @@ def create_app(service: PromptLayerService, keys: Keys) -> Starlette:
     return Starlette(routes=routes)
 
 
-def run_server(service: PromptLayerService, keys: Keys, host: str, port: int, workers_note: bool = True) -> None:
+def run_server(service: PromptLayerService, keys: Keys, host: str, port: int) -> None:
     """Serve until interrupted; the access log is off so no header or key is ever written."""
     app = create_app(service, keys)
     print(f"plg serve: PromptLayer's API at http://{host}:{port} ({len(keys)} key(s); Ctrl-C to stop)", flush=True)

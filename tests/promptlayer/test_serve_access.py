@@ -162,3 +162,14 @@ def test_integer_request_ids_on_a_postgresql_log(poet: GitRepo, tmp_path: Path, 
         assert [store.get(i).scores["default"] for i in ids] == [50, 50, 50, 50]
     finally:
         store.close()
+
+
+def test_serve_a_bundle(poet: GitRepo, tmp_path: Path, plg) -> None:  # type: ignore[no-untyped-def]
+    bundle = tmp_path / "prompts.lock.json"
+    assert plg("bundle", "--label", "prod", "-o", str(bundle)).code == 0
+    with plg_serve("--bundle", str(bundle), log=tmp_path / "l.db", cwd=tmp_path) as served:
+        pl = promptlayer.PromptLayer(api_key=KEY, base_url=served.base_url)
+        template = pl.templates.get("ai-poet", {"label": "prod"})
+        assert template["version"] == 1 and template["llm_kwargs"]["model"] == "fake-model"
+        with pytest.raises(promptlayer.exceptions.PromptLayerBadRequestError):
+            pl.templates.publish({"prompt_name": "ai-poet", "prompt_template": {"type": "chat", "messages": []}})
