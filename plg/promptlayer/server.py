@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from plg.errors import BadInput, NotFound, OutsideFailure, PlgError
 from plg.promptlayer.access import Keys
+from plg.promptlayer.litellm_prompts import litellm_prompt
 from plg.promptlayer.otlp_in import read_spans, spans_from_bulk
 from plg.promptlayer.publish import publish
 from plg.promptlayer.service import PromptLayerService
@@ -52,7 +53,9 @@ def create_app(service: PromptLayerService, keys: Keys) -> Starlette:
         async def run(request: Request) -> Response:
             try:
                 body = await _body(request) if json_body else {}
-                key = request.headers.get("x-api-key") or body.get("api_key")
+                bearer = request.headers.get("authorization", "")
+                key = request.headers.get("x-api-key") or body.get("api_key") or (
+                    bearer[7:].strip() if bearer[:7].lower() == "bearer " else None)
                 scopes = keys.scopes(key if isinstance(key, str) else None)
                 if scopes is None:
                     return _error(401, "Invalid or missing API key (send it as the X-API-KEY header)")
@@ -96,6 +99,11 @@ def create_app(service: PromptLayerService, keys: Keys) -> Starlette:
             return {"partialSuccess": {}}
         return Response(b"", media_type="application/x-protobuf")
 
+    async def litellm(request: Request, body: dict[str, Any]) -> Any:
+        q = request.query_params
+        return litellm_prompt(service, q.get("prompt_id"), q.get("label") or q.get("prompt_label"),
+                              q.get("version") or q.get("prompt_version"))
+
     async def spans_bulk(request: Request, body: dict[str, Any]) -> Any:
         return {"success": True, "spans": service.ingest_spans(spans_from_bulk(body))}
 
@@ -124,6 +132,7 @@ def create_app(service: PromptLayerService, keys: Keys) -> Starlette:
         Route("/create-group", endpoint("log", create_group), methods=["POST"]),
         Route("/v1/traces", traces_auth, methods=["POST"]),
         Route("/spans-bulk", endpoint("log", spans_bulk), methods=["POST"]),
+        Route("/beta/litellm_prompt_management", endpoint("read", litellm), methods=["GET"]),
     ]
     return Starlette(routes=routes)
 
