@@ -71,6 +71,9 @@ def create_app(service: PromptLayerService, keys: Keys) -> Starlette:
                 return _error(503, err.message)
             except PlgError as err:
                 return _error(400, err.message)
+            except (TypeError, ValueError, KeyError, AttributeError) as err:
+                # a body of the wrong shape is the caller's error: a 5xx would be retried three times
+                return _error(400, f"malformed request: {type(err).__name__}: {err}")
             if isinstance(result, Response):
                 return result
             return JSONResponse(result, status_code=status)

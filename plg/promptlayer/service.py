@@ -314,6 +314,7 @@ def open_service(repo: str | Path | None, bundle: str | Path | None, log: str | 
         from plg.runtime.sources import open_source
 
         source = open_source(repo if repo is not None else ".", label_ttl)
+    getattr(source, "registry", None)  # a remote is cloned or fetched now, before the first request waits on it
     root = source.root if getattr(source, "has_checkout", False) else Path.cwd()
     if log is None and not getattr(source, "has_checkout", False):
         from plg import config as plg_config

@@ -120,6 +120,7 @@ def test_otlp_json_traces_land_in_the_span_store(poet: GitRepo, tmp_path: Path) 
         assert _post(served, "/v1/traces", payload)[0] == 200
         assert _post(served, "/v1/traces", payload, key="wrong")[0] == 401
         assert _post(served, "/v1/traces", b"{not json")[0] == 400
+        assert _post(served, "/track-request", {"kwargs": ["not", "a", "dict"]})[0] == 400  # not a retried 5xx
         (stored,) = served.store().trace("0af7651916cd43dd8448eb211c80319c")
     assert stored.name == "step" and stored.kind == "client" and stored.status == "error"
     assert stored.attributes == {"n": 3} and stored.duration_ms == 500
