@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from plg.evals.api import evaluate
     from plg.promptlayer.async_client import AsyncPromptLayer
     from plg.promptlayer.errors import (
+        EvaluationFailedError,
         PromptLayerAPIConnectionError,
         PromptLayerAPIError,
         PromptLayerAPIStatusError,
@@ -56,10 +57,12 @@ __all__ = [
     "PromptLayerAPIConnectionError",
     "PromptLayerAPITimeoutError",
     "PromptLayerUnsupportedError",
+    "EvaluationFailedError",
 ]
 
 _LAZY = {
     **{name: "plg.promptlayer.errors" for name in __all__ if name.startswith("PromptLayer")},
+    "EvaluationFailedError": "plg.promptlayer.errors",
     "PromptLayer": "plg.promptlayer.sync_client",
     "AsyncPromptLayer": "plg.promptlayer.async_client",
     "evaluate": "plg.evals.api",

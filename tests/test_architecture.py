@@ -25,8 +25,8 @@ DOORS = {
     "psycopg": {"plg/log/postgres_log.py"},
     "psycopg_pool": {"plg/log/postgres_log.py"},
     "click": {"plg/cli"},
-    "starlette": {"plg/view/app.py"},
-    "uvicorn": {"plg/view/app.py"},
+    "starlette": {"plg/view/app.py", "plg/promptlayer/server.py"},
+    "uvicorn": {"plg/view/app.py", "plg/promptlayer/server.py"},
 }
 
 

@@ -10,5 +10,6 @@ COMMAND_MODULES = {
         "init", "new", "list", "show", "render", "log", "diff", "lint", "promote", "rollback", "backtest", "labels",
     ),
     "plg.cli.runs_cmds": ("runs",),
+    "plg.cli.serve_cmds": ("serve",),
     "plg.cli.view_cmds": ("view",),
 }

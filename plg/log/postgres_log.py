@@ -167,11 +167,13 @@ class PostgresLogStore:
         input_variables: Mapping[str, Any],
         version: int | None = None,
         label: str | None = None,
+        commit: str | None = None,
     ) -> None:
+        """The commit is replaced with the version (None when not known): see SQLiteLogStore.set_prompt."""
         self._update(
             request_id,
-            "prompt = %s, input_variables = %s, version = %s, label = %s",
-            [clean(prompt_name), _json(dict(input_variables)), version, clean(label)],
+            "prompt = %s, input_variables = %s, version = %s, label = %s, commit_sha = %s",
+            [clean(prompt_name), _json(dict(input_variables)), version, clean(label), clean(commit)],
         )
 
     def _update(self, request_id: str, assignments: str, args: list[Any]) -> None:
@@ -179,7 +181,17 @@ class PostgresLogStore:
             seq = self._seq(conn, request_id)
             conn.execute(f"UPDATE plg_requests SET {assignments} WHERE seq = %s", [*args, seq])
 
-    def _seq(self, conn: psycopg.Connection[Any], request_id: str) -> int:
+    def seq_of(self, request_id: str | int) -> int:
+        """The request's integer row id (a serial: unique across every writer), PromptLayer's request id."""
+        with self._connection() as conn:
+            return self._seq(conn, request_id)
+
+    def _seq(self, conn: psycopg.Connection[Any], request_id: str | int) -> int:
+        if isinstance(request_id, int) and not isinstance(request_id, bool):
+            row = conn.execute("SELECT seq FROM plg_requests WHERE seq = %s", (request_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no request {request_id} in {self._shown}")
+            return int(row[0])
         request_id = clean(request_id) or ""
         row = conn.execute("SELECT seq FROM plg_requests WHERE id = %s", (request_id,)).fetchone()
         if row is None and len(request_id) >= 6:

@@ -142,7 +142,17 @@ class SQLiteLogStore:
     def insert_spans(self, spans: list[Span]) -> None:
         self.write([], spans)
 
-    def _seq(self, request_id: str) -> int:
+    def seq_of(self, request_id: str | int) -> int:
+        """The request's integer row id: unique in this log whichever process wrote it, and what
+        PromptLayer's API calls a request id. Every call taking a request id also takes this integer."""
+        return self._seq(request_id)
+
+    def _seq(self, request_id: str | int) -> int:
+        if isinstance(request_id, int) and not isinstance(request_id, bool):
+            row = self._conn.execute("SELECT seq FROM requests WHERE seq = ?", (request_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no request {request_id} in {self.path}")
+            return int(row[0])
         row = self._conn.execute("SELECT seq FROM requests WHERE id = ?", (request_id,)).fetchone()
         if row is None and len(request_id) >= 6:
             rows = self._conn.execute(
@@ -177,14 +187,17 @@ class SQLiteLogStore:
         input_variables: Mapping[str, Any],
         version: int | None = None,
         label: str | None = None,
+        commit: str | None = None,
     ) -> None:
+        """The request now belongs to this prompt version: its commit is replaced too (None when not
+        known), so its inputs are never shown against another version's commit."""
         self._update(
             request_id,
-            "UPDATE requests SET prompt = ?, input_variables = ?, version = ?, label = ? WHERE seq = ?",
-            lambda seq: [(prompt_name, _dumps(dict(input_variables)), version, label, seq)],
+            "UPDATE requests SET prompt = ?, input_variables = ?, version = ?, label = ?, commit_sha = ? WHERE seq = ?",
+            lambda seq: [(prompt_name, _dumps(dict(input_variables)), version, label, commit, seq)],
         )
 
-    def _update(self, request_id: str, sql: str, rows: Any) -> None:
+    def _update(self, request_id: str | int, sql: str, rows: Any) -> None:
         with self._transaction() as conn:
             conn.executemany(sql, rows(self._seq(request_id)))
 

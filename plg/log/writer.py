@@ -297,10 +297,11 @@ class BackgroundLogStore:
         input_variables: Mapping[str, Any],
         version: int | None = None,
         label: str | None = None,
+        commit: str | None = None,
     ) -> None:
         self._update(
             lambda store: store.set_prompt(
-                request_id, prompt_name, input_variables, version=version, label=label
+                request_id, prompt_name, input_variables, version=version, label=label, commit=commit
             )
         )
 

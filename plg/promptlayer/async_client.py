@@ -13,7 +13,14 @@ from typing import Any
 from plg.errors import PlgError
 from plg.promptlayer import shapes as bp
 from plg.promptlayer.errors import translate
-from plg.promptlayer.sync_client import PromptLayer, Templates, _chunk, _GuardedTrack, _run_response
+from plg.promptlayer.sync_client import (
+    PromptLayer,
+    Templates,
+    _chunk,
+    _GuardedTrack,
+    _run_response,
+    request_number,
+)
 from plg.runtime.track import Group
 
 
@@ -30,7 +37,8 @@ class _AsyncTemplates:
     async def publish(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
         return await asyncio.to_thread(self._templates.publish, body)
 
-    async def invalidate(self, prompt_name: str | None = None) -> None:
+    def invalidate(self, prompt_name: str | None = None) -> None:
+        """Synchronous, as in PromptLayer's async client: it only drops cached answers."""
         self._templates.invalidate(prompt_name)
 
 
@@ -38,7 +46,7 @@ class _AsyncTrack:
     def __init__(self, track: _GuardedTrack) -> None:
         self._track = track
 
-    async def prompt(self, request_id: str, prompt_name: str, prompt_input_variables: Mapping[str, Any],
+    async def prompt(self, request_id: str | int, prompt_name: str, prompt_input_variables: Mapping[str, Any],
                      version: int | None = None, label: str | None = None) -> bool | None:
         return self._track.prompt(request_id, prompt_name, prompt_input_variables, version, label)
 
@@ -85,7 +93,7 @@ class AsyncPromptLayer(PromptLayer):
         if stream:
             return self._astream(args)
         try:
-            return _run_response(await self.client.acall(**args))
+            return _run_response(await self.client.acall(**args), self.client)
         except PlgError as err:
             raise translate(err) from None
 
@@ -96,7 +104,7 @@ class AsyncPromptLayer(PromptLayer):
                 last = bp.attr_wrap(event.piece.raw) if isinstance(event.piece.raw, dict) else event.piece.raw
                 yield _chunk(event, last)
             else:
-                yield {"request_id": event.outcome.request_id, "raw_response": last,
+                yield {"request_id": request_number(self.client, event.outcome.request_id), "raw_response": last,
                        "prompt_blueprint": _chunk(event, last)["prompt_blueprint"]}
 
     async def log_request(self, **kwargs: Any) -> dict[str, Any] | None:  # type: ignore[override]

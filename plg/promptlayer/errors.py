@@ -19,10 +19,13 @@ logger = logging.getLogger("plg.promptlayer.sync_client")
 
 
 class PromptLayerError(PlgError):
-    """PromptLayer's base error; also a `PlgError`. `response` and `body` are always None (no server)."""
+    """PromptLayer's base error; also a `PlgError`. Constructed as PromptLayer's are
+    (`PromptLayerError(message, response=None, body=None)`); in process `response` and `body` stay None."""
 
-    response: Any = None
-    body: Any = None
+    def __init__(self, message: str, response: Any = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.response = response
+        self.body = body
 
 
 class PromptLayerAPIError(PromptLayerError):
@@ -75,6 +78,19 @@ class PromptLayerAPIConnectionError(PromptLayerError, OutsideFailure):
 
 class PromptLayerAPITimeoutError(PromptLayerAPIConnectionError):
     pass
+
+
+class EvaluationFailedError(PromptLayerError):
+    """PromptLayer's failed-eval error, for `except EvaluationFailedError:`; plg's evals are `plg eval`,
+    whose figures and exit code say the same, so plg itself never raises it."""
+
+    def __init__(self, message: str, *, score: Any = None, passing_score: Any = None, result: Any = None,
+                 failing_row_indices: Any = None, response: Any = None, body: Any = None) -> None:
+        super().__init__(message, response=response, body=body)
+        self.score = score
+        self.passing_score = passing_score
+        self.result = result
+        self.failing_row_indices = failing_row_indices
 
 
 class PromptLayerUnsupportedError(PromptLayerError, BadInput):

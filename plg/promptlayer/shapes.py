@@ -8,6 +8,7 @@ blueprint body becomes a `.prompt` file.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -97,14 +98,33 @@ def template_messages(template: Mapping[str, Any], role: str) -> list[dict[str, 
     return [{"role": m.get("role", role), "content": text_of(m)} for m in template.get("messages") or []]
 
 
+def prompt_id(name: str) -> int:
+    """PromptLayer's integer template id, stable per prompt name without a table: 48 bits of the name's
+    SHA-256 (exact in a JavaScript number), the same in every process and on every server."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:6], "big") or 1
+
+
+def llm_kwargs(provider: str, name: str, messages: list[dict[str, Any]], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments the provider's own SDK takes, as PromptLayer gives them: Anthropic's system prompt is
+    a top-level `system` and `max_tokens` is required; everyone else takes OpenAI's chat form."""
+    if provider == "anthropic":
+        system = "\n\n".join(str(m["content"]) for m in messages if m["role"] == "system")
+        kwargs: dict[str, Any] = {"model": name, "messages": [m for m in messages if m["role"] != "system"]}
+        if system:
+            kwargs["system"] = system
+        return {**kwargs, "max_tokens": 1024, **parameters}
+    return {"model": name, "messages": list(messages), **parameters}
+
+
 def blueprint(
     pv: PromptVersion,
     messages: list[dict[str, Any]] | None,
     model: str | None = None,
     params: Mapping[str, Any] | None = None,
+    commit_message: str | None = None,
 ) -> dict[str, Any]:
     """The template as PromptLayer's `templates.get` returns it: rendered when `messages` are given,
-    else each role's template source."""
+    else each role's template source (and `llm_kwargs` carry that source)."""
     model = model or pv.model
     parameters = dict(params if params is not None else pv.params)
     provider, name = split_model(model)
@@ -114,29 +134,34 @@ def blueprint(
              "template_format": "jinja2"}
             for s in pv.file.sections
         ]
+        sent = [{"role": s.role, "content": s.source} for s in pv.file.sections]
     else:
         shown = blocks(messages)
-    result: dict[str, Any] = {
-        "id": pv.name,
+        sent = list(messages)
+    return {
+        "id": prompt_id(pv.name),
         "prompt_name": pv.name,
         "version": pv.version,
         "commit": pv.commit,
+        "commit_message": commit_message,
         "label": pv.label,
         "tags": list(pv.front.tags),
         "prompt_template": {"type": "chat", "messages": shown, "input_variables": sorted(pv.file.variables)},
-        "metadata": {"model": {"provider": provider, "name": name, "parameters": parameters}},
+        "metadata": {"model": {"provider": provider, "name": name, "parameters": parameters,
+                               "api_type": "chat-completions"}},
+        "llm_kwargs": llm_kwargs(provider, name, sent, parameters),
     }
-    if messages is not None:  # what the provider's own SDK takes, as PromptLayer gives it
-        result["llm_kwargs"] = {"model": name, "messages": messages, **parameters}
-    return result
 
 
 def run_blueprint(
-    pv: PromptVersion, messages: list[dict[str, Any]], answer: str, model: str, params: Mapping[str, Any]
+    pv: PromptVersion, messages: list[dict[str, Any]], answer: str | None, model: str, params: Mapping[str, Any],
+    commit_message: str | None = None,
 ) -> dict[str, Any]:
-    """`run`'s blueprint: the rendered messages and the model's answer last."""
-    result = blueprint(pv, [*messages, {"role": "assistant", "content": answer}], model, params)
-    result["llm_kwargs"]["messages"] = messages
+    """`run`'s (and `track-request`'s) blueprint: the rendered messages and the model's answer last."""
+    shown = [*messages, {"role": "assistant", "content": answer}] if answer is not None else list(messages)
+    result = blueprint(pv, shown, model, params, commit_message)
+    provider, name = split_model(model)
+    result["llm_kwargs"] = llm_kwargs(provider, name, list(messages), dict(params))
     return result
 
 

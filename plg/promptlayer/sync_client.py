@@ -6,21 +6,25 @@ through `Client.call`/`stream`, the same path `Client.run` uses. What needs Prom
 (`run_workflow`, `evals`, `tables`, `skills`, the `openai`/`anthropic` proxies, `tracer_provider`) raises
 `PromptLayerUnsupportedError` naming plg's way to do the same.
 
-Constructor arguments with no meaning without that server are accepted and ignored: `api_key` (never
-stored), `base_url`. `cache_ttl_seconds` is the label TTL (how long a label's answer is reused before
+Constructor arguments with no meaning without that server are accepted and kept as PromptLayer's
+attributes (`pl.api_key`, `pl.base_url`, sent nowhere); `tracing_providers` is accepted too. Request
+ids are the log's integer row ids, as PromptLayer's are (a string id only while the row is not yet
+written: a PostgreSQL log's background queue). Template answers come from `service`, as `plg serve`'s do. `cache_ttl_seconds` is the label TTL (how long a label's answer is reused before
 it is re-checked; default plg's 5 s). `throw_on_error=False` turns errors of `templates.*`, `track.*`
 and `log_request` into a logged warning and a `None` result, as PromptLayer does.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from plg.errors import BadInput, PlgError
+from plg.errors import BadInput, NotFound, PlgError
 from plg.promptlayer import shapes as bp
 from plg.promptlayer.errors import guarded, translate, unsupported
+from plg.promptlayer.service import PromptLayerService
 from plg.runtime.calls import Outcome
 from plg.runtime.client import Client
 from plg.runtime.track import GROUP_KEY, Group, Track
@@ -37,22 +41,16 @@ class Templates:
     def __init__(self, client: Client, throw_on_error: bool) -> None:
         self._client = client
         self._throw = throw_on_error
+        # the same answers as `plg serve` gives: one implementation of PromptLayer's template shapes
+        self._service = PromptLayerService(client._resolver, None)
 
     @guarded
     def get(self, prompt_name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        params = dict(params or {})
-        pv = self._client.get_prompt(prompt_name, params.get("label"), params.get("version"))
-        model = bp.join_model(params.get("provider"), params.get("model"), pv.model)
-        variables = params.get("input_variables")
-        messages = [m.to_dict() for m in pv.render(dict(variables))] if variables is not None else None
-        return bp.blueprint(pv, messages, model, {**pv.params, **(params.get("model_parameter_overrides") or {})})
+        return self._service.get_template(prompt_name, dict(params or {}))
 
     @guarded
     def all(self, page: int = 1, per_page: int = 30, label: str | None = None) -> list[dict[str, Any]]:
-        if page < 1 or per_page < 1:
-            raise BadInput(f"page and per_page start at 1 (got page={page}, per_page={per_page})")
-        names = self._client._resolver.names(label)[(page - 1) * per_page : page * per_page]
-        return [bp.blueprint(self._client.get_prompt(name, label, None), None) for name in names]
+        return self._service.list_templates(page, per_page, label)["items"]
 
     @guarded
     def publish(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,9 +79,9 @@ class Templates:
         registry.forget_history()
         source.invalidate(name)
         pv = registry.latest(name)
-        shown = bp.blueprint(pv, None)
+        shown = bp.blueprint(pv, None, commit_message=message)
         return {
-            "id": name,
+            "id": bp.prompt_id(name),
             "prompt_name": name,
             "prompt_version_id": pv.version,
             "version_number": pv.version,
@@ -93,6 +91,7 @@ class Templates:
             "prompt_template": shown["prompt_template"],
             "metadata": shown["metadata"],
             "commit_message": message,
+            "llm_kwargs": shown["llm_kwargs"],
         }
 
     def invalidate(self, prompt_name: str | None = None) -> None:
@@ -100,14 +99,24 @@ class Templates:
 
 
 class _GuardedTrack:
-    def __init__(self, track: Track, throw_on_error: bool) -> None:
+    def __init__(self, track: Track, throw_on_error: bool, client: Client | None = None) -> None:
         self._track = track
         self._throw = throw_on_error
+        self._client = client
 
     @guarded
-    def prompt(self, request_id: str, prompt_name: str, prompt_input_variables: Mapping[str, Any],
+    def prompt(self, request_id: str | int, prompt_name: str, prompt_input_variables: Mapping[str, Any],
                version: int | None = None, label: str | None = None) -> bool:
-        return self._track.prompt(request_id, prompt_name, prompt_input_variables, version, label)
+        """A label is resolved to the version it names now, and that version's commit replaces the
+        request's: its inputs are never kept against another version's commit."""
+        if self._client is None:
+            return self._track.prompt(request_id, prompt_name, prompt_input_variables, version, label)  # type: ignore[arg-type]
+        if not isinstance(prompt_input_variables, Mapping):
+            raise BadInput("track.prompt: prompt_input_variables must be a dict")
+        pv = self._client.get_prompt(prompt_name, label, version)
+        self._client.log.set_prompt(request_id, pv.name, dict(prompt_input_variables), version=pv.version,
+                                    label=label, commit=pv.commit)
+        return True
 
     @guarded
     def metadata(self, request_id: str, metadata: Mapping[str, str]) -> bool:
@@ -137,6 +146,7 @@ class PromptLayer:
         timeout: float | None = None,
         max_attempts: int | None = None,
         tracer_provider: Any = None,
+        tracing_providers: Any = None,
     ) -> None:
         if tracer_provider is not None:
             raise unsupported(
@@ -150,8 +160,12 @@ class PromptLayer:
             max_attempts=max_attempts, enable_tracing=enable_tracing,
         )
         self._throw = throw_on_error
+        # PromptLayer's attributes; plg sends the key nowhere (there is no server to send it to)
+        self.api_key = api_key if api_key is not None else os.environ.get("PROMPTLAYER_API_KEY")
+        self.base_url = base_url or os.environ.get("PROMPTLAYER_BASE_URL", "https://api.promptlayer.com")
+        self.tracing_providers = tuple(tracing_providers or ())
         self.templates = Templates(self.client, throw_on_error)
-        self.track = _GuardedTrack(self.client.track, throw_on_error)
+        self.track = _GuardedTrack(self.client.track, throw_on_error, self.client)
         self.group = Group()
 
     def close(self) -> None:
@@ -195,6 +209,16 @@ class PromptLayer:
             return self.client.traceable(attributes)
         return self.client.traceable(name=name, attributes=dict(attributes or {}))
 
+    def traceTool(self, name: str | None = None, attributes: Mapping[str, Any] | None = None) -> Any:  # noqa: N802
+        """`@pl.traceTool()`: a span named `Tool: NAME` marked as a tool call, as PromptLayer's SDK makes."""
+
+        def decorator(func: Callable[..., Any]) -> Any:
+            tool = name or func.__name__
+            marks = {"node_type": "CODE_EXECUTION", "tool.name": tool, "function_name": tool, **(attributes or {})}
+            return self.traceable(attributes=marks, name=f"Tool: {tool}")(func)
+
+        return decorator
+
     def run(
         self,
         prompt_name: str,
@@ -214,7 +238,7 @@ class PromptLayer:
         if stream:
             return self._stream(args)
         try:
-            return _run_response(self.client.call(**args))
+            return _run_response(self.client.call(**args), self.client)
         except PlgError as err:
             raise translate(err) from None
 
@@ -241,7 +265,7 @@ class PromptLayer:
                     last = bp.attr_wrap(event.piece.raw) if isinstance(event.piece.raw, dict) else event.piece.raw
                     yield _chunk(event, last)
                 else:
-                    yield {"request_id": event.outcome.request_id, "raw_response": last,
+                    yield {"request_id": request_number(self.client, event.outcome.request_id), "raw_response": last,
                            "prompt_blueprint": _chunk(event, last)["prompt_blueprint"]}
         finally:
             events.close()
@@ -260,13 +284,24 @@ def _chunk(event: Any, raw: Any) -> dict[str, Any]:
     }
 
 
-def _run_response(outcome: Outcome) -> dict[str, Any]:
+def request_number(client: Client, request_id: str) -> int | str:
+    """PromptLayer's integer request id: the log's row id once the row is written."""
+    seq_of = getattr(client.log, "seq_of", None)
+    if seq_of is None:
+        return request_id
+    try:
+        return int(seq_of(request_id))
+    except NotFound:
+        return request_id
+
+
+def _run_response(outcome: Outcome, client: Client) -> dict[str, Any]:
     completion = outcome.completion
     raw = completion.raw
     if raw is None:
         raw = bp.raw_completion(outcome.model, completion.text, completion.prompt_tokens, completion.completion_tokens)
     return {
-        "request_id": outcome.request_id,
+        "request_id": request_number(client, outcome.request_id),
         "raw_response": raw,
         "prompt_blueprint": bp.run_blueprint(
             outcome.version, outcome.messages, completion.text, outcome.model, outcome.params
@@ -329,5 +364,8 @@ def _log_request(
     )
     if score or score_name:
         client.track.score(request_id, score, score_name)
-    return {"id": request_id, "request_id": request_id, "prompt_name": prompt_name,
+    number = request_number(client, request_id)
+    pv = client.get_prompt(prompt_name, None, prompt_version_number) if prompt_name and prompt_version_number else None
+    shown = bp.run_blueprint(pv, messages, text, bp.join_model(provider, model, model), dict(parameters or {})) if pv else None
+    return {"id": number, "request_id": number, "prompt_version": shown, "status": status, "prompt_name": prompt_name,
             "prompt_version_number": prompt_version_number, "provider": provider, "model": model}

@@ -61,7 +61,8 @@ def test_run_as_documented(poet: GitRepo, llm_server: LoopbackLLM) -> None:
     assert llm_server.requests[-1]["temperature"] == 0.7
     assert "The American Revolution" in llm_server.requests[-1]["messages"][1]["content"]
     blueprint = response["prompt_blueprint"]
-    assert blueprint["metadata"]["model"] == {"provider": "openai", "name": "fake-model", "parameters": {"temperature": 0.7}}
+    assert blueprint["metadata"]["model"] == {"provider": "openai", "name": "fake-model", "parameters": {"temperature": 0.7},
+                                             "api_type": "chat-completions"}
     assert [m["role"] for m in blueprint["prompt_template"]["messages"]] == ["system", "user", "assistant"]
     logged = pl.client.log.get(response["request_id"])
     assert logged.output == text and logged.version == 2
@@ -95,7 +96,8 @@ def test_streaming_yields_chunks_and_logs_once(poet: GitRepo, llm_server: Loopba
     assert text.startswith(partial) and len(text) > len(partial)
     assert llm_server.requests[-1]["stream"] is True
     rows = pl.client.log.query(LogQuery(prompt="ai-poet"))
-    assert [r.id for r in rows] == [final["request_id"]] and rows[0].output == text
+    assert isinstance(final["request_id"], int)  # PromptLayer's request ids are integers: the log's row id
+    assert [pl.client.log.seq_of(r.id) for r in rows] == [final["request_id"]] and rows[0].output == text
     assert rows[0].completion_tokens
 
 
@@ -175,7 +177,7 @@ def test_track_group_and_log_request(poet: GitRepo) -> None:
     assert row.scores == {"default": 100, "brevity": 40} and row.metadata["session"] == "s1"
     assert row.input_variables == {"topic": "y"} and row.label == "prod"
     grouped = pl.client.log.query(LogQuery(meta={"plg.group_id": str(pl_group_id)}))
-    assert {r.id for r in grouped} == {request_id, other}
+    assert {pl.client.log.seq_of(r.id) for r in grouped} == {request_id, other}
     with pytest.raises(PromptLayerValidationError):
         pl.track.score(request_id, 101)
 
