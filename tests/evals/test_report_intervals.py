@@ -21,7 +21,7 @@ def test_eval_table_shows_the_interval_of_the_rows_it_scored(repo: GitRepo, llm_
     rows = list(next(n for n in note if n["kind"] == "eval")["per_row"].values())
     score = mean_interval([scores_of(r) for r in rows])
     rate = pass_rate_interval([passes_of(r) for r in rows])
-    line = next(x for x in result.out.splitlines() if "(weighted)" in x)
+    line = next(x for x in result.out.splitlines() if "(every scorer)" in x)
     assert f"{score.mean:.2f} [{score.lo:.2f}, {score.hi:.2f}]" in line, result.out
     assert f"{rate.mean * 100:.0f}% [{rate.lo * 100:.0f}-{rate.hi * 100:.0f}%]" in line, result.out
     # 60 samples but 30 rows: the interval is a 30-row interval, wider than 60 independent rows would give

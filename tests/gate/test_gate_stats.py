@@ -145,6 +145,9 @@ def test_the_note_keeps_rows_and_an_old_note_without_them_is_run_again(
     repo.git("notes", "--ref=plg", "add", "-f", "-m", stripped, "HEAD~1")
     result = run_cli("promote", "noisy", "--label", "production", "--dry-run")
     assert result.code == 0 and "on 5 paired rows" in result.out, result
+    dry = [json.loads(x) for x in repo.git("notes", "--ref=plg", "show", "HEAD~1").splitlines()]
+    assert "per_row" not in next(n for n in dry if n["kind"] == "eval")  # a dry run writes nothing
+    assert run_cli("promote", "noisy", "--label", "production").code == 0
     again = [json.loads(x) for x in repo.git("notes", "--ref=plg", "show", "HEAD~1").splitlines()]
     assert next(n for n in again if n["kind"] == "eval")["per_row"] == per_row
 
