@@ -31,6 +31,9 @@ SETTINGS_ENV = {
     "label_ttl": "PLG_LABEL_TTL",
     "judge_model": "PLG_JUDGE_MODEL",
     "concurrency": "PLG_CONCURRENCY",
+    "git_connect_timeout": "PLG_GIT_CONNECT_TIMEOUT",
+    "git_timeout": "PLG_GIT_TIMEOUT",
+    "git_fetch_timeout": "PLG_GIT_FETCH_TIMEOUT",
 }
 """Each settings-file key and the environment variable that overrides it."""
 
@@ -84,6 +87,34 @@ def concurrency(root: Path | None) -> int | None:
     if value is None and root is not None:
         value = load_settings(root).settings.concurrency
     return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class GitTimeouts:
+    """Bounds on every git command that leaves the machine: a remote that accepts a connection and never
+    answers would otherwise hold a request (or the SDK's refresher) forever, since git has no overall timeout.
+
+    `connect` bounds the connection (ssh's ConnectTimeout) and a stalled transfer (http.lowSpeedTime);
+    `ls_remote` the whole cheap check; `fetch` a fetch, clone or push."""
+
+    connect: float = 3.0
+    ls_remote: float = 5.0
+    fetch: float = 60.0
+
+
+def git_timeouts(root: Path | None) -> GitTimeouts:
+    """PLG_GIT_CONNECT_TIMEOUT / PLG_GIT_TIMEOUT / PLG_GIT_FETCH_TIMEOUT, else the settings file's
+    git_connect_timeout / git_timeout / git_fetch_timeout, else 3 s, 5 s and 60 s."""
+    settings = load_settings(root).settings if root is not None else NO_SETTINGS
+    default = GitTimeouts()
+    values: list[float] = []
+    for key, fallback in (("git_connect_timeout", default.connect), ("git_timeout", default.ls_remote),
+                          ("git_fetch_timeout", default.fetch)):
+        value = _env_number(SETTINGS_ENV[key], float, 0.1, 3_600)
+        if value is None:
+            value = getattr(settings, key)
+        values.append(fallback if value is None else float(value))
+    return GitTimeouts(*values)
 
 
 def _env_number(name: str, kind: type, low: float, high: float) -> float | None:
@@ -141,6 +172,9 @@ def _settings_model() -> Any:
         label_ttl: float | None = Field(default=None, ge=0, le=86_400)
         judge_model: str | None = Field(default=None, min_length=1)
         concurrency: int | None = Field(default=None, ge=1, le=1024)
+        git_connect_timeout: float | None = Field(default=None, ge=0.1, le=3_600)
+        git_timeout: float | None = Field(default=None, ge=0.1, le=3_600)
+        git_fetch_timeout: float | None = Field(default=None, ge=0.1, le=3_600)
 
     return Settings
 
@@ -154,6 +188,9 @@ class _NoSettings:
     label_ttl: None = None
     judge_model: None = None
     concurrency: None = None
+    git_connect_timeout: None = None
+    git_timeout: None = None
+    git_fetch_timeout: None = None
 
 
 NO_SETTINGS = _NoSettings()

@@ -25,7 +25,7 @@ from plg.errors import (
 )
 from plg.registry import gitreads
 from plg.registry.githistory import SYMLINK_MODE, FileChange, HistoryGit  # noqa: F401  (FileChange re-exported)
-from plg.registry.gitremote import RemoteGit, remote_auth_env  # noqa: F401  (re-exported)
+from plg.registry.gitremote import RemoteGit, remote_auth_env, run_remote_command  # noqa: F401  (re-exported)
 
 ZERO_SHA = "0" * 40
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -354,18 +354,18 @@ def clone_bare(url: str, dest: Path, stored_url: str) -> GitStore:
     import shutil
     import tempfile
 
+    from plg import config
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".clone-", dir=dest.parent))
     try:
-        proc = subprocess.run(
-            ["git", "clone", "--bare", "--quiet", "--no-tags", "--", url, str(staging / "repo.git")],
-            capture_output=True,
-            text=True,
-            env=gitreads.git_env(),
-            errors="replace",
-        )
-        if proc.returncode != 0:
-            raise PushRejected(f"cannot clone {stored_url}: {gitreads.git_problem(proc.stderr, proc.returncode)}")
+        try:
+            run_remote_command(
+                ["clone", "--bare", "--quiet", "--no-tags", "--", url, str(staging / "repo.git")],
+                dest.parent, config.git_timeouts(None),
+            )
+        except GitError as err:
+            raise PushRejected(f"cannot clone {stored_url}: {err.message.removeprefix('git clone failed: ')}") from None
         store = GitStore.open_bare(staging / "repo.git")
         store.run("config", "remote.origin.url", stored_url)
         try:
