@@ -78,6 +78,16 @@ class LogUnavailable(OutsideFailure):
     """The request log's database cannot be reached (PostgreSQL down, refusing, or timing out)."""
 
 
+class LogStorageError(OutsideFailure):
+    """The request log's file cannot be read or written: a full disk, a read-only or unwritable place, a
+    file that is not (or no longer) a SQLite database. The message names the file; `path` is it."""
+
+    def __init__(self, message: str, path: str | None = None, corrupt: bool = False) -> None:
+        super().__init__(message)
+        self.path = path
+        self.corrupt = corrupt
+
+
 class GitError(BadInput):
     """git refused a command plg ran on the user's behalf (a bad ref, a missing object, a refused fetch)."""
 

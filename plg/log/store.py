@@ -95,6 +95,10 @@ def open_log(location: str | Path | Any | None, root: Path, background: bool = F
         return BackgroundLogStore(store, plg_config.spill_path(root))
     if isinstance(location, str) and "://" in location:
         raise BadInput(f"log '{safe_url(location)}': expected a file path or a postgresql:// URL")
+    if background:
+        from plg.log.health import GuardedLog
+
+        return GuardedLog(Path(location), plg_config.spill_path(root))
     return SQLiteLogStore(Path(location))
 
 
