@@ -46,9 +46,19 @@ def state_dir(root: Path) -> Path:
 def cache_path(root: Path) -> Path:
     override = os.environ.get("PLG_CACHE")
     if override:
-        return Path(override)
-    configured = load_settings(root).path("cache")
-    return Path(configured) if configured else state_dir(root) / "cache.db"
+        return _a_file(Path(override), "PLG_CACHE", "cache.db")
+    settings = load_settings(root)
+    configured = settings.path("cache")
+    if configured:
+        return _a_file(Path(configured), f"{settings.source}: cache", "cache.db")
+    return state_dir(root) / "cache.db"
+
+
+def _a_file(path: Path, where: str, example: str) -> Path:
+    """A database setting that names a directory is a mistake to say, not a file to fail opening."""
+    if path.is_dir():
+        raise BadInput(f"{where} = '{path}' is a directory: name a file in it (e.g. {path / example})")
+    return path
 
 
 def log_path(root: Path) -> Path:
@@ -60,8 +70,13 @@ def log_location(root: Path | None) -> str:
     `root` None: no checkout (an SDK following a remote or a bundle), so no settings file either."""
     override = os.environ.get("PLG_LOG")
     if override:
+        if "://" not in override:
+            _a_file(Path(override), "PLG_LOG", "requests.db")
         return override
-    configured = load_settings(root).path("log") if root is not None else None
+    settings = load_settings(root) if root is not None else None
+    configured = settings.path("log") if settings is not None else None
+    if configured and "://" not in configured and settings is not None:
+        _a_file(Path(configured), f"{settings.source}: log", "requests.db")
     return configured or str(state_dir(root if root is not None else Path.cwd()) / "requests.db")
 
 

@@ -266,7 +266,10 @@ class Registry(LabelLookup):
             return self._working_tree(name)
         match = _VERSION_REF.match(ref)
         if match:
-            return self._by_number(name, int(match.group(1)))
+            digits = match.group(1).lstrip("0") or "0"
+            if len(digits) > 18:  # no file has that many versions, and int() refuses 4300+ digits
+                raise NotFound(f"{name}@{ref[:24]}...: no such version (a {len(digits)}-digit number)")
+            return self._by_number(name, int(digits))
         commit = self._label_commit(name, ref)
         if commit is not None:
             return self._by_label(name, ref, commit)

@@ -21,10 +21,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from plg import config as plg_config
 from plg.errors import BadInput, PlgError
+from plg.redact import mask_url
 from plg.registry.gitstore import GitStore, clone_bare
 from plg.registry.versions import TAG_PREFIX, PromptVersion, Registry, validate_name
 
@@ -47,17 +47,8 @@ def is_remote(repo: str | Path) -> bool:
 
 
 def without_password(url: str) -> str:
-    """The URL as plg may log or store it: a password or token in the URL is dropped."""
-    if not _URL.match(url):
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    """The URL as plg may log or store it: a password or token in the URL is dropped (`plg.redact.mask_url`)."""
+    return mask_url(url)
 
 
 @dataclass(frozen=True)
