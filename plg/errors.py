@@ -60,6 +60,11 @@ class LabelMoved(Refused):
     pass
 
 
+class UntrustedLabel(Refused):
+    """A label tag plg did not write (lightweight, at a commit no branch holds, or with no readable
+    history): never served, never bundled."""
+
+
 class GateFailed(Refused):
     pass
 

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plg import config as plg_config
-from plg.errors import BadInput, PlgError
+from plg.errors import BadInput, PlgError, UntrustedLabel
 from plg.redact import mask_url
 from plg.registry.gitstore import GitStore, clone_bare
+from plg.registry.labels import untrusted_reason
 from plg.registry.versions import TAG_PREFIX, PromptVersion, Registry, validate_name
 
 logger = logging.getLogger("plg.runtime.sources")
@@ -72,6 +73,7 @@ class LocalSource:
         self._pinned: dict[tuple[str, int], PromptVersion] = {}
         self._moving: dict[tuple[str, str | None], _Resolved] = {}
         self._registry: Registry | None = None
+        self._warned: dict[tuple[str, str | None], str] = {}
 
     @property
     def registry(self) -> Registry:
@@ -136,13 +138,15 @@ class LocalSource:
             except PlgError as err:
                 if cached is None:
                     raise
-                logger.warning(
-                    "plg: cannot re-check %s@%s, serving v%s: %s",
-                    name,
-                    label or "latest",
-                    cached.version.version,
-                    err.message,
-                )
+                if self._warned.get(key) != err.message:  # one warning per problem, not one per re-check
+                    self._warned[key] = err.message
+                    logger.warning(
+                        "plg: cannot re-check %s@%s, serving v%s: %s",
+                        name,
+                        label or "latest",
+                        cached.version.version,
+                        err.message,
+                    )
                 fresh = _Resolved(cached.version, now, cached.tag_value, self._generation())
             except OSError as err:
                 if cached is None:
@@ -165,7 +169,10 @@ class LocalSource:
         if cached is not None and tag_value is not None and tag_value == cached.tag_value:
             return _Resolved(cached.version, time.monotonic(), tag_value, self._generation())
         registry.forget_history()
+        if label:
+            _require_plgs_label(registry, name, label)
         version = registry.get(name, label=label) if label else registry.latest(name)
+        self._warned.pop((name, label), None)
         return _Resolved(version, time.monotonic(), tag_value, self._generation())
 
 
@@ -270,6 +277,8 @@ class RemoteSource(LocalSource):
             for key, cached in list(self._moving.items()):
                 name, label = key
                 try:
+                    if label:
+                        _require_plgs_label(registry, name, label)
                     version = registry.get(name, label=label) if label else registry.latest(name)
                 except PlgError as err:
                     logger.warning(
@@ -324,6 +333,14 @@ class RemoteSource(LocalSource):
             self._registry.store.abort_remote_commands()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _require_plgs_label(registry: Registry, name: str, label: str) -> None:
+    """Serve only labels plg wrote (`registry.labels.untrusted_reason`): a tag pushed past the gate is
+    refused, and the last good version keeps serving."""
+    problem = untrusted_reason(registry, name, label)
+    if problem is not None:
+        raise UntrustedLabel(f"{name}@{label} is not plg's label: {problem}")
 
 
 def open_source(repo: str | Path, label_ttl: float | None) -> LocalSource:
