@@ -335,6 +335,12 @@ class Registry(LabelLookup):
         blob = blob_id(data)
         history = self.versions(name)
         current = history[-1] if history and history[-1].blob == blob else None
+        if current is None and history and not self.store.is_dirty(path):
+            # the bytes differ but git calls the file clean: a checkout filter (core.autocrlf, eol, a clean
+            # filter) rewrote it. git's own clean state decides, and the committed bytes are what runs.
+            current = history[-1]
+            blob = current.blob
+            data = self.store.read_blob(blob)
         return Location(
             name,
             current.number if current else None,

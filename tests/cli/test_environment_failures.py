@@ -137,3 +137,21 @@ def test_a_followed_remotes_secrets_are_not_in_its_error(tmp_path: Path) -> None
         client.run("cake", {"cake_type": "x"})
     assert "127.0.0.1" in caught.value.message
     assert not any(secret in caught.value.message for secret in SECRETS), caught.value.message
+
+
+def test_a_clean_autocrlf_checkout_is_committed_to_eval_record(app: GitRepo, tmp_path: Path) -> None:
+    commit_topic_eval(app, TOPIC_PIPELINE, "topic\ncats\ndogs\n")
+    clone = tmp_path / "crlf"
+    subprocess.run(["git", "-c", "core.autocrlf=true", "clone", "-q", str(app.path), str(clone)], check=True)
+    subprocess.run(["git", "config", "core.autocrlf", "true"], cwd=clone, check=True)
+    assert b"\r\n" in (clone / "prompts" / "topic.prompt").read_bytes()  # the filter really rewrote it
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout == ""
+    old = Path.cwd()
+    os.chdir(clone)
+    try:
+        result = run_cli("eval", "topic", "--record")
+    finally:
+        os.chdir(old)
+    assert result.code == 0 and "uncommitted" not in result.err, result
+    notes = subprocess.run(["git", "notes", "--ref=plg", "list"], cwd=clone, capture_output=True, text=True)
+    assert notes.stdout.strip(), "the score of a clean checkout was not recorded"
