@@ -15,8 +15,6 @@ _SECRET_PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}"),
     re.compile(r"(?i)((?:api[_-]?)?key=)[^&\s'\"]+"),
     re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+"),
-    re.compile(r"(?i)((?:ssl)?(?:password|passwd|pwd)=|(?:access_|auth_)?token=|(?:client_)?secret=)[^&;\s'\"]+"),
-    re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*:)[^@\s/'\"]+(?=@)"),
 ]
 
 
@@ -48,3 +46,11 @@ def mask_url(url: str) -> str:
         if sep:
             text = head + sep + _URL_SECRET_PARAMS.sub(lambda m: m.group("key") + "[REDACTED]", query)
     return text
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def mask_urls_in(text: str) -> str:
+    """`mask_url` applied to every URL inside a message (git's or a driver's error text, a CLI line)."""
+    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)

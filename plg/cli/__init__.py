@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        from plg.redact import scrub_secrets
+        from plg.redact import mask_urls_in
 
-        click.echo(f"plg: error: {scrub_secrets(err.message)}", err=True)
+        click.echo(f"plg: error: {mask_urls_in(err.message)}", err=True)
         sys.exit(err.exit_code)
     except click.exceptions.Abort:
         click.echo("plg: aborted", err=True)

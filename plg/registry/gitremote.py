@@ -20,7 +20,7 @@ import threading
 
 from plg import config as plg_config
 from plg.errors import BadInput, GitError, NotFound, PushRejected
-from plg.redact import scrub_secrets
+from plg.redact import mask_urls_in
 from plg.registry import gitreads
 
 TYPE_CHECKING = False
@@ -258,7 +258,7 @@ def run_remote_command(
     if proc.returncode != 0:
         if proc.returncode < 0:
             raise GitError(f"git {args[0]} was stopped before the remote answered")
-        raise GitError(f"git {args[0]} failed: {scrub_secrets(gitreads.git_problem(err, proc.returncode))}")
+        raise GitError(f"git {args[0]} failed: {mask_urls_in(gitreads.git_problem(err, proc.returncode))}")
     return out
 
 
