@@ -97,6 +97,13 @@ class GitError(BadInput):
     """git refused a command plg ran on the user's behalf (a bad ref, a missing object, a refused fetch)."""
 
 
+class GitDiskError(GitError):
+    """git could not write or read the repository's files (a read-only or full disk, a file-size limit):
+    the environment's failure, not the user's input."""
+
+    exit_code = 3
+
+
 class PushRejected(OutsideFailure):
     pass
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from plg.errors import (
     BadInput,
+    GitDiskError,
     GitError,
     InvalidName,
     LabelMoved,
@@ -58,8 +59,17 @@ def _answer(args: list[str], proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def _failed(args: list[str], returncode: int, stderr: str) -> GitError:
-    return GitError(f"git {args[0]} failed: {gitreads.git_problem(stderr, returncode)}")
+_DISK_TROUBLE = ("Read-only file system", "No space left on device", "Disk quota exceeded", "File too large",
+                 "Permission denied")
+
+
+def _failed(args: list[str], returncode: int, stderr: str, where: Path | None = None) -> GitError:
+    """A git failure; one caused by the disk under the repository (read-only, full, size-limited,
+    unwritable) is the environment's (exit 3) and names the repository."""
+    problem = gitreads.git_problem(stderr, returncode)
+    if any(trouble in stderr for trouble in _DISK_TROUBLE):
+        return GitDiskError(f"{where or 'the repository'}: git {args[0]} failed: {problem}")
+    return GitError(f"git {args[0]} failed: {problem}")
 
 
 def blob_id(data: bytes) -> str:
@@ -121,7 +131,7 @@ class GitStore(RemoteGit, HistoryGit):
             errors="replace",
         )
         if proc.returncode != 0:
-            raise _failed(args, proc.returncode, proc.stderr)
+            raise _failed(args, proc.returncode, proc.stderr, cwd or self.root)
         return proc.stdout
 
     def run(self, *args: str, input: str | None = None) -> str:

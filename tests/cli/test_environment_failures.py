@@ -3,6 +3,7 @@ bad input and 3 for the environment (never "internal error"), and no secret of a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import resource
@@ -23,7 +24,7 @@ PG_URL = "postgresql://bob:pw0rdSecret@127.0.0.1:1/db?password=qsSecret1&sslpass
 
 
 def _one_line(result, code: int, *names: str) -> None:  # type: ignore[no-untyped-def]
-    lines = result.err.strip().splitlines()
+    lines = [line for line in result.err.strip().splitlines() if not line.startswith("eval ")]  # progress
     assert result.code == code, result
     assert len(lines) == 1 and "internal error" not in lines[0], result.err
     for name in names:
@@ -155,3 +156,61 @@ def test_a_clean_autocrlf_checkout_is_committed_to_eval_record(app: GitRepo, tmp
     assert result.code == 0 and "uncommitted" not in result.err, result
     notes = subprocess.run(["git", "notes", "--ref=plg", "list"], cwd=clone, capture_output=True, text=True)
     assert notes.stdout.strip(), "the score of a clean checkout was not recorded"
+
+
+ON_CI = os.environ.get("CI") == "true"  # read at import: the autouse fixture clears CI for each test
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        if ON_CI:
+            pytest.fail("CI must run the disk-failure tests as root (mount needs it)")
+        pytest.skip("mounting a tmpfs or a read-only bind mount needs root")
+
+
+def _in(path: Path, *args: str):  # type: ignore[no-untyped-def]
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        return run_cli(*args)
+    finally:
+        os.chdir(old)
+
+
+def test_eval_record_on_a_read_only_checkout_is_exit_3_and_records_nothing(
+    app: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _need_root()
+    commit_topic_eval(app, TOPIC_PIPELINE, "topic\ncats\ndogs\n")
+    monkeypatch.setenv("PLG_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PLG_RUNS", str(tmp_path / "state" / "runs"))
+    subprocess.run(["mount", "--bind", str(app.path), str(app.path)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(app.path)], check=True)
+    try:
+        result = _in(app.path, "eval", "topic", "--record")
+    finally:
+        subprocess.run(["umount", "-l", str(app.path)], check=False)
+    _one_line(result, 3, str(app.path), "Read-only")
+    notes = subprocess.run(["git", "notes", "--ref=plg", "list"], cwd=app.path, capture_output=True, text=True)
+    assert notes.stdout.strip() == ""
+
+
+def test_eval_with_its_state_on_a_full_disk_is_exit_3(
+    app: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _need_root()
+    commit_topic_eval(app, TOPIC_PIPELINE, "topic\ncats\ndogs\n")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], check=True)
+    try:
+        with (disk / "filler").open("wb", buffering=0) as out, contextlib.suppress(OSError):
+            while True:
+                out.write(b"x" * 1024)
+        for key, value in (("PLG_DIR", disk / "state"), ("PLG_CACHE", disk / "state" / "cache.db"),
+                           ("PLG_RUNS", disk / "state" / "runs")):
+            monkeypatch.setenv(key, str(value))
+        result = _in(app.path, "eval", "topic", "--record")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+    _one_line(result, 3, str(disk))
