@@ -159,3 +159,21 @@ def test_a_corrupted_log_keeps_serving_and_plg_logs_names_it(
     assert result.code == 3, result
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and str(log) in lines[0] and ".recover" in lines[0], result.err
+
+
+def test_postgresql_down_with_no_spill_counts_dropped_rows_once(
+    app: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("psycopg")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the spill's directory should be\n")
+    monkeypatch.setenv("PLG_LOG_SPILL", str(blocker / "spill.db"))
+    with caplog.at_level(logging.WARNING):
+        client = Client(app.path, log="postgresql://plg@127.0.0.1:1/plg")
+        for n in range(5):
+            assert _run(client, n)["prompt_version"] == 1
+        assert client.log.flush(20)
+    health = client.log_health()
+    assert not health.ok and health.dropped == 5 and health.spilled == 0, health
+    assert len(_warnings(caplog, "cannot write the request log")) == 1
+    client.log.close()
