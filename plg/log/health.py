@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plg.errors import LogStorageError
+
 logger = logging.getLogger("plg.log.health")
 
 
@@ -186,3 +188,24 @@ class GuardedLog:
 def _line(err: BaseException) -> str:
     text = getattr(err, "message", None) or str(err) or type(err).__name__
     return " ".join(str(text).split())
+
+
+def storage_error(path: Path, err: Exception) -> LogStorageError:
+    """One line naming the file and what is wrong with it; a corrupted file's says how to save what is
+    readable (the sqlite3 shell's `.recover` writes every row it can still read into a new file)."""
+    text = str(err)
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        recovered = path.with_name(path.name + ".recovered")
+        return LogStorageError(
+            f"{path}: not a readable request log ({text}); copy what is readable into a new file with "
+            f"`sqlite3 '{path}' .recover | sqlite3 '{recovered}'` and point PLG_LOG at it (or move it aside)",
+            str(path), corrupt=True,
+        )
+    if "full" in lowered:
+        return LogStorageError(f"{path}: cannot write the request log: the disk is full ({text})", str(path))
+    if "readonly" in lowered or "read-only" in lowered:
+        return LogStorageError(f"{path}: cannot write the request log: read-only ({text})", str(path))
+    if "unable to open" in lowered:
+        return LogStorageError(f"{path}: cannot open the request log ({text})", str(path))
+    return LogStorageError(f"{path}: request log failed: {text}", str(path))

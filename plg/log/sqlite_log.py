@@ -19,7 +19,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from plg.errors import LogStorageError, NotFound
+from plg.errors import NotFound
+from plg.log.health import storage_error
 from plg.log.query import LogQuery
 from plg.log.records import DEFAULT_SCORE_NAME, RequestRecord, check_metadata, check_score
 from plg.tracing.spans import Span
@@ -334,27 +335,6 @@ class SQLiteLogStore:
 
     def __str__(self) -> str:
         return str(self.path)
-
-
-def storage_error(path: Path, err: sqlite3.DatabaseError) -> LogStorageError:
-    """One line naming the file and what is wrong with it; a corrupted file's says how to save what is
-    readable (the sqlite3 shell's `.recover` writes every row it can still read into a new file)."""
-    text = str(err)
-    lowered = text.lower()
-    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
-        recovered = path.with_name(path.name + ".recovered")
-        return LogStorageError(
-            f"{path}: not a readable request log ({text}); copy what is readable into a new file with "
-            f"`sqlite3 '{path}' .recover | sqlite3 '{recovered}'` and point PLG_LOG at it (or move it aside)",
-            str(path), corrupt=True,
-        )
-    if "full" in lowered:
-        return LogStorageError(f"{path}: cannot write the request log: the disk is full ({text})", str(path))
-    if "readonly" in lowered or "read-only" in lowered:
-        return LogStorageError(f"{path}: cannot write the request log: read-only ({text})", str(path))
-    if "unable to open" in lowered:
-        return LogStorageError(f"{path}: cannot open the request log ({text})", str(path))
-    return LogStorageError(f"{path}: request log failed: {text}", str(path))
 
 
 def _insert_requests(conn: sqlite3.Connection, records: list[RequestRecord]) -> None:
