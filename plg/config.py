@@ -31,6 +31,9 @@ SETTINGS_ENV = {
     "label_ttl": "PLG_LABEL_TTL",
     "judge_model": "PLG_JUDGE_MODEL",
     "concurrency": "PLG_CONCURRENCY",
+    "git_connect_timeout": "PLG_GIT_CONNECT_TIMEOUT",
+    "git_timeout": "PLG_GIT_TIMEOUT",
+    "git_fetch_timeout": "PLG_GIT_FETCH_TIMEOUT",
 }
 """Each settings-file key and the environment variable that overrides it."""
 
@@ -43,9 +46,19 @@ def state_dir(root: Path) -> Path:
 def cache_path(root: Path) -> Path:
     override = os.environ.get("PLG_CACHE")
     if override:
-        return Path(override)
-    configured = load_settings(root).path("cache")
-    return Path(configured) if configured else state_dir(root) / "cache.db"
+        return _a_file(Path(override), "PLG_CACHE", "cache.db")
+    settings = load_settings(root)
+    configured = settings.path("cache")
+    if configured:
+        return _a_file(Path(configured), f"{settings.source}: cache", "cache.db")
+    return state_dir(root) / "cache.db"
+
+
+def _a_file(path: Path, where: str, example: str) -> Path:
+    """A database setting that names a directory is a mistake to say, not a file to fail opening."""
+    if path.is_dir():
+        raise BadInput(f"{where} = '{path}' is a directory: name a file in it (e.g. {path / example})")
+    return path
 
 
 def log_path(root: Path) -> Path:
@@ -57,8 +70,13 @@ def log_location(root: Path | None) -> str:
     `root` None: no checkout (an SDK following a remote or a bundle), so no settings file either."""
     override = os.environ.get("PLG_LOG")
     if override:
+        if "://" not in override:
+            _a_file(Path(override), "PLG_LOG", "requests.db")
         return override
-    configured = load_settings(root).path("log") if root is not None else None
+    settings = load_settings(root) if root is not None else None
+    configured = settings.path("log") if settings is not None else None
+    if configured and "://" not in configured and settings is not None:
+        _a_file(Path(configured), f"{settings.source}: log", "requests.db")
     return configured or str(state_dir(root if root is not None else Path.cwd()) / "requests.db")
 
 
@@ -84,6 +102,34 @@ def concurrency(root: Path | None) -> int | None:
     if value is None and root is not None:
         value = load_settings(root).settings.concurrency
     return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class GitTimeouts:
+    """Bounds on every git command that leaves the machine: a remote that accepts a connection and never
+    answers would otherwise hold a request (or the SDK's refresher) forever, since git has no overall timeout.
+
+    `connect` bounds the connection (ssh's ConnectTimeout) and a stalled transfer (http.lowSpeedTime);
+    `ls_remote` the whole cheap check; `fetch` a fetch, clone or push."""
+
+    connect: float = 3.0
+    ls_remote: float = 5.0
+    fetch: float = 60.0
+
+
+def git_timeouts(root: Path | None) -> GitTimeouts:
+    """PLG_GIT_CONNECT_TIMEOUT / PLG_GIT_TIMEOUT / PLG_GIT_FETCH_TIMEOUT, else the settings file's
+    git_connect_timeout / git_timeout / git_fetch_timeout, else 3 s, 5 s and 60 s."""
+    settings = load_settings(root).settings if root is not None else NO_SETTINGS
+    default = GitTimeouts()
+    values: list[float] = []
+    for key, fallback in (("git_connect_timeout", default.connect), ("git_timeout", default.ls_remote),
+                          ("git_fetch_timeout", default.fetch)):
+        value = _env_number(SETTINGS_ENV[key], float, 0.1, 3_600)
+        if value is None:
+            value = getattr(settings, key)
+        values.append(fallback if value is None else float(value))
+    return GitTimeouts(*values)
 
 
 def _env_number(name: str, kind: type, low: float, high: float) -> float | None:
@@ -152,6 +198,9 @@ def _settings_model() -> Any:
         # The allowed-signers file evidence is verified against, a path in the repository read as
         # committed at HEAD (`registry.evidence`); default .github/plg-allowed-signers.
         allowed_signers: str | None = Field(default=None, min_length=1)
+        git_connect_timeout: float | None = Field(default=None, ge=0.1, le=3_600)
+        git_timeout: float | None = Field(default=None, ge=0.1, le=3_600)
+        git_fetch_timeout: float | None = Field(default=None, ge=0.1, le=3_600)
 
     return Settings
 
@@ -167,6 +216,9 @@ class _NoSettings:
     concurrency: None = None
     endpoints: None = None
     allowed_signers: None = None
+    git_connect_timeout: None = None
+    git_timeout: None = None
+    git_fetch_timeout: None = None
 
 
 NO_SETTINGS = _NoSettings()

@@ -60,6 +60,11 @@ class LabelMoved(Refused):
     pass
 
 
+class UntrustedLabel(Refused):
+    """A label tag plg did not write (lightweight, at a commit no branch holds, or with no readable
+    history): never served, never bundled."""
+
+
 class GateFailed(Refused):
     pass
 
@@ -78,8 +83,25 @@ class LogUnavailable(OutsideFailure):
     """The request log's database cannot be reached (PostgreSQL down, refusing, or timing out)."""
 
 
+class LogStorageError(OutsideFailure):
+    """The request log's file cannot be read or written: a full disk, a read-only or unwritable place, a
+    file that is not (or no longer) a SQLite database. The message names the file; `path` is it."""
+
+    def __init__(self, message: str, path: str | None = None, corrupt: bool = False) -> None:
+        super().__init__(message)
+        self.path = path
+        self.corrupt = corrupt
+
+
 class GitError(BadInput):
     """git refused a command plg ran on the user's behalf (a bad ref, a missing object, a refused fetch)."""
+
+
+class GitDiskError(GitError):
+    """git could not write or read the repository's files (a read-only or full disk, a file-size limit):
+    the environment's failure, not the user's input."""
+
+    exit_code = 3
 
 
 class PushRejected(OutsideFailure):

@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"plg: error: {err.message}", err=True)
+        from plg.redact import mask_urls_in
+
+        click.echo(f"plg: error: {mask_urls_in(err.message)}", err=True)
         sys.exit(err.exit_code)
     except click.exceptions.Abort:
         click.echo("plg: aborted", err=True)
@@ -56,17 +58,21 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as err:
         import errno
 
-        if err.filename is None:
+        if err.filename is None and not _outside(err):
             _internal_error(err, debug)
         if debug:
             import traceback
 
             traceback.print_exc()
-        # a path the user named that cannot be written or read is bad input; a full or failing disk is not
+        # a path the user named that cannot be read is bad input; a full, failing, read-only or size-limited
+        # disk is the environment. A write that fails carries no file name: the state directory is named.
         detail = err.strerror or str(err)
         if err.errno in (errno.ENOTDIR, errno.EEXIST):
             detail = "a file stands where a directory is needed"
-        click.echo(f"plg: error: {err.filename}: {detail}", err=True)
+        if err.errno == errno.EFBIG:
+            detail += " (the process's file-size limit, ulimit -f)"
+        where = err.filename if err.filename is not None else f"writing under {_state_dir()}"
+        click.echo(f"plg: error: {where}: {detail}", err=True)
         sys.exit(3 if _outside(err) else 2)
     except Exception as err:  # noqa: BLE001 - a bug: one line unless --debug
         _internal_error(err, debug)
@@ -76,7 +82,18 @@ def main(argv: list[str] | None = None) -> None:
 def _outside(err: OSError) -> bool:
     import errno
 
-    return err.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT)
+    return err.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+def _state_dir() -> str:
+    from pathlib import Path
+
+    from plg import config
+
+    try:
+        return str(config.state_dir(Path.cwd()))
+    except OSError:
+        return "the current directory"
 
 
 def _internal_error(err: Exception, debug: bool) -> NoReturn:

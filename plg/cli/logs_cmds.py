@@ -267,7 +267,7 @@ def logs_copy(source: str, dest: str) -> None:
     if "://" not in source and not Path(source).is_file():
         raise click.UsageError(f"--from {source}: no such file")
     here = Path(".")
-    moved = copy_log(open_store(source, here), open_store(dest, here))
+    moved = copy_log(_source_log(source, here, open_store), open_store(dest, here))
     click.echo(f"copied {moved.requests} request(s) and {moved.spans} span(s) to {_shown(dest)}")
 
 
@@ -302,6 +302,25 @@ def logs_sync(ctx: click.Context, log_path: str | None, spill: Path | None) -> N
     click.echo(
         f"moved {moved.requests} request(s) and {moved.spans} span(s) from {spill} to {_shown(location)}"
     )
+
+
+def _source_log(source: str, here: Path, open_store: Any) -> Any:
+    """`--from` must be a log: a file that is not a SQLite database is bad input (exit 2), and it is
+    checked before opening, which would otherwise add the log's tables to whatever file it names."""
+    from plg.errors import BadInput, LogStorageError
+
+    if "://" not in source:
+        try:
+            with open(source, "rb") as handle:
+                head = handle.read(16)
+        except OSError as err:
+            raise BadInput(f"--from {source}: {err.strerror}") from None
+        if head != b"SQLite format 3\x00":
+            raise BadInput(f"--from {source}: not a request log (not a SQLite database)")
+    try:
+        return open_store(source, here)
+    except LogStorageError as err:
+        raise BadInput(f"--from {_shown(source)}: not a readable request log ({err.message})") from None
 
 
 def _shown(location: str) -> str:

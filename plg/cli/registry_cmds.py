@@ -287,7 +287,7 @@ def labels(ctx: click.Context, name: str, history: bool, remote: str | None, as_
     """List a prompt's labels (and with --history, every move)."""
     from dataclasses import asdict
 
-    from plg.registry.labels import list_labels, push_label
+    from plg.registry.labels import list_labels, push_label, untrusted_reason
 
     registry = open_registry(ctx)
     registry.require_exists(name)
@@ -303,6 +303,7 @@ def labels(ctx: click.Context, name: str, history: bool, remote: str | None, as_
                     "label": s.label,
                     "version": s.version,
                     "commit": s.commit,
+                    "plg_label": untrusted_reason(registry, name, s.label) is None,
                     **({"history": [asdict(m) for m in s.history]} if history else {}),
                 }
                 for s in states
@@ -326,14 +327,14 @@ def labels(ctx: click.Context, name: str, history: bool, remote: str | None, as_
         rows.sort(key=lambda r: r[0], reverse=True)
         echo_table(rows, ["when", "label", "move", "from", "to", "who", "reason"])
         return
-    rows = [
-        [
-            s.label,
+    rows = []
+    for s in states:
+        problem = untrusted_reason(registry, name, s.label)  # a tag plg did not write is marked, not served
+        rows.append([
+            s.label + (" (not plg's)" if problem else ""),
             f"v{s.version}" if s.version else "-",
             _short(s.commit),
             s.history[-1].time if s.history else "",
-            s.history[-1].who if s.history else "",
-        ]
-        for s in states
-    ]
+            s.history[-1].who if s.history else problem or "",
+        ])
     echo_table(rows, ["label", "version", "commit", "moved", "by"])

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plg.errors import OutsideFailure
+
 _NOT_ANSWER_SHAPING = {"timeout", "num_retries", "max_retries", "metadata"}
 _SECRET_NAMES = frozenset({"authorization", "cookie", "token", "key", "proxy-authorization"})
 _SECRET_ENDINGS = ("_key", "-key", "_token", "-token", "secret", "password", "credentials", "_auth")
@@ -71,13 +73,16 @@ class ResponseCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL,"
-            " prompt_tokens INTEGER, completion_tokens INTEGER, cost REAL, created REAL NOT NULL)"
-        )
+        try:
+            self._conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL,"
+                " prompt_tokens INTEGER, completion_tokens INTEGER, cost REAL, created REAL NOT NULL)"
+            )
+        except sqlite3.DatabaseError as err:  # a full, size-limited or read-only disk, a corrupted file
+            raise OutsideFailure(f"{path}: cannot open the response cache ({err})") from None
 
     def get(self, key: str) -> CachedAnswer | None:
         with self._lock:

@@ -18,7 +18,10 @@ def parse_time(value: str, flag: str = "--since") -> datetime:
     text = value.strip()
     match = _RELATIVE.match(text)
     if match:
-        return datetime.now(timezone.utc) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return datetime.now(timezone.utc) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except (OverflowError, ValueError):
+            raise BadInput(f"{flag} {value!r}: reaches before the year 1 (give a shorter span or a date)") from None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -15,11 +15,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from plg.errors import NotFound
+from plg.log.health import storage_error
 from plg.log.query import LogQuery
 from plg.log.records import DEFAULT_SCORE_NAME, RequestRecord, check_metadata, check_score
 from plg.tracing.spans import Span
@@ -86,25 +87,43 @@ class SQLiteLogStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        with self._errors():
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=30, isolation_level=None, check_same_thread=False
+            )
+            try:
+                self._conn.execute("PRAGMA busy_timeout=30000")
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
+            except BaseException:
+                self._conn.close()
+                raise
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """sqlite3's errors as one line naming the file (`LogStorageError`): callers outside this door
+        cannot tell a full disk from a corrupted file by sqlite3's exception classes."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            raise storage_error(self.path, err) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock up front (BEGIN IMMEDIATE): a deferred one that
-        reads first fails at once with SQLITE_BUSY when another process writes, whatever busy_timeout says."""
-        with self._lock:
+        reads first fails at once with SQLITE_BUSY when another process writes, whatever busy_timeout says.
+        A full disk may have rolled the transaction back already; the error said is then the write's,
+        not the rollback's ("cannot rollback - no transaction is active")."""
+        with self._lock, self._errors():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
                 raise
 
     def _migrate(self) -> None:
@@ -203,9 +222,10 @@ class SQLiteLogStore:
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, request_id: str) -> RequestRecord:
-        seq = self._seq(request_id)
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM requests WHERE seq = ?", (seq,)).fetchone()
-        return self._hydrate([row])[0]
+        with self._errors():
+            seq = self._seq(request_id)
+            row = self._conn.execute(f"SELECT {_COLUMNS} FROM requests WHERE seq = ?", (seq,)).fetchone()
+            return self._hydrate([row])[0]
 
     def query(self, q: LogQuery) -> list[RequestRecord]:
         return list(self.iter_query(q))
@@ -215,14 +235,15 @@ class SQLiteLogStore:
         limit = f" LIMIT {int(q.limit)}" if q.limit else ""
         if q.limit and q.offset:
             limit += f" OFFSET {int(q.offset)}"
-        cursor = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM requests WHERE {where} ORDER BY time DESC{limit}", args
-        )
-        while True:
-            batch = cursor.fetchmany(500)
-            if not batch:
-                return
-            yield from self._hydrate(batch)
+        with self._errors():
+            cursor = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM requests WHERE {where} ORDER BY time DESC{limit}", args
+            )
+            while True:
+                batch = cursor.fetchmany(500)
+                if not batch:
+                    return
+                yield from self._hydrate(batch)
 
     def trace(self, trace_id: str) -> list[Span]:
         rows = self._conn.execute(
@@ -275,7 +296,8 @@ class SQLiteLogStore:
         where, args = q.where_sql()
         cap = f" LIMIT {int(at_most) + 1}" if at_most is not None else ""
         sql = f"SELECT count(*) FROM (SELECT 1 FROM requests WHERE {where}{cap})"
-        return int(self._conn.execute(sql, args).fetchone()[0])
+        with self._errors():
+            return int(self._conn.execute(sql, args).fetchone()[0])
 
     def _hydrate(self, rows: list[tuple[Any, ...]]) -> list[RequestRecord]:
         seqs = [r[0] for r in rows]

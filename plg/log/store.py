@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from plg import config as plg_config
 from plg.errors import BadInput
 from plg.log.query import LogQuery
 from plg.log.records import DEFAULT_SCORE_NAME, RequestRecord
 from plg.log.sqlite_log import SQLiteLogStore
+from plg.redact import mask_url
 from plg.tracing.spans import Span
 
 __all__ = [
@@ -65,19 +66,17 @@ class LogStore(Protocol):
 
 
 def is_database_url(location: str | Path) -> bool:
-    return isinstance(location, str) and urlsplit(location).scheme in _SCHEMES
+    if not isinstance(location, str) or "://" not in location:
+        return False
+    try:
+        return urlsplit(location).scheme in _SCHEMES
+    except ValueError as err:  # "postgresql://[::1": an unclosed IPv6 bracket
+        raise BadInput(f"log '{safe_url(location)}': not a valid URL ({err})") from None
 
 
 def safe_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URL without its password or credential query parameters, for messages and logs."""
+    return mask_url(url)
 
 
 def open_log(location: str | Path | Any | None, root: Path, background: bool = False) -> Any:
@@ -99,6 +98,10 @@ def open_log(location: str | Path | Any | None, root: Path, background: bool = F
     path = Path(location)
     if not path.exists():
         keep_out_of_git(path, root)
+    if background:
+        from plg.log.health import GuardedLog
+
+        return GuardedLog(path, plg_config.spill_path(root))
     return SQLiteLogStore(path)
 
 

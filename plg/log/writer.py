@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from plg.errors import LogUnavailable, NotFound
+from plg.log.health import HealthCounter, LogHealth
 from plg.log.query import LogQuery
 from plg.log.records import RequestRecord
 from plg.log.sqlite_log import SQLiteLogStore
@@ -66,6 +67,7 @@ class BackgroundLogStore:
         self._down_until = 0.0
         self._next_sync = 0.0
         self._closed = False
+        self.health = HealthCounter(str(target))
         atexit.register(self._stop)
 
     def __str__(self) -> str:
@@ -157,6 +159,7 @@ class BackgroundLogStore:
         if self._down_until:
             logger.warning("plg: request log reachable again")
             self._down_until = 0.0
+        self.health.succeeded()
         self._maybe_sync()
 
     def _maybe_sync(self) -> None:
@@ -195,10 +198,10 @@ class BackgroundLogStore:
         try:
             self._spill_store().write(records, spans)
             self._spill_waiting = True
-        except Exception as err:  # noqa: BLE001 - nowhere left to keep them: say so loudly
-            logger.error(
-                "plg: LOST %d request log row(s): cannot write %s: %s", len(records), self.spill_path, err
-            )
+        except Exception as err:  # noqa: BLE001 - nowhere left to keep them: counted, said once per outage
+            self.health.failed(len(records), f"the spill file {self.spill_path} too: {err}", None)
+        else:
+            self.health.spilled(len(records))
 
     def _done(self, count: int) -> None:
         with self._idle:
@@ -206,6 +209,9 @@ class BackgroundLogStore:
             if self._pending == 0:
                 self._hurry.clear()
                 self._idle.notify_all()
+
+    def log_health(self) -> LogHealth:
+        return self.health.snapshot()
 
     # -- flushing and closing -------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:

@@ -291,7 +291,7 @@ def request_number(client: Client, request_id: str) -> int | str:
         return request_id
     try:
         return int(seq_of(request_id))
-    except NotFound:
+    except (PlgError, OSError):  # not written (spilled or dropped while the log is down): the response stands
         return request_id
 
 

@@ -1,16 +1,27 @@
 """The half of the git door that talks to remotes: fetch, push, ls-remote, with the CI token when there is one.
 
 `GitStore` inherits these; they stay apart because they are the only git commands that leave the machine,
-and every one of them goes through `remote()`, which alone sees the token.
+and every one of them goes through `remote()`, which alone sees the token and alone bounds the wait: git
+has no overall timeout, so a server that accepts a connection and never answers would hold the caller
+forever. `run_remote_command` runs each in its own process group under a total timeout (killing the whole
+group, ssh or the http helper included, when it expires), with `http.lowSpeedLimit/lowSpeedTime` and
+ssh's `ConnectTimeout` set so git itself gives up on a stalled connection first.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
+import signal
+import subprocess
+import threading
 
+from plg import config as plg_config
 from plg.errors import BadInput, GitError, NotFound, PushRejected
+from plg.redact import mask_urls_in
+from plg.registry import gitreads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,12 +48,30 @@ class RemoteGit:
     def tags(self, prefix: str) -> list[Any]:  # pragma: no cover - GitStore's
         raise NotImplementedError
 
-    def remote(self, *args: str) -> str:
-        """A git command that talks to a remote (fetch, push, ls-remote), authenticated from the environment.
+    def remote(self, *args: str, auth: bool = True) -> str:
+        """A git command that talks to a remote (fetch, push, ls-remote), authenticated from the environment
+        and bounded in time (`plg.config.git_timeouts`: ls-remote a few seconds, anything else tens).
 
         CI checks out with `persist-credentials: false`, so the repository keeps no token; a private
         repository then needs the job's token for exactly these commands, and only these see it."""
-        return self._raw(list(args), extra_env=remote_auth_env())
+        root = None if getattr(self, "bare", False) else self.root
+        return run_remote_command(
+            list(args), self.root, plg_config.git_timeouts(root),
+            extra_env=remote_auth_env() if auth else None, live=self._live_commands,
+        )
+
+    @property
+    def _live_commands(self) -> set[subprocess.Popen[str]]:
+        live = self.__dict__.get("_live")
+        if live is None:
+            live = self.__dict__.setdefault("_live", set())
+        return live
+
+    def abort_remote_commands(self) -> None:
+        """Kill every network command still running for this store (a closing SDK client must not wait
+        for a refresh that hangs)."""
+        for proc in list(self._live_commands):
+            _kill_group(proc)
 
     def remote_url(self, name: str) -> str | None:
         try:
@@ -64,14 +93,14 @@ class RemoteGit:
         self.require_remote(remote)
         lease = f"--force-with-lease={ref}:{expected_remote or ''}"
         try:
-            self.run("push", "--atomic", "--porcelain", lease, remote, f"{obj}:{ref}")
+            self.remote("push", "--atomic", "--porcelain", lease, remote, f"{obj}:{ref}")
         except GitError as err:
             raise PushRejected(f"{remote} refused {ref.removeprefix('refs/tags/')}: {err.message}") from None
 
     def fetch_object(self, remote: str, ref: str) -> bool:
         """Bring the object a remote ref names into this clone without moving any local ref."""
         try:
-            self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, ref)
+            self.remote("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, ref)
             return True
         except GitError:
             return False
@@ -101,7 +130,7 @@ class RemoteGit:
         before = {r.ref: r.object for r in self.tags(prefix)}
         spec = f"+{prefix}*:{prefix}*"
         try:
-            self.run("fetch", "--quiet", "--no-tags", remote, spec)
+            self.remote("fetch", "--quiet", "--no-tags", remote, spec)
         except GitError as err:
             raise PushRejected(f"cannot fetch {prefix}* from {remote}: {err.message}") from None
         after = {r.ref: r.object for r in self.tags(prefix)}
@@ -165,7 +194,7 @@ class RemoteGit:
         """The remote's refs matching `patterns` (and HEAD), read with one `ls-remote`: the cheap check
         before a fetch. Peeled `^{}` lines are dropped so values compare with local tag objects."""
         try:
-            out = self.run("ls-remote", "--", url, "HEAD", *patterns)
+            out = self.remote("ls-remote", "--", url, "HEAD", *patterns, auth=False)
         except GitError as err:
             raise PushRejected(f"cannot read {url}: {err.message}") from None
         refs: dict[str, str] = {}
@@ -179,9 +208,63 @@ class RemoteGit:
         """Fetch with forced refspecs and pruning: a plain fetch keeps a stale local tag (git >= 2.20),
         and a deleted remote label must disappear here too."""
         try:
-            self.run("fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--", url, *refspecs)
+            self.remote("fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--", url, *refspecs,
+                        auth=False)
         except GitError as err:
             raise PushRejected(f"cannot fetch from {url}: {err.message}") from None
+
+
+_live_lock = threading.Lock()
+
+
+def run_remote_command(
+    args: list[str],
+    cwd: Any,
+    bounds: plg_config.GitTimeouts,
+    *,
+    extra_env: dict[str, str] | None = None,
+    live: set[subprocess.Popen[str]] | None = None,
+) -> str:
+    """Run one git command that leaves the machine, bounded: `ls-remote` by `bounds.ls_remote`, anything
+    else by `bounds.fetch`; git gives up on a stalled connection after `bounds.connect` by itself. A
+    command past its bound is killed with its whole process group and raises GitError saying so."""
+    limit = bounds.ls_remote if args[0] == "ls-remote" else bounds.fetch
+    connect = f"{max(1, round(bounds.connect))}"
+    command = gitreads.git_command(
+        ["-c", "http.lowSpeedLimit=1000", "-c", f"http.lowSpeedTime={connect}", *args]
+    )
+    ssh = os.environ.get("GIT_SSH_COMMAND") or "ssh"
+    env = gitreads.git_env({**(extra_env or {}), "GIT_SSH_COMMAND": f"{ssh} -o ConnectTimeout={connect}"})
+    proc = subprocess.Popen(
+        command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, errors="replace", start_new_session=True,
+    )
+    if live is not None:
+        with _live_lock:
+            live.add(proc)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.communicate()
+        setting = "PLG_GIT_TIMEOUT" if args[0] == "ls-remote" else "PLG_GIT_FETCH_TIMEOUT"
+        raise GitError(
+            f"git {args[0]} got no answer from the remote within {limit:g} s (raise {setting} to wait longer)"
+        ) from None
+    finally:
+        if live is not None:
+            with _live_lock:
+                live.discard(proc)
+    if proc.returncode != 0:
+        if proc.returncode < 0:
+            raise GitError(f"git {args[0]} was stopped before the remote answered")
+        raise GitError(f"git {args[0]} failed: {mask_urls_in(gitreads.git_problem(err, proc.returncode))}")
+    return out
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _remote_notes_ref(remote: str, notes_ref: str) -> str:

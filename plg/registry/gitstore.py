@@ -16,6 +16,7 @@ from pathlib import Path
 
 from plg.errors import (
     BadInput,
+    GitDiskError,
     GitError,
     InvalidName,
     LabelMoved,
@@ -26,7 +27,7 @@ from plg.errors import (
 from plg.registry import gitreads
 from plg.registry.githistory import SYMLINK_MODE, FileChange, HistoryGit  # noqa: F401  (FileChange re-exported)
 from plg.registry.gitnotes import NotesGit
-from plg.registry.gitremote import RemoteGit, remote_auth_env  # noqa: F401  (re-exported)
+from plg.registry.gitremote import RemoteGit, remote_auth_env, run_remote_command  # noqa: F401  (re-exported)
 
 ZERO_SHA = "0" * 40
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -59,8 +60,17 @@ def _answer(args: list[str], proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def _failed(args: list[str], returncode: int, stderr: str) -> GitError:
-    return GitError(f"git {args[0]} failed: {gitreads.git_problem(stderr, returncode)}")
+_DISK_TROUBLE = ("Read-only file system", "No space left on device", "Disk quota exceeded", "File too large",
+                 "Permission denied")
+
+
+def _failed(args: list[str], returncode: int, stderr: str, where: Path | None = None) -> GitError:
+    """A git failure; one caused by the disk under the repository (read-only, full, size-limited,
+    unwritable) is the environment's (exit 3) and names the repository."""
+    problem = gitreads.git_problem(stderr, returncode)
+    if any(trouble in stderr for trouble in _DISK_TROUBLE):
+        return GitDiskError(f"{where or 'the repository'}: git {args[0]} failed: {problem}")
+    return GitError(f"git {args[0]} failed: {problem}")
 
 
 def blob_id(data: bytes) -> str:
@@ -122,7 +132,7 @@ class GitStore(NotesGit, RemoteGit, HistoryGit):
             errors="replace",
         )
         if proc.returncode != 0:
-            raise _failed(args, proc.returncode, proc.stderr)
+            raise _failed(args, proc.returncode, proc.stderr, cwd or self.root)
         return proc.stdout
 
     def run(self, *args: str, input: str | None = None) -> str:
@@ -355,18 +365,18 @@ def clone_bare(url: str, dest: Path, stored_url: str) -> GitStore:
     import shutil
     import tempfile
 
+    from plg import config
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".clone-", dir=dest.parent))
     try:
-        proc = subprocess.run(
-            ["git", "clone", "--bare", "--quiet", "--no-tags", "--", url, str(staging / "repo.git")],
-            capture_output=True,
-            text=True,
-            env=gitreads.git_env(),
-            errors="replace",
-        )
-        if proc.returncode != 0:
-            raise PushRejected(f"cannot clone {stored_url}: {gitreads.git_problem(proc.stderr, proc.returncode)}")
+        try:
+            run_remote_command(
+                ["clone", "--bare", "--quiet", "--no-tags", "--", url, str(staging / "repo.git")],
+                dest.parent, config.git_timeouts(None),
+            )
+        except GitError as err:
+            raise PushRejected(f"cannot clone {stored_url}: {err.message.removeprefix('git clone failed: ')}") from None
         store = GitStore.open_bare(staging / "repo.git")
         store.run("config", "remote.origin.url", stored_url)
         try:

@@ -309,3 +309,32 @@ def _version_of_tag(registry: Registry, name: str, tag: str | None) -> str:
     except PlgError:
         return tag[:10]
     return f"v{version}" if version else commit[:10]
+
+
+def untrusted_reason(registry: Registry, name: str, label: str) -> str | None:
+    """Why `name@label` is not a label plg wrote, or None when it is (or when there is no such label:
+    resolving it says that). A label is an annotated tag whose message carries plg's history, whose
+    newest move names the commit the tag points at, and whose commit is reachable from a branch (the one
+    it was promoted on). A lightweight tag, a tag at a commit no branch holds (an orphan pushed past
+    review) or a history that does not parse is refused by every reader that serves a label: the SDK
+    (local, remote, bundle), `plg bundle`, and `plg labels` marks it."""
+    ref = registry.label_ref(name, label)
+    tag_object = registry.store.ref_value(ref) if ref else None
+    if ref is None or tag_object is None:
+        return None
+    if registry.store.run("cat-file", "-t", tag_object).strip() != "tag":
+        return "a lightweight tag, not one plg wrote (plg's labels are annotated tags carrying their history)"
+    history = read_history(registry.store.tag_message(tag_object))
+    if not history:
+        return "its message carries no plg label history"
+    commit = registry.store.ref_value(f"{ref}^{{commit}}")
+    if commit is None:
+        return "it does not point at a commit"
+    if history[-1].to_commit != commit:
+        return f"its history's last move is to {history[-1].to_commit[:12]}, but it points at {commit[:12]}"
+    holders = registry.store.run(
+        "for-each-ref", "--count=1", "--format=%(refname)", f"--contains={commit}", "refs/heads/", "refs/remotes/"
+    ).strip()
+    if not holders:
+        return f"it points at {commit[:12]}, a commit no branch holds"
+    return None

@@ -266,7 +266,10 @@ class Registry(LabelLookup):
             return self._working_tree(name)
         match = _VERSION_REF.match(ref)
         if match:
-            return self._by_number(name, int(match.group(1)))
+            digits = match.group(1).lstrip("0") or "0"
+            if len(digits) > 18:  # no file has that many versions, and int() refuses 4300+ digits
+                raise NotFound(f"{name}@{ref[:24]}...: no such version (a {len(digits)}-digit number)")
+            return self._by_number(name, int(digits))
         commit = self._label_commit(name, ref)
         if commit is not None:
             return self._by_label(name, ref, commit)
@@ -332,6 +335,12 @@ class Registry(LabelLookup):
         blob = blob_id(data)
         history = self.versions(name)
         current = history[-1] if history and history[-1].blob == blob else None
+        if current is None and history and not self.store.is_dirty(path):
+            # the bytes differ but git calls the file clean: a checkout filter (core.autocrlf, eol, a clean
+            # filter) rewrote it. git's own clean state decides, and the committed bytes are what runs.
+            current = history[-1]
+            blob = current.blob
+            data = self.store.read_blob(blob)
         return Location(
             name,
             current.number if current else None,

@@ -2,12 +2,15 @@
 
 For deploys with neither git nor network (a container image, a lambda): `plg bundle` writes the file
 from the registry, `Client(bundle=...)` serves from it without running git, and `plg bundle --check`
-fails CI when a label has moved since the file was written. Each entry carries the prompt file's full
-text and its blob id, so a hand-edited entry is refused rather than served.
+fails CI when a label has moved since the file was written, or when any entry differs from what git
+holds. Each entry carries the prompt file's full text, its blob id and a digest over every field that is
+served or logged (name, version, commit, label, blob, path, model, params, text), so a hand-edited entry
+is refused rather than served. Only labels plg wrote are bundled (`registry.labels.untrusted_reason`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,11 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from plg.errors import BadInput, NotFound, PlgError
+from plg.errors import BadInput, NotFound, PlgError, UntrustedLabel
 from plg.registry.gitstore import blob_id
 from plg.registry.versions import PromptVersion, Registry
 
-FORMAT = 1
+FORMAT = 2
 DEFAULT_PATH = "prompts.lock.json"
 
 
@@ -35,12 +38,19 @@ class BundledPrompt(BaseModel):
     model: str
     params: dict[str, Any]
     content: str
+    digest: str = ""
+
+    def covered(self) -> str:
+        """The sha256 of every field but the digest itself, in one canonical JSON form."""
+        fields = self.model_dump(mode="json", exclude={"digest"})
+        text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Bundle(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: Literal[1] = FORMAT
+    format: Literal[2] = FORMAT
     label: str
     prompts: list[BundledPrompt]
 
@@ -52,22 +62,26 @@ def build_bundle(registry: Registry, label: str) -> Bundle:
     names = sorted(name for name, labels in registry.all_labels().items() if label in labels)
     if not names:
         raise NotFound(f"no prompt has the label '{label}' (promote one first: plg promote NAME@N --label {label})")
+    from plg.registry.labels import untrusted_reason
+
     prompts = []
     for name in names:
+        problem = untrusted_reason(registry, name, label)
+        if problem is not None:
+            raise UntrustedLabel(f"{name}@{label} is not plg's label ({problem}): refusing to bundle it")
         pv = registry.get(name, label=label)
-        prompts.append(
-            BundledPrompt(
-                name=name,
-                version=pv.version,
-                commit=pv.commit or "",
-                label=label,
-                blob=pv.blob,
-                path=pv.path,
-                model=pv.model,
-                params=pv.params,
-                content=pv.file.source,
-            )
+        entry = BundledPrompt(
+            name=name,
+            version=pv.version,
+            commit=pv.commit or "",
+            label=label,
+            blob=pv.blob,
+            path=pv.path,
+            model=pv.model,
+            params=pv.params,
+            content=pv.file.source,
         )
+        prompts.append(entry.model_copy(update={"digest": entry.covered()}))
     return Bundle(label=label, prompts=prompts)
 
 
@@ -92,6 +106,8 @@ def read_bundle(path: Path) -> Bundle:
         raise BadInput(f"{path}: not JSON: {err}") from None
     except RecursionError:
         raise BadInput(f"{path}: not a plg bundle: JSON nested too deeply") from None
+    if isinstance(data, dict) and data.get("format") == 1:
+        raise BadInput(f"{path}: a bundle written by an older plg (format 1): write it again with plg bundle")
     try:
         bundle = Bundle.model_validate(data)
     except ValidationError as err:
@@ -101,6 +117,10 @@ def read_bundle(path: Path) -> Bundle:
     for entry in bundle.prompts:
         if blob_id(entry.content.encode("utf-8")) != entry.blob:
             raise BadInput(f"{path}: {entry.name}'s content does not match its blob id (edited by hand?)")
+        if entry.digest != entry.covered():
+            raise BadInput(f"{path}: {entry.name}'s entry does not match its digest (edited by hand?)")
+        if entry.label != bundle.label:
+            raise BadInput(f"{path}: {entry.name} is at '{entry.label}' in a bundle of '{bundle.label}'")
     return bundle
 
 
@@ -123,6 +143,10 @@ def stale_entries(bundle: Bundle, registry: Registry, label: str | None = None) 
             problems.append(f"{name}@{wanted} no longer exists in the registry")
         elif (now.commit, now.blob) != (then.commit, then.blob):
             problems.append(f"{name}@{wanted} is v{now.version} now, v{then.version} in the bundle")
+        else:
+            differ = [k for k in ("version", "path", "model", "params", "content") if getattr(now, k) != getattr(then, k)]
+            if differ:
+                problems.append(f"{name}@{wanted}: the bundle's {', '.join(differ)} differ from git's")
     return problems
 
 

@@ -86,6 +86,16 @@ class Client(Streaming):
             self._log = open_log(location, self.root, background=True)
         return self._log
 
+    def log_health(self) -> Any:
+        """How the request log is doing (`plg.log.health.LogHealth`): whether writes succeed, how many
+        rows were dropped or kept in the spill file because they did not. A request never fails for it."""
+        from plg.log.health import LogHealth
+
+        health = getattr(self.log, "health", None)
+        if health is None:
+            return LogHealth(True, 0, 0, None, str(self.log))
+        return health.snapshot()
+
     @property
     def models(self) -> Any:
         if self._model_client is None:

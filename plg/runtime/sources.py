@@ -21,17 +21,22 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from plg import config as plg_config
-from plg.errors import BadInput, PlgError
+from plg.errors import BadInput, PlgError, UntrustedLabel
+from plg.redact import mask_url
 from plg.registry.gitstore import GitStore, clone_bare
+from plg.registry.labels import untrusted_reason
 from plg.registry.versions import TAG_PREFIX, PromptVersion, Registry, validate_name
 
 logger = logging.getLogger("plg.runtime.sources")
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SCP = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
+FIRST_SYNC_WAIT = 0.5
+"""Seconds the first request of a client with a cache clone waits for the remote before serving the cache."""
+MAX_BACKOFF = 60.0
+"""The longest wait between two refresh rounds while the remote keeps failing."""
 REMOTE_REFSPECS = ["+refs/heads/*:refs/heads/*", f"+{TAG_PREFIX}*:{TAG_PREFIX}*"]
 
 
@@ -43,17 +48,8 @@ def is_remote(repo: str | Path) -> bool:
 
 
 def without_password(url: str) -> str:
-    """The URL as plg may log or store it: a password or token in the URL is dropped."""
-    if not _URL.match(url):
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    """The URL as plg may log or store it: a password or token in the URL is dropped (`plg.redact.mask_url`)."""
+    return mask_url(url)
 
 
 @dataclass(frozen=True)
@@ -77,6 +73,7 @@ class LocalSource:
         self._pinned: dict[tuple[str, int], PromptVersion] = {}
         self._moving: dict[tuple[str, str | None], _Resolved] = {}
         self._registry: Registry | None = None
+        self._warned: dict[tuple[str, str | None], str] = {}
 
     @property
     def registry(self) -> Registry:
@@ -141,13 +138,15 @@ class LocalSource:
             except PlgError as err:
                 if cached is None:
                     raise
-                logger.warning(
-                    "plg: cannot re-check %s@%s, serving v%s: %s",
-                    name,
-                    label or "latest",
-                    cached.version.version,
-                    err.message,
-                )
+                if self._warned.get(key) != err.message:  # one warning per problem, not one per re-check
+                    self._warned[key] = err.message
+                    logger.warning(
+                        "plg: cannot re-check %s@%s, serving v%s: %s",
+                        name,
+                        label or "latest",
+                        cached.version.version,
+                        err.message,
+                    )
                 fresh = _Resolved(cached.version, now, cached.tag_value, self._generation())
             except OSError as err:
                 if cached is None:
@@ -170,7 +169,10 @@ class LocalSource:
         if cached is not None and tag_value is not None and tag_value == cached.tag_value:
             return _Resolved(cached.version, time.monotonic(), tag_value, self._generation())
         registry.forget_history()
+        if label:
+            _require_plgs_label(registry, name, label)
         version = registry.get(name, label=label) if label else registry.latest(name)
+        self._warned.pop((name, label), None)
         return _Resolved(version, time.monotonic(), tag_value, self._generation())
 
 
@@ -195,6 +197,7 @@ class RemoteSource(LocalSource):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._load_lock = threading.Lock()
+        self._first_round = threading.Event()
 
     @property
     def root(self) -> Path:
@@ -214,6 +217,10 @@ class RemoteSource(LocalSource):
     def _fresh(self, cached: _Resolved, now: float) -> bool:
         return cached.generation == self._gen
 
+    def resolve(self, name: str, label: str | None, version: int | None) -> PromptVersion:
+        self._ensure_loaded()  # before any lock: the first load may wait (bounded) for the first sync
+        return super().resolve(name, label, version)
+
     def _resolve_moving(self, name: str, label: str | None) -> PromptVersion:
         self._ensure_loaded()
         return super()._resolve_moving(name, label)
@@ -222,19 +229,20 @@ class RemoteSource(LocalSource):
         return self.registry
 
     def _first_load(self) -> Registry:
-        """Clone when there is no cache yet (the one wait on the network), else bring the cache up to
-        date, falling back to what it holds when the remote is down."""
+        """Clone when there is no cache yet (the one wait on the network, bounded by the fetch timeout),
+        else serve the cache: its first sync runs on the refresher thread, and the first request waits
+        for it at most `FIRST_SYNC_WAIT` seconds (a reachable remote is usually done by then; a silent
+        one is not waited for, and whatever it brings later is swapped in like any refresh)."""
         if (self.cache_path / "HEAD").is_file():
-            store = GitStore.open_bare(self.cache_path)
-            try:
-                self._sync(store)
-            except PlgError as err:
-                self._note_outage(err)
-        else:
-            store = clone_bare(self.url, self.cache_path, self.shown_url)
-            store.fetch_refspecs(self.url, REMOTE_REFSPECS)
-        self._start_refresher()
-        return Registry(store=store)
+            registry = Registry(store=GitStore.open_bare(self.cache_path))
+            self._start_refresher(registry, sync_first=True)
+            self._first_round.wait(FIRST_SYNC_WAIT)
+            return registry
+        store = clone_bare(self.url, self.cache_path, self.shown_url)
+        store.fetch_refspecs(self.url, REMOTE_REFSPECS)
+        registry = Registry(store=store)
+        self._start_refresher(registry, sync_first=False)
+        return registry
 
     def _sync(self, store: GitStore) -> bool:
         """Fetch when the remote's refs differ from the cache's; True when something moved."""
@@ -247,7 +255,9 @@ class RemoteSource(LocalSource):
 
     def refresh(self) -> bool:
         """One round of the refresher: check, fetch if needed, re-resolve, publish. True if moved."""
-        registry = self.registry
+        return self._refresh(self.registry)
+
+    def _refresh(self, registry: Registry) -> bool:
         try:
             moved = self._sync(registry.store)
         except PlgError as err:
@@ -267,6 +277,8 @@ class RemoteSource(LocalSource):
             for key, cached in list(self._moving.items()):
                 name, label = key
                 try:
+                    if label:
+                        _require_plgs_label(registry, name, label)
                     version = registry.get(name, label=label) if label else registry.latest(name)
                 except PlgError as err:
                     logger.warning(
@@ -288,25 +300,47 @@ class RemoteSource(LocalSource):
             )
             self._outage = True
 
-    def _start_refresher(self) -> None:
+    def _start_refresher(self, registry: Registry, sync_first: bool) -> None:
         if self._started:
             return
         self._started = True
-        self._thread = threading.Thread(target=self._refresh_loop, name="plg-remote-refresh", daemon=True)
+        self._thread = threading.Thread(
+            target=self._refresh_loop, args=(registry, sync_first), name="plg-remote-refresh", daemon=True
+        )
         self._thread.start()
 
-    def _refresh_loop(self) -> None:
+    def _refresh_loop(self, registry: Registry, sync_first: bool) -> None:
+        """Every `label_ttl` seconds while the remote answers; after a failed round (unreachable, or
+        killed at its timeout) the wait doubles, up to `MAX_BACKOFF`, and is back to `label_ttl` after
+        the first round that succeeds."""
         interval = max(self._ttl, 0.05)
-        while not self._stop.wait(interval):
+        delay = 0.0 if sync_first else interval
+        failures = 0
+        while not self._stop.wait(delay):
             try:
-                self.refresh()
+                self._refresh(registry)
             except Exception as err:  # noqa: BLE001 - the refresher must outlive any one bad round
                 logger.warning("plg: refreshing %s failed: %s", self.shown_url, err)
+                self._outage = True
+            finally:
+                self._first_round.set()
+            failures = min(failures + 1, 16) if self._outage else 0
+            delay = min(interval * 2**failures, max(MAX_BACKOFF, interval)) if failures else interval
 
     def close(self) -> None:
         self._stop.set()
+        if self._registry is not None:
+            self._registry.store.abort_remote_commands()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _require_plgs_label(registry: Registry, name: str, label: str) -> None:
+    """Serve only labels plg wrote (`registry.labels.untrusted_reason`): a tag pushed past the gate is
+    refused, and the last good version keeps serving."""
+    problem = untrusted_reason(registry, name, label)
+    if problem is not None:
+        raise UntrustedLabel(f"{name}@{label} is not plg's label: {problem}")
 
 
 def open_source(repo: str | Path, label_ttl: float | None) -> LocalSource:
