@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from plg.errors import BadInput, NotFound, PlgError
+from plg.errors import BadInput, PlgError
 from plg.promptlayer import shapes as bp
 from plg.promptlayer.errors import guarded, translate, unsupported
 from plg.promptlayer.service import PromptLayerService
