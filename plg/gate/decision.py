@@ -243,8 +243,11 @@ def decide(
     label: str,
     holder: PromptVersion | None,
     use_cache: bool = True,
+    judge: tuple[LabelGate | None, Path | None] | None = None,
 ) -> Decision:
-    gate, pipeline = gate_for(registry, candidate, label)
+    """`judge` is another gate and pipeline to decide with (CI judges a pull request's head with its base
+    branch's, so a change cannot bring its own, softer judge); by default the candidate's own."""
+    gate, pipeline = judge if judge is not None else gate_for(registry, candidate, label)
     if gate is None:
         if label == "production":
             where = pipeline or Path(f"evals/{candidate.name}.yaml")

@@ -310,6 +310,21 @@ class GitStore(RemoteGit, HistoryGit):
         return changes
 
 
+    def export_tree(self, commit: str, dest: Path) -> None:
+        """Write the files of `commit` under `dest` (`git archive`; the repository, its index and work tree
+        untouched): CI reads the base branch's pipeline, data and scorer code from there to judge a head."""
+        import io
+        import tarfile
+
+        args = ["archive", "--format=tar", commit]
+        proc = subprocess.run(
+            gitreads.git_command(args), cwd=self.root, capture_output=True, env=gitreads.git_env(None)
+        )
+        if proc.returncode != 0:
+            raise _failed(args, proc.returncode, proc.stderr.decode(errors="replace"))
+        with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+            tar.extractall(dest, filter="data")
+
     def diff_blobs(self, a: str, b: str, label_a: str, label_b: str) -> str:
         proc = subprocess.run(
             ["git", "diff", "--no-color", f"--src-prefix={label_a}:", f"--dst-prefix={label_b}:", a, b],
