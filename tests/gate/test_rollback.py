@@ -97,9 +97,9 @@ def test_history_lists_moves_of_the_same_second_newest_first(
 
 
 def test_history_written_before_sequence_numbers_reads_in_its_order() -> None:
-    from plg.registry.labels import HISTORY_MARKER, read_history
-
     import json
+
+    from plg.registry.labels import HISTORY_MARKER, read_history
 
     fields = {"from_commit": None, "from_version": None, "kind": "promote", "label": "production", "time": "t"}
     old = [json.dumps({**fields, "to_commit": c * 40, "to_version": n, "who": "ada"}) for n, c in ((1, "a"), (2, "b"))]
