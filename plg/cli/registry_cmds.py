@@ -32,13 +32,18 @@ def _short(commit: str | None) -> str:
     help="Write the CI workflow that splits each eval across a matrix of N runners and merges "
     "(N is also the workflow's `shards` input default).",
 )
-def init(directory: str, install: str | None, shards: int | None) -> None:
+@click.option(
+    "--branch",
+    metavar="BRANCH",
+    help="The branch the workflows record scores on and move labels from (default: the repository's default).",
+)
+def init(directory: str, install: str | None, shards: int | None, branch: str | None) -> None:
     """Set up prompts/, evals/, CI workflows and .gitignore in DIRECTORY (a git repository is created if needed)."""
     from plg.ci.scaffold import init_project
 
     if install is not None and (not install.strip() or "\n" in install or install.lstrip().startswith("-")):
         raise BadInput("--install must be one pip requirement on one line")
-    for line in init_project(Path(directory), install.strip() if install else None, shards):
+    for line in init_project(Path(directory), install.strip() if install else None, shards, branch):
         click.echo(line)
 
 

@@ -403,6 +403,23 @@ def init_repository(directory: Path) -> bool:
     return True
 
 
+def default_branch(directory: Path) -> str | None:
+    """The branch the remote calls its default (`origin/HEAD`), else the branch checked out (or about to
+    be: a fresh repository's HEAD names one), else None."""
+    asks = (
+        (["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], "origin/"),
+        (["symbolic-ref", "--quiet", "--short", "HEAD"], ""),
+    )
+    for args, prefix in asks:
+        proc = subprocess.run(
+            gitreads.git_command(args), cwd=directory, capture_output=True, text=True, env=gitreads.git_env()
+        )
+        name = proc.stdout.strip()
+        if proc.returncode == 0 and name.startswith(prefix):
+            return name.removeprefix(prefix) or None
+    return None
+
+
 def is_sha(text: str) -> bool:
     return bool(_SHA_RE.match(text))
 
