@@ -45,6 +45,8 @@ def test_a_pull_request_that_brings_its_own_soft_pipeline_fails_the_bases(
 
     assert result.code == 1, result
     assert "the head fails the base's evals/cake.yaml" in result.err
+    assert "::error file=prompts/cake.prompt,title=plg%3A the base's judge::cake" in result.out
+    assert "::warning file=evals/soft.yaml,title=plg%3A this change edits what judges it::" in result.out
     assert outputs(files["output"])["passed"] == "false"
     body = github_api.comments[42][0]["body"]
     top = body.split("| | prompt |")[0]
