@@ -41,6 +41,19 @@ class InputChange:
     bounds: tuple[str, ...]
 
 
+class BaseRooted:
+    """The head's registry (versions, notes, labels) seen from the base tree: every file an eval or gate
+    reads through `.root` (the backtest's history, settings, a default pipeline) is the base's, while
+    versions still resolve in the head's history and scores are still recorded in its notes."""
+
+    def __init__(self, registry: Registry, root: Path) -> None:
+        self._registry = registry
+        self.root = root
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._registry, name)
+
+
 @contextmanager
 def base_tree(registry: Registry, sha: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="plg-base-") as tmp:

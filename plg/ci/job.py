@@ -12,9 +12,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from plg.ci.basegate import Judge, base_judge, base_tree, head_judge, input_changes
+from plg.ci.basegate import BaseRooted, Judge, base_judge, base_tree, head_judge, input_changes
 from plg.ci.changes import ChangedPrompt, all_prompts, changed_prompts, resolve_base
 from plg.ci.github import Event
 from plg.ci.report import Backtest, Check, CiReport, Figures, JudgeChange, PromptResult
@@ -159,11 +159,12 @@ def _judged_by_base(
     if judge.pipeline is None:
         return {}  # the base has no pipeline for it: nothing to judge by but its own
     out: dict[str, Any] = {"base_judge": judge.relative}
+    based = cast(Registry, BaseRooted(registry, root))
     try:
         head = registry.resolve(name, "HEAD")
         committed = head.version is not None
         outcome = run_eval(
-            registry,
+            based,
             EvalRequest(
                 spec=f"{name}@{head.version}" if committed else f"{name}@{head.commit}",
                 pipeline=judge.pipeline,
@@ -183,7 +184,7 @@ def _judged_by_base(
         if gate is None or not gate_checks(gate):
             return out
         holder = registry.get(name, label=label) if label in registry.labels(name) else None
-        decision = decide(registry, head, label, holder, use_cache=options.use_cache, judge=(gate, judge.pipeline))
+        decision = decide(based, head, label, holder, use_cache=options.use_cache, judge=(gate, judge.pipeline))
     except PlgError as err:
         out["base_judge_error"] = clip(err.message)
         return out

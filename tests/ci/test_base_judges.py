@@ -75,3 +75,33 @@ def test_editing_the_pipelines_own_bounds_is_listed_and_judged_by_the_base(
     report = json.loads((Path("plg-report") / "report.json").read_text())
     assert [c["path"] for c in report["judge_changes"]] == ["evals/cake.yaml"]
 
+
+
+def test_a_rewritten_history_does_not_soften_the_bases_backtest(
+    repo: GitRepo, llm_server: LoopbackLLM, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The base's gate replays the base's history: a PR rewriting it to match its own answers still fails."""
+    llm_server.respond(answer)
+    var = "cake_kind"
+    gate = "gate:\n  production:\n    min_score: 0.0\n    backtest: {min_similarity: 0.9}\n"
+    repo.write("prompts/cake.prompt", PROMPT.format(var=var, style="Be helpful."))
+    repo.write("evals/cake.yaml", PIPELINE.format(name="cake", var=var, min_score=0.0) + gate)
+    repo.write("evals/datasets/cake.csv", f"{var}\n" + "\n".join(TOPICS["cake"]) + "\n")
+
+    def history(output: str) -> str:
+        rows = [json.dumps({"input_variables": {var: k}, "output": output.format(k=k)}) for k in TOPICS["cake"]]
+        return "\n".join(rows) + "\n"
+
+    repo.write("evals/history/cake.jsonl", history("All about {k}: lovely."))
+    repo.commit("cake with history")
+    repo.git("checkout", "-q", "-b", "rewrite")
+    repo.write("prompts/cake.prompt", PROMPT.format(var=var, style="TERSE."))
+    repo.write("evals/history/cake.jsonl", history("It is food."))
+    repo.commit("terse cake, history rewritten to match")
+    files = github_env(monkeypatch, tmp_path, "push", base_sha="0" * 40, head_sha=repo.git("rev-parse", "HEAD"))
+
+    result = run_cli("ci", "--base", "main", "--no-notes", "--no-comment")
+
+    assert result.code == 1, result
+    assert "base production backtest similarity" in result.err
+    assert "`evals/history/cake.jsonl` modified, history" in files["summary"].read_text()
