@@ -105,7 +105,7 @@ def run_ci(
     else:
         changed = changed_prompts(registry, base.sha)
     results = []
-    judging = bool(changed) and base.sha is not None and options.shard is None and not options.shard_dirs
+    judging = bool(changed) and base.sha is not None and options.shard is None  # a merge of shards too
     with ExitStack() as stack:
         root = stack.enter_context(base_tree(registry, base.sha)) if judging and base.sha else None
         judges = {
