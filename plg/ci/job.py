@@ -152,7 +152,8 @@ def _judged_by_base(
 ) -> dict[str, Any]:
     """The head judged with the base branch's pipeline and gate: a change cannot pass by softening them."""
     from plg.evals.config import load_pipeline
-    from plg.gate.decision import decide, gate_checks
+    from plg.gate.decision import decide
+    from plg.gate.gates import gate_checks
 
     if judge.problem is not None:
         return {"base_judge_error": clip(f"the base's pipeline does not load: {judge.problem}")}

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from plg import config as plg_config
-from plg.errors import BadInput, GateUnusable, NoPipeline, NotJudged, Refused
+from plg.errors import BadInput, NotJudged, Refused
 from plg.evals.config import BacktestGate, LabelGate, find_pipeline, load_pipeline, resolve_inside
 from plg.evals.plan import EvalRequest
 from plg.evals.runner import execute
 from plg.evals.runs import find_run, new_run_id
 from plg.evals.session import RunOptions, make_client, run_eval
 from plg.gate.backtest import BacktestReport, backtest_spec, report_from_figures, report_from_run
+from plg.gate.gates import gate_for
 from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING, placeholder_name
 from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, find_score, record_scores
@@ -69,64 +70,6 @@ class Decision:
             c.name: {"value": c.value, "bound": c.bound, "passed": c.passed, **({"detail": c.detail} if c.detail else {})}
             for c in self.checks
         }
-
-
-def gate_for(
-    registry: Registry, candidate: PromptVersion, label: str
-) -> tuple[LabelGate | None, Path | None]:
-    """The label's gate and the pipeline it comes from; (None, None) only when the prompt has no pipeline
-    at all. An `eval:` key that names no readable file inside the repository, a pipeline that does not
-    load, or a gate with no check is refused (GateUnusable): it would otherwise move the label unjudged."""
-    eval_key = candidate.front.eval
-    try:
-        path = find_pipeline(registry.root, candidate.name, eval_key, None)
-    except NoPipeline:
-        if not eval_key:
-            return None, None
-        path = None
-    except BadInput as err:
-        raise _unusable(candidate, label, err.message) from None
-    if eval_key and path != resolve_inside(registry.root, registry.root, eval_key, "eval"):
-        raise _unusable(candidate, label, f"the prompt's `eval: {eval_key}` names no file in the repository")
-    assert path is not None
-    try:
-        gate = load_pipeline(path).config.gate.get(label)
-    except BadInput as err:
-        raise _unusable(candidate, label, err.message) from None
-    if gate is not None and not gate_checks(gate):
-        raise _unusable(
-            candidate,
-            label,
-            f"the `{label}` gate in {_shown(registry, path)} has no check "
-            "(set min_score, min_pass_rate, max_regression or a backtest bound)",
-        )
-    return gate, path
-
-
-def _unusable(candidate: PromptVersion, label: str, problem: str) -> GateUnusable:
-    return GateUnusable(
-        f"{candidate.name}@{label}: no usable gate: {problem}; nothing moved "
-        "(only --force --reason moves it, recorded as forced)"
-    )
-
-
-def gate_checks(gate: LabelGate) -> tuple[str, ...]:
-    """The bounds a gate sets; a gate with none would pass anything."""
-    bounds = [k for k in ("min_score", "min_pass_rate", "max_regression") if getattr(gate, k) is not None]
-    if gate.backtest is not None:
-        bounds += [
-            f"backtest.{k}"
-            for k in ("min_similarity", "max_changed", "min_exact")
-            if getattr(gate.backtest, k) is not None
-        ]
-    return tuple(bounds)
-
-
-def _shown(registry: Registry, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(registry.root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def decision_model(registry: Registry, candidate: PromptVersion) -> tuple[str, bool]:
