@@ -95,10 +95,13 @@ class PromptResult(_Frozen):
 
     @property
     def base_judge_failed(self) -> bool:
-        """The head fails the base branch's pipeline or gate, or the base's could not judge it."""
-        if self.base_judge_error is not None or not all(c.passed for c in self.base_thresholds):
+        """The head fails the base branch's threshold, or (unless the gate only warns) its gate, or the
+        base's pipeline could not judge it at all (a new required input its dataset lacks, say)."""
+        if not all(c.passed for c in self.base_thresholds):
             return True
-        return self.gate_enforced and not all(c.passed for c in self.base_gate)
+        return self.gate_enforced and (
+            self.base_judge_error is not None or not all(c.passed for c in self.base_gate)
+        )
 
     def base_judge_reason(self) -> str:
         where = f"the base's {self.base_judge}" if self.base_judge else "the base's pipeline"
