@@ -73,6 +73,13 @@ class ThresholdFailed(Refused):
     pass
 
 
+class GateUnusable(Refused):
+    """A label's gate is empty, unreadable or outside the repository: bad input (exit 2), and a Refused so
+    `plg promote --force --reason` may still move the label, recorded as forced."""
+
+    exit_code = 2
+
+
 class OutsideFailure(PlgError):
     """Something outside plg failed after we did our part: a provider after retries, a remote refusing a push."""
 

@@ -1,5 +1,6 @@
-"""A stand-in for the GitHub REST API on 127.0.0.1: issue comments and pull requests, every request
-recorded, writes refused with 403 when told to (what a fork's read-only token gets)."""
+"""A stand-in for the GitHub REST API on 127.0.0.1: issue comments and pull requests, repository rulesets
+and environments (read only, as `plg doctor` reads them), every request recorded, writes refused with 403
+when told to (what a fork's read-only token gets)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class Recorded:
 class LoopbackGitHub:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     pulls: list[dict[str, Any]] = field(default_factory=list)
+    rulesets: list[dict[str, Any]] = field(default_factory=list)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     read_only: bool = False
     fail_next: list[int] = field(default_factory=list)
@@ -81,6 +84,16 @@ class LoopbackGitHub:
                     return 201, comment
             if parts[:1] == ["repos"] and len(parts) == 4 and parts[3] == "pulls" and method == "GET":
                 return 200, self.pulls
+            if parts[:1] == ["repos"] and len(parts) >= 4 and parts[3] == "rulesets" and method == "GET":
+                if len(parts) == 4:
+                    keys = ("id", "name", "target", "enforcement")
+                    return 200, [{k: r[k] for k in keys if k in r} for r in self.rulesets]
+                found = [r for r in self.rulesets if str(r["id"]) == parts[4]]
+                return (200, found[0]) if found else (404, {"message": "Not Found"})
+            if parts[:1] == ["repos"] and len(parts) == 5 and parts[3] == "environments" and method == "GET":
+                if parts[4] in self.environments:
+                    return 200, {"name": parts[4], **self.environments[parts[4]]}
+                return 404, {"message": "Not Found"}
             return 404, {"message": "Not Found"}
 
     def __enter__(self) -> LoopbackGitHub:

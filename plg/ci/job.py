@@ -9,13 +9,15 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from plg.ci.basegate import BaseRooted, Judge, base_judge, base_tree, head_judge, input_changes
 from plg.ci.changes import ChangedPrompt, all_prompts, changed_prompts, resolve_base
 from plg.ci.github import Event
-from plg.ci.report import Backtest, Check, CiReport, Figures, PromptResult
+from plg.ci.report import Backtest, Check, CiReport, Figures, JudgeChange, PromptResult
 from plg.errors import BadInput, NoPipeline, NotFound, NotJudged, PlgError
 from plg.evals.plan import EvalRequest
 from plg.evals.session import EvalOutcome, RunOptions, run_eval
@@ -103,10 +105,25 @@ def run_ci(
     else:
         changed = changed_prompts(registry, base.sha)
     results = []
-    for prompt in changed:
-        if on_prompt:
-            on_prompt(prompt)
-        results.append(evaluate_changed(registry, prompt, base.sha, options))
+    judging = bool(changed) and base.sha is not None and options.shard is None  # a merge of shards too
+    with ExitStack() as stack:
+        root = stack.enter_context(base_tree(registry, base.sha)) if judging and base.sha else None
+        judges = {
+            p.name: (base_judge(registry, p.name, base.sha, root), head_judge(registry, p.name))
+            for p in changed
+            if root is not None and base.sha and p.status != "removed" and not p.problem
+        }
+        inputs = input_changes(registry, base.sha, root, judges) if root is not None and base.sha else []
+        for prompt in changed:
+            if on_prompt:
+                on_prompt(prompt)
+            result = evaluate_changed(registry, prompt, base.sha, options)
+            rejudge = any(prompt.name in c.prompts for c in inputs if c.what != "settings")
+            if root is not None and rejudge and prompt.name in judges and result.error is None:
+                result = result.model_copy(
+                    update=_judged_by_base(registry, prompt.name, judges[prompt.name][0], root, options)
+                )
+            results.append(result)
     total = len(registry.list())
     report = CiReport(
         event=event.name if event else "local",
@@ -119,8 +136,64 @@ def run_ci(
         unchanged=max(total - len([r for r in results if r.status != "removed"]), 0),
         seconds=round(time.monotonic() - started, 2),
         shard=str(options.shard) if options.shard is not None else None,
+        judge_changes=[
+            JudgeChange(
+                path=c.path, change=c.change, what=clip(c.what, 300), prompts=list(c.prompts)[:50],
+                bounds=[clip(b, 300) for b in c.bounds][:50],
+            )
+            for c in inputs
+        ][:500],
     )
     return report, base
+
+
+def _judged_by_base(
+    registry: Registry, name: str, judge: Judge, root: Path, options: CiOptions
+) -> dict[str, Any]:
+    """The head judged with the base branch's pipeline and gate: a change cannot pass by softening them."""
+    from plg.evals.config import load_pipeline
+    from plg.gate.decision import decide
+    from plg.gate.gates import gate_checks
+
+    if judge.problem is not None:
+        return {"base_judge_error": clip(f"the base's pipeline does not load: {judge.problem}")}
+    if judge.pipeline is None:
+        return {}  # the base has no pipeline for it: nothing to judge by but its own
+    out: dict[str, Any] = {"base_judge": judge.relative}
+    based = cast(Registry, BaseRooted(registry, root))
+    try:
+        head = registry.resolve(name, "HEAD")
+        committed = head.version is not None
+        outcome = run_eval(
+            based,
+            EvalRequest(
+                spec=f"{name}@{head.version}" if committed else f"{name}@{head.commit}",
+                pipeline=judge.pipeline,
+                models=options.models,
+            ),
+            RunOptions(record=committed, use_cache=options.use_cache),
+        )
+        outcome.raise_if_not_judged()
+        out["base_thresholds"] = [
+            Check(name=f"base {c.check}", model=c.model, value=c.value, bound=f"{c.op} {c.bound:g}", passed=c.passed)
+            for c in outcome.checks
+        ]
+        label = options.gate_label
+        if label is None or not committed:
+            return out
+        gate = load_pipeline(judge.pipeline, root).config.gate.get(label)
+        if gate is None or not gate_checks(gate):
+            return out
+        holder = registry.get(name, label=label) if label in registry.labels(name) else None
+        decision = decide(based, head, label, holder, use_cache=options.use_cache, judge=(gate, judge.pipeline))
+    except PlgError as err:
+        out["base_judge_error"] = clip(err.message)
+        return out
+    out["base_gate"] = [
+        Check(name=f"base {label} {c.name}", value=c.value, bound=c.bound, passed=c.passed, detail=c.detail)
+        for c in decision.checks
+    ]
+    return out
 
 
 def clip(text: str, limit: int = 2000) -> str:

@@ -31,7 +31,15 @@ class Published:
 
 
 def annotations(report: CiReport) -> list[str]:
-    out = []
+    out = [
+        annotation(
+            "warning",
+            f"{c.path} ({c.change}): {c.what}" + (f": {'; '.join(c.bounds)}" if c.bounds else ""),
+            c.path,
+            "plg: this change edits what judges it",
+        )
+        for c in report.judge_changes
+    ]
     for prompt in report.prompts:
         where = prompt.file
         if prompt.error is not None:
@@ -63,6 +71,10 @@ def annotations(report: CiReport) -> list[str]:
                     where,
                     f"plg: {prompt.gate_label} gate",
                 )
+            )
+        if prompt.base_judge_failed:
+            out.append(
+                annotation("error", f"{prompt.name}: {prompt.base_judge_reason()}", where, "plg: the base's judge")
             )
     return out
 

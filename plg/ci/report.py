@@ -69,6 +69,16 @@ class Backtest(_Frozen):
     exact_rate: Score | None = None
 
 
+class JudgeChange(_Frozen):
+    """A changed file a changed prompt is judged with (see ci.basegate), and the bounds it moves."""
+
+    path: Short
+    change: Short
+    what: Short
+    prompts: list[Short] = Field(default_factory=list, max_length=50)
+    bounds: list[Short] = Field(default_factory=list, max_length=50)
+
+
 class PromptResult(_Frozen):
     name: Short
     status: Literal["added", "modified", "removed", "renamed", "inputs"]
@@ -87,10 +97,36 @@ class PromptResult(_Frozen):
     not_judged: Long | None = None
     gate_error: Long | None = None
     gate_enforced: bool = False
+    base_judge: Short | None = None
+    base_thresholds: list[Check] = Field(default_factory=list, max_length=50)
+    base_gate: list[Check] = Field(default_factory=list, max_length=50)
+    base_judge_error: Long | None = None
+
+    @property
+    def base_judge_failed(self) -> bool:
+        """The head fails the base branch's threshold, or (unless the gate only warns) its gate, or the
+        base's pipeline could not judge it at all (a new required input its dataset lacks, say)."""
+        if not all(c.passed for c in self.base_thresholds):
+            return True
+        return self.gate_enforced and (
+            self.base_judge_error is not None or not all(c.passed for c in self.base_gate)
+        )
+
+    def base_judge_reason(self) -> str:
+        where = f"the base's {self.base_judge}" if self.base_judge else "the base's pipeline"
+        if self.base_judge_error is not None:
+            return f"{where} could not judge the head: {self.base_judge_error}"
+        failed = [c for c in (*self.base_thresholds, *self.base_gate) if not c.passed]
+        shown = "; ".join(
+            f"{c.name} {'-' if c.value is None else f'{c.value:.3f}'} (needs {c.bound})" for c in failed
+        )
+        return f"the head fails {where}: {shown}"
 
     @property
     def passed(self) -> bool:
         if self.error is not None or self.not_judged is not None:
+            return False
+        if self.base_judge_failed:
             return False
         if self.gate_enforced and self.gate_failed:
             return False
@@ -124,7 +160,9 @@ class PromptResult(_Frozen):
             return "threshold: " + "; ".join(
                 f"{c.name} {'-' if c.value is None else f'{c.value:.3f}'} (needs {c.bound})" for c in failed
             )
-        return self.gate_reason() if self.gate_failed else ""
+        if self.gate_failed:
+            return self.gate_reason()
+        return self.base_judge_reason() if self.base_judge_failed else ""
 
     @property
     def gate_passed(self) -> bool | None:
@@ -145,6 +183,7 @@ class CiReport(_Frozen):
     unchanged: int = 0
     seconds: float = 0.0
     shard: Short | None = None
+    judge_changes: list[JudgeChange] = Field(default_factory=list, max_length=500)
 
     @property
     def passed(self) -> bool:
@@ -243,6 +282,7 @@ def render_markdown(report: CiReport, title: str = "plg") -> str:
     else:
         state = f"{len(failed)} failed" if failed else "all passed"
         lines.append(f"## {md(title)}: {count} changed prompt{'s' if count != 1 else ''}, {state}")
+    lines += judge_changes_markdown(report)
     if count:
         lines += [
             "",
@@ -263,6 +303,9 @@ def render_markdown(report: CiReport, title: str = "plg") -> str:
             icon, consequence = ("❌", "fails this check") if prompt.gate_enforced else ("⚠️", "warning only")
             lines.append(f"{icon} `{md(prompt.name)}`: {md(prompt.gate_reason())} ({consequence})")
         for prompt in report.prompts:
+            if prompt.base_judge_failed:
+                lines.append(f"❌ `{md(prompt.name)}`: {md(prompt.base_judge_reason())} (fails this check)")
+        for prompt in report.prompts:
             lines += _details(prompt)
     base = f" vs base `{report.base_sha[:7]}`" if report.base_sha else ""
     lines += [
@@ -271,6 +314,19 @@ def render_markdown(report: CiReport, title: str = "plg") -> str:
         f"{report.seconds:.1f} s</sub>",
     ]
     return "\n".join(lines) + "\n"
+
+
+def judge_changes_markdown(report: CiReport) -> list[str]:
+    """First in the report: what this change does to its own judge, with the bounds it moves."""
+    if not report.judge_changes:
+        return []
+    lines = ["", "### ⚠️ This change edits what judges it", ""]
+    for change in report.judge_changes:
+        who = f" (judges {', '.join(f'`{md(p)}`' for p in change.prompts)})" if change.prompts else ""
+        bounds = f": {'; '.join(md(b) for b in change.bounds)}" if change.bounds else ""
+        lines.append(f"- `{md(change.path)}` {md(change.change)}, {md(change.what)}{who}{bounds}")
+    lines += ["", "Each changed prompt is judged with the base branch's pipeline and gate as well as its own."]
+    return lines
 
 
 def _summary_rows(prompt: PromptResult) -> list[str]:
@@ -361,5 +417,16 @@ def _details(prompt: PromptResult) -> list[str]:
                 lines.append(f"| {md(check.name)} | {md(figure)} | {md(check.bound)} | {result} |")
         if prompt.gate_note:
             lines.append(f"\n`{md(prompt.gate_label)}` gate: {md(prompt.gate_note)}")
+    if prompt.base_judge or prompt.base_judge_error:
+        lines += ["", f"**Judged by the base's `{md(prompt.base_judge or 'pipeline')}`**"]
+        if prompt.base_judge_error:
+            lines.append(f"\n❌ {md(prompt.base_judge_error)}")
+        checks = [*prompt.base_thresholds, *prompt.base_gate]
+        if checks:
+            lines += ["", "| check | figure | bound | result |", "|---|---|---|---|"]
+            lines += [
+                f"| {md(c.name)} | {_num(c.value)} | {md(c.bound)} | {'✅ pass' if c.passed else '❌ fail'} |"
+                for c in checks
+            ]
     lines += ["", "</details>"]
     return lines

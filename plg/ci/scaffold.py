@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
 from plg.ci.requirement import current_requirement
 from plg.errors import BadInput
 from plg.llm.offline import OFFLINE_MODEL, offline_reply
-from plg.registry.gitstore import init_repository
+from plg.registry.gitstore import default_branch, init_repository
 from plg.registry.prompt import NEW_PROMPT_TEMPLATE, parse_prompt
 from plg.registry.versions import PROMPTS_DIR, SUFFIX, Registry, validate_name
 
@@ -45,13 +46,25 @@ STARTER_REQUESTS = (
 MAX_SHARDS = 256  # the most jobs one GitHub Actions matrix holds
 
 
-def ci_workflow(shards: int | None) -> str:
+_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
+
+
+def ci_workflow(shards: int | None, branch: str = "main") -> str:
     """The plain workflow, or the variant whose evals run on a matrix of `shards` runners and merge."""
     if shards is None:
-        return _template("workflow.yml")
+        return _template("workflow.yml").replace("@BRANCH@", branch)
     if not 1 <= shards <= MAX_SHARDS:
         raise BadInput(f"--shards {shards}: a job matrix runs 1 to {MAX_SHARDS} runners")
-    return _template("workflow-sharded.yml").replace("@SHARDS@", str(shards))
+    return _template("workflow-sharded.yml").replace("@SHARDS@", str(shards)).replace("@BRANCH@", branch)
+
+
+def workflow_branch(directory: Path, branch: str | None) -> str:
+    """The branch the workflows record scores on and move labels from: `--branch`, else the repository's
+    default (its remote's, else the one checked out), else main. The name goes into YAML: checked here."""
+    chosen = branch or default_branch(directory) or "main"
+    if not _BRANCH.fullmatch(chosen) or ".." in chosen or chosen.endswith((".", "/", ".lock")):
+        raise BadInput(f"--branch {chosen!r}: not a branch name a workflow can name")
+    return chosen
 
 
 def starter_history() -> str:
@@ -73,8 +86,12 @@ def starter_history() -> str:
     return "".join(lines)
 
 
-def init_project(directory: Path, install: str | None = None, shards: int | None = None) -> list[str]:
-    workflow = ci_workflow(shards)
+def init_project(
+    directory: Path, install: str | None = None, shards: int | None = None, branch: str | None = None
+) -> list[str]:
+    if branch is not None:
+        workflow_branch(directory, branch)  # a bad name is refused before anything is written
+    ci_workflow(shards)
     directory.mkdir(parents=True, exist_ok=True)
     said = []
     if install is None:
@@ -84,12 +101,15 @@ def init_project(directory: Path, install: str | None = None, shards: int | None
             said.append(f"workflows install {install}: {requirement.note}")
     if init_repository(directory):
         said.append(f"initialised a git repository in {directory}")
+    branch = workflow_branch(directory, branch)
+    workflow = ci_workflow(shards, branch)
+    said.append(f"workflows record scores on and move labels from {branch}")
     files = {
         **{relpath: _template(f"starter/{name}") for relpath, name in STARTER_FILES.items()},
         f"evals/history/{STARTER}.jsonl": starter_history(),
         ".github/workflows/plg.yml": workflow,
         ".github/workflows/plg-comment.yml": _template("workflow-comment.yml"),
-        ".github/workflows/plg-promote.yml": _template("workflow-promote.yml"),
+        ".github/workflows/plg-promote.yml": _template("workflow-promote.yml").replace("@BRANCH@", branch),
         ".github/plg-requirements.txt": f"{REQUIREMENTS_HEADER}{install}\n",
     }
     for folder in ("prompts", "evals/datasets", "evals/history"):

@@ -4,6 +4,7 @@
 COMMAND_MODULES = {
     "plg.cli.bundle_cmds": ("bundle",),
     "plg.cli.ci_cmds": ("ci", "fetch", "notes"),
+    "plg.cli.doctor_cmds": ("doctor",),
     "plg.cli.eval_cmds": ("eval", "batch", "scores"),
     "plg.cli.logs_cmds": ("logs",),
     "plg.cli.registry_cmds": (

@@ -32,13 +32,18 @@ def _short(commit: str | None) -> str:
     help="Write the CI workflow that splits each eval across a matrix of N runners and merges "
     "(N is also the workflow's `shards` input default).",
 )
-def init(directory: str, install: str | None, shards: int | None) -> None:
+@click.option(
+    "--branch",
+    metavar="BRANCH",
+    help="The branch the workflows record scores on and move labels from (default: the repository's default).",
+)
+def init(directory: str, install: str | None, shards: int | None, branch: str | None) -> None:
     """Set up prompts/, evals/, CI workflows and .gitignore in DIRECTORY (a git repository is created if needed)."""
     from plg.ci.scaffold import init_project
 
     if install is not None and (not install.strip() or "\n" in install or install.lstrip().startswith("-")):
         raise BadInput("--install must be one pip requirement on one line")
-    for line in init_project(Path(directory), install.strip() if install else None, shards):
+    for line in init_project(Path(directory), install.strip() if install else None, shards, branch):
         click.echo(line)
 
 
@@ -202,12 +207,17 @@ def promote(
 @click.option("--label", "-l", required=True)
 @click.option("--reason", default="", help="Why: recorded in the label history.")
 @click.option("--push", "remote", metavar="REMOTE", help="Push the moved label to REMOTE (with a lease).")
+@click.option("--to", "to", metavar="NAME@N", help="Go back to this earlier holder instead.")
+@click.option("--force", is_flag=True, help="With --to: onto a version forced past its gate (needs --reason).")
 @click.pass_context
-def rollback(ctx: click.Context, name: str, label: str, reason: str, remote: str | None) -> None:
-    """Move LABEL back to the version it held before its last move."""
+def rollback(
+    ctx: click.Context, name: str, label: str, reason: str, remote: str | None, to: str | None, force: bool
+) -> None:
+    """Move LABEL back to the most recent earlier version that passed its gate."""
     from plg.gate.promotion import rollback as do_rollback
 
-    for line in do_rollback(open_registry(ctx), name, label, reason=reason, remote=remote).lines:
+    registry = open_registry(ctx)
+    for line in do_rollback(registry, name, label, reason=reason, remote=remote, to=to, force=force).lines:
         click.echo(line)
 
 
@@ -311,6 +321,7 @@ def labels(ctx: click.Context, name: str, history: bool, remote: str | None, as_
         )
         return
     if history:
+        moves = sorted(((m.time, m.seq, m) for s in states for m in s.history), key=lambda t: t[:2])
         rows = [
             [
                 m.time,
@@ -319,12 +330,10 @@ def labels(ctx: click.Context, name: str, history: bool, remote: str | None, as_
                 f"v{m.from_version}" if m.from_version else "-",
                 f"v{m.to_version}" if m.to_version else "-",
                 m.who,
-                m.reason,
+                m.reason + (f" (skipped {'; '.join(m.skipped)})" if m.skipped else ""),
             ]
-            for s in states
-            for m in s.history
+            for _, _, m in reversed(moves)
         ]
-        rows.sort(key=lambda r: r[0], reverse=True)
         echo_table(rows, ["when", "label", "move", "from", "to", "who", "reason"])
         return
     rows = []

@@ -19,6 +19,7 @@ from plg.evals.runner import execute
 from plg.evals.runs import find_run, new_run_id
 from plg.evals.session import RunOptions, make_client, run_eval
 from plg.gate.backtest import BacktestReport, backtest_spec, report_from_figures, report_from_run
+from plg.gate.gates import gate_for
 from plg.llm.offline import PLACEHOLDER_LABEL, PLACEHOLDER_WARNING, placeholder_name
 from plg.llm.provider import prewarm
 from plg.registry.scores import RecordedScore, find_evidence, record_scores
@@ -91,16 +92,6 @@ class Decision:
     def inconclusive_lines(self) -> list[str]:
         """What the data could not decide, and how many rows would."""
         return [f"{c.name}: {c.detail}" for c in self.checks if c.outcome == "inconclusive"]
-
-
-def gate_for(
-    registry: Registry, candidate: PromptVersion, label: str
-) -> tuple[LabelGate | None, Path | None]:
-    try:
-        path = prompt_pipeline(registry, candidate.name, candidate.front.eval)
-    except BadInput:
-        return None, None
-    return load_pipeline(path).config.gate.get(label), path
 
 
 def decision_model(registry: Registry, candidate: PromptVersion) -> tuple[str, bool]:
@@ -246,10 +237,13 @@ def decide(
     holder: PromptVersion | None,
     use_cache: bool = True,
     record: bool = True,
+    judge: tuple[LabelGate | None, Path | None] | None = None,
 ) -> Decision:
     """The label's decision for `candidate`; `record` False (a dry run) evaluates what is not recorded
-    and writes nothing."""
-    gate, pipeline = gate_for(registry, candidate, label)
+    and writes nothing. `judge` is another gate and pipeline to decide with (CI judges a pull request's
+    head with its base branch's, so a change cannot bring its own, softer judge); by default the
+    candidate's own."""
+    gate, pipeline = judge if judge is not None else gate_for(registry, candidate, label)
     if gate is None:
         if label == "production":
             where = pipeline or Path(f"evals/{candidate.name}.yaml")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plg.errors import GateFailed, NotFound, Refused
-from plg.registry.labels import execute_move, label_state, plan_move, previous_target, push_label
+from plg.errors import BadInput, GateFailed, NotFound, Refused
+from plg.registry.labels import execute_move, label_state, plan_move, push_label
 from plg.registry.versions import PromptVersion, Registry, split_ref
 
 
@@ -151,19 +151,68 @@ def promote(
 
 
 def rollback(
-    registry: Registry, name: str, label: str, reason: str = "", remote: str | None = None
+    registry: Registry,
+    name: str,
+    label: str,
+    reason: str = "",
+    remote: str | None = None,
+    *,
+    to: str | None = None,
+    force: bool = False,
 ) -> PromoteResult:
-    """Back to the version the label held before its last move; recorded as a rollback, no gate."""
+    """Back to the most recent earlier holder that passed its gate (never the current one, never a version
+    forced past its gate); `to` names an earlier holder instead, and one that never passed needs `force`
+    and a reason. Recorded as a rollback, with what it skipped; no gate runs."""
+    from plg.registry.labels import rollback_target
+
     state = label_state(registry, name, label)
     if state is None:
         registry.require_exists(name)
         raise NotFound(f"{name}@{label}: no such label to roll back{registry._label_hint(name)}")
-    last = previous_target(state)
-    assert last.from_commit is not None
-    target = registry.at_commit(name, last.from_commit)
+    if force and to is None:
+        raise BadInput("--force goes with --to NAME@N: name the version the label goes back to")
+    if force and not reason:
+        raise Refused("--force needs --reason: say why the label goes back to a version that never passed")
+    skipped: tuple[str, ...] = ()
+    forced = False
+    if to is not None:
+        wanted_name, ref = split_ref(to)
+        if wanted_name != name or ref is None:
+            raise BadInput(f"--to {to}: name a version of {name}, as {name}@N")
+        target = registry.resolve(name, ref)
+        held = [m for m in state.history if m.to_commit == target.commit]
+        if target.commit == state.commit:
+            raise Refused(f"{name}@{label} already points at v{target.version}; nothing to do")
+        if not held:
+            raise Refused(
+                f"{name}@{label} never held v{target.version}: rollback returns to an earlier holder "
+                f"(move it with `plg promote {name}@{target.version} --label {label}`)"
+            )
+        if not any(m.kind == "promote" and not m.forced for m in held):
+            if not force:
+                raise Refused(
+                    f"{name}@{label}: v{target.version} was forced past its gate and never passed it; "
+                    "rolling back onto it needs --force --reason"
+                )
+            forced = True
+    else:
+        holder, skipped = rollback_target(state)
+        target = registry.at_commit(name, holder.commit)
+    assert target.commit is not None
     plan = plan_move(registry, name, label, target, remote=remote)
-    execute_move(registry, plan, kind="rollback", reason=reason or f"rollback from v{state.version}")
-    lines = [f"rolled back {name}@{label}: v{state.version} -> v{target.version} ({last.from_commit[:10]})"]
+    execute_move(
+        registry,
+        plan,
+        kind="rollback",
+        reason=reason or f"rollback from v{state.version}",
+        forced=forced,
+        skipped=skipped,
+    )
+    passed_over = f"; skipped {'; '.join(skipped)}" if skipped else ""
+    lines = [
+        f"rolled back {name}@{label}: v{state.version} -> v{target.version} ({target.commit[:10]})"
+        f"{' FORCED onto a version that never passed its gate' if forced else ''}{passed_over}"
+    ]
     if remote:
         lines.append(f"{name}@{label} on {remote}: moved too (pushed before the local label moved)")
     return PromoteResult(True, tuple(lines))

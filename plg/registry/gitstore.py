@@ -320,6 +320,27 @@ class GitStore(NotesGit, RemoteGit, HistoryGit):
         return changes
 
 
+    def export_tree(self, commit: str, dest: Path) -> None:
+        """Write the files of `commit` under `dest` (`git archive`; the repository, its index and work tree
+        untouched): CI reads the base branch's pipeline, data and scorer code from there to judge a head."""
+        import io
+        import tarfile
+
+        args = ["archive", "--format=tar", commit]
+        proc = subprocess.run(
+            gitreads.git_command(args), cwd=self.root, capture_output=True, env=gitreads.git_env(None)
+        )
+        if proc.returncode != 0:
+            raise _failed(args, proc.returncode, proc.stderr.decode(errors="replace"))
+        def safe(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+            try:  # a symlink leaving the tree (or an absolute one) is left out, as a pipeline may not use it
+                return tarfile.data_filter(member, path)
+            except tarfile.FilterError:
+                return None
+
+        with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+            tar.extractall(dest, filter=safe)
+
     def diff_blobs(self, a: str, b: str, label_a: str, label_b: str) -> str:
         proc = subprocess.run(
             ["git", "diff", "--no-color", f"--src-prefix={label_a}:", f"--dst-prefix={label_b}:", a, b],
@@ -397,6 +418,23 @@ def init_repository(directory: Path) -> bool:
         return False
     subprocess.run(["git", "init", "-q"], cwd=directory, check=True, capture_output=True)
     return True
+
+
+def default_branch(directory: Path) -> str | None:
+    """The branch the remote calls its default (`origin/HEAD`), else the branch checked out (or about to
+    be: a fresh repository's HEAD names one), else None."""
+    asks = (
+        (["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], "origin/"),
+        (["symbolic-ref", "--quiet", "--short", "HEAD"], ""),
+    )
+    for args, prefix in asks:
+        proc = subprocess.run(
+            gitreads.git_command(args), cwd=directory, capture_output=True, text=True, env=gitreads.git_env()
+        )
+        name = proc.stdout.strip()
+        if proc.returncode == 0 and name.startswith(prefix):
+            return name.removeprefix(prefix) or None
+    return None
 
 
 def is_sha(text: str) -> bool:

@@ -8,7 +8,7 @@ every `git push`/`git clone` of the tag without a second ref to keep consistent.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,6 +32,11 @@ class LabelMove:
     reason: str = ""
     forced: bool = False
     figures: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0
+    """The move's place in the label's history (1, 2, ...): moves in the same second keep their order.
+    Entries written before it existed read as their position in the history."""
+    skipped: tuple[str, ...] = ()
+    """For a rollback: the earlier holders it passed over, and why ("v2: forced past its gate")."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -39,7 +44,10 @@ class LabelMove:
     @classmethod
     def from_json(cls, line: str) -> LabelMove:
         data = json.loads(line)
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        move = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        if not isinstance(move.seq, int) or not isinstance(move.skipped, (list, tuple)):
+            raise TypeError("seq and skipped must be a number and a list")
+        return replace(move, skipped=tuple(str(x) for x in move.skipped))
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def read_history(message: str) -> tuple[LabelMove, ...]:
                 moves.append(LabelMove.from_json(line))
             except (ValueError, TypeError, RecursionError):  # a hostile or damaged line is skipped
                 continue
-    return tuple(moves)
+    return tuple(m if m.seq else replace(m, seq=i) for i, m in enumerate(moves, 1))
 
 
 def label_state(registry: Registry, name: str, label: str) -> LabelState | None:
@@ -186,9 +194,11 @@ def execute_move(
     reason: str = "",
     forced: bool = False,
     figures: dict[str, Any] | None = None,
+    skipped: tuple[str, ...] = (),
 ) -> LabelMove:
     store = registry.store
     current = plan.current
+    earlier = current.history if current else ()
     move = LabelMove(
         label=plan.label,
         kind=kind,
@@ -201,8 +211,10 @@ def execute_move(
         reason=reason,
         forced=forced,
         figures=figures or {},
+        seq=max((m.seq for m in earlier), default=0) + 1,
+        skipped=skipped,
     )
-    history = (*(current.history if current else ()), move)
+    history = (*earlier, move)
     message = _tag_message(plan, move, history)
     tag_object = store.make_tag(plan.ref, move.to_commit, message)
     if plan.remote is not None:
@@ -244,18 +256,59 @@ def _tag_message(plan: PlannedMove, move: LabelMove, history: tuple[LabelMove, .
         lines.append(f"Reason: {move.reason}")
     if move.forced:
         lines.append("Forced past a failed gate.")
+    if move.skipped:
+        lines.append(f"Skipped: {'; '.join(move.skipped)}.")
     lines += ["", HISTORY_MARKER, *(m.to_json() for m in history), ""]
     return "\n".join(lines)
 
 
-def previous_target(state: LabelState) -> LabelMove:
-    """The move before the current one, for rollback."""
+@dataclass(frozen=True)
+class Holder:
+    commit: str
+    version: int | None
+    passed: bool
+    """Put there by a move that passed its gate (a promote not forced); a rollback keeps the status of
+    the move that first put the version there."""
+
+
+def holders(state: LabelState) -> list[Holder]:
+    """The label's holders as a stack, oldest first: a promote pushes its version, a rollback pops back to
+    the version it returned to. So rolling back twice walks back (v3 -> v2 -> v1), never forth."""
+    stack: list[Holder] = []
+    for move in sorted(state.history, key=lambda m: m.seq):
+        if move.kind == "rollback":
+            found = [i for i, h in enumerate(stack) if h.commit == move.to_commit]
+            if found:
+                del stack[found[-1] + 1 :]
+                continue
+        stack.append(Holder(move.to_commit, move.to_version, move.kind == "promote" and not move.forced))
+    return stack
+
+
+def rollback_target(state: LabelState) -> tuple[Holder, tuple[str, ...]]:
+    """The most recent earlier holder that passed its gate and is not the current version, and the
+    holders passed over on the way (forced ones)."""
     if not state.history:
         raise NotFound(f"{state.name}@{state.label} has no recorded history to roll back")
-    last = state.history[-1]
-    if last.from_commit is None:
-        raise NotFound(f"{state.name}@{state.label} has no earlier version to roll back to")
-    return last
+    skipped: list[str] = []
+    seen = {state.commit}
+    for holder in reversed(holders(state)):
+        if holder.commit in seen:
+            continue
+        seen.add(holder.commit)
+        if holder.passed:
+            return holder, tuple(skipped)
+        skipped.append(f"{_held(holder)}: forced past its gate")
+    if skipped:
+        raise Refused(
+            f"{state.name}@{state.label}: no earlier version passed its gate (skipped {'; '.join(skipped)}); "
+            "name one with --to NAME@N --force --reason"
+        )
+    raise NotFound(f"{state.name}@{state.label} has no earlier version to roll back to")
+
+
+def _held(holder: Holder) -> str:
+    return f"v{holder.version}" if holder.version else holder.commit[:10]
 
 
 def push_label(registry: Registry, name: str, label: str, remote: str) -> str:

@@ -181,7 +181,7 @@ def prompt_page(registry: Registry, name: str, a: int | None = None, b: int | No
     chart = trend_chart([v.number for v in history], values, _production_markers(production))
     moves = sorted(
         (HistoryEntry(m, _figure_rows(m.figures)) for s in states for m in s.history),
-        key=lambda e: e.move.time,
+        key=lambda e: (e.move.time, e.move.seq),  # moves in one second keep their order
         reverse=True,
     )
     diff_a, diff_b, diff = _diff(registry, name, history, a, b)
