@@ -385,6 +385,8 @@ def _gate(registry: Registry, head: PromptVersion, options: CiOptions) -> dict[s
                 similarity_mean=report.similarity_mean,
                 changed_fraction=report.changed_fraction,
                 exact_rate=report.exact_rate,
+                similarity_interval=list(report.similarity_interval) if report.similarity_interval else None,
+                changed_interval=list(report.changed_interval) if report.changed_interval else None,
             )
         if gate is None:
             out["gate_note"] = (

@@ -230,6 +230,8 @@ def test_backtest_command_report(gated: GitRepo, tmp_path: Path) -> None:
     result = run_cli("backtest", "cake", "-o", str(out))
     assert result.code == 0, result
     assert "similarity mean" in result.out and "changed" in result.out
+    shown = next(line for line in result.out.splitlines() if line.startswith("similarity mean")).split()
+    assert len(shown) == 5 and shown[3].startswith("[") and shown[4].endswith("]"), shown  # 4 rows: its bounds
     assert "[-" in result.out and "{+" in result.out  # word-level diff of a changed row
     assert "| line | similarity | production | candidate |" in out.read_text()
     again = run_cli("backtest", "cake")
