@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from tests.cli.test_fast import _plg_loading
 from tests.conftest import TOPIC_PIPELINE, GitRepo, commit_topic_eval, run_cli
 
 GRADING = """prompt: topic
@@ -87,6 +88,9 @@ def test_log_scores_and_the_viewer_print_the_interval_plg_eval_recorded(repo: Gi
     line = next(x for x in run_cli("log", "topic").out.splitlines() if x.startswith("v1"))
     assert "0.60 [0.08, 1.00]" in line, line
     assert "0.60 [0.08, 1.00]" in run_cli("scores", "topic").out
+    # the `plg` command's fast path prints the recorded bounds, computing nothing: no scipy, no evals
+    out, loaded = _plg_loading(repo, ["log", "topic"], ("scipy", "plg.evals", "typing", "click"))
+    assert "0.60 [0.08, 1.00]" in out and loaded == [], (out, loaded)
 
     site = Site.open(repo.path)
     listing = " ".join(site.prompts(Links()).split())
