@@ -187,11 +187,16 @@ def own_pipeline(root: Path, name: str, eval_key: str | None = None, former: Ite
     return None
 
 
-def headline(scores: list[RecordedScore], pipeline: str | None = None) -> str | None:
+def headline(
+    scores: list[RecordedScore],
+    pipeline: str | None = None,
+    bounds: Callable[[RecordedScore], tuple[float, float] | None] | None = None,
+) -> str | None:
     """The figure `plg log` prints for a version: the latest eval per model on `pipeline` (the prompt's
     own, gating one). Scores from other pipelines measure something else (a grading sheet, another
     dataset): when the prompt's own has none (or it is not known), the newest pipeline's are shown with
-    that pipeline named."""
+    that pipeline named. Each score is shown with its recorded bounds (`bounds` may find them otherwise:
+    the viewer computes an older line's from its per-row figures)."""
     evals = [s for s in scores if s.kind == "eval" and s.score is not None]
     own = [s for s in evals if pipeline is not None and s.pipeline == pipeline]
     if not own and evals:
@@ -206,7 +211,7 @@ def headline(scores: list[RecordedScore], pipeline: str | None = None) -> str | 
     for score in sorted(own, key=lambda s: s.time):
         latest[score.model] = score
     text = " ".join(
-        with_bounds(s.score or 0.0, s.intervals()[0]) + ("" if len(latest) == 1 else f"({s.model})")
+        with_bounds(s.score or 0.0, bounds(s) if bounds else s.intervals()[0]) + ("" if len(latest) == 1 else f"({s.model})")
         for s in latest.values()
     )
     return text + named
