@@ -326,7 +326,9 @@ def _from_recorded(score: RecordedScore, common: dict[str, Any]) -> Figures:
 def _recorded_intervals(score: RecordedScore) -> dict[str, Any]:
     from plg.evals.perrow import intervals
 
-    on_score, on_pass = intervals(score.per_row)
+    on_score, on_pass = score.intervals()
+    if on_score is None and on_pass is None:  # a note older than recorded bounds: from its rows
+        on_score, on_pass = intervals(score.per_row)
     return {"score_interval": list(on_score) if on_score else None, "pass_interval": list(on_pass) if on_pass else None}
 
 
@@ -383,6 +385,8 @@ def _gate(registry: Registry, head: PromptVersion, options: CiOptions) -> dict[s
                 similarity_mean=report.similarity_mean,
                 changed_fraction=report.changed_fraction,
                 exact_rate=report.exact_rate,
+                similarity_interval=list(report.similarity_interval) if report.similarity_interval else None,
+                changed_interval=list(report.changed_interval) if report.changed_interval else None,
             )
         if gate is None:
             out["gate_note"] = (

@@ -67,6 +67,8 @@ class Backtest(_Frozen):
     similarity_mean: Score | None = None
     changed_fraction: Score | None = None
     exact_rate: Score | None = None
+    similarity_interval: list[Score] | None = Field(default=None, min_length=2, max_length=2)
+    changed_interval: list[Score] | None = Field(default=None, min_length=2, max_length=2)
 
 
 class JudgeChange(_Frozen):
@@ -392,7 +394,8 @@ def _details(prompt: PromptResult) -> list[str]:
         lines += [
             "",
             f"**Backtest** on real traffic: {bt.rows} rows, {bt.errors} errors, similarity "
-            f"{_num(bt.similarity_mean)}, changed {_pct(bt.changed_fraction)}, exact {_pct(bt.exact_rate)}",
+            f"{_with(bt.similarity_mean, bt.similarity_interval)}, changed "
+            f"{_with(bt.changed_fraction, bt.changed_interval, True)}, exact {_pct(bt.exact_rate)}",
         ]
     if prompt.gate_label:
         if prompt.gate:

@@ -224,7 +224,9 @@ def _with_intervals(score) -> list[str]:  # type: ignore[no-untyped-def]
 
     if score.kind != "eval":
         return [_f(score.score), _f(score.pass_rate)]
-    on_score, on_pass = intervals(score.per_row)
+    on_score, on_pass = score.intervals()
+    if on_score is None and on_pass is None:  # a note older than recorded bounds: from its rows
+        on_score, on_pass = intervals(score.per_row)
     return [with_interval(score.score, on_score), with_interval(score.pass_rate, on_pass, percent=True)]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plg import config as plg_config
 from plg.errors import BadInput, NotJudged, Refused
@@ -230,6 +230,21 @@ def _who(registry: Registry) -> str:
         return "unknown"
 
 
+def _intervals(summary: ModelSummary) -> dict[str, Any]:
+    """The bounds `plg eval` printed, kept with the figures so `plg log`, `plg scores` and the viewer
+    print them without computing (or importing) any statistics."""
+    from plg.evals.stats import DEFAULT_CONFIDENCE
+
+    def bounds(pair: tuple[float, float] | None) -> list[float] | None:
+        return [pair[0], pair[1]] if pair else None
+
+    return {
+        "score": bounds(summary.score_interval),
+        "pass_rate": bounds(summary.pass_interval),
+        "confidence": DEFAULT_CONFIDENCE,
+    }
+
+
 def _to_recorded(
     planned: PlannedEval, result: RunResult, checks: tuple[ThresholdCheck, ...], barred: bool
 ) -> list[RecordedScore]:
@@ -277,6 +292,7 @@ def _to_recorded(
                     **({"warning": PLACEHOLDER_WARNING} if summary.placeholders else {}),
                     "cost": summary.cost,
                     "p50_latency": summary.p50_latency,
+                    "intervals": _intervals(summary),
                 },
                 per_row=per_row(keys, run_rows, summary.model, spec.repeats),
             )

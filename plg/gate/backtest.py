@@ -52,6 +52,10 @@ class BacktestReport:
     top_changed: tuple[ChangedRow, ...]
     run_id: str | None = None
     judge_placeholder: bool = False
+    similarity_interval: tuple[float, float] | None = None
+    """One-sided 95% t bounds of `similarity_mean` over the rows (a 90% interval)."""
+    changed_interval: tuple[float, float] | None = None
+    """One-sided 95% Wilson bounds of `changed_fraction`."""
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -64,6 +68,8 @@ class BacktestReport:
             "changed_fraction": self.changed_fraction,
             "judge_mean": self.judge_mean,
             **({"judge_placeholder": True} if self.judge_placeholder else {}),
+            **({"similarity_interval": list(self.similarity_interval)} if self.similarity_interval else {}),
+            **({"changed_interval": list(self.changed_interval)} if self.changed_interval else {}),
         }
 
 
@@ -138,6 +144,23 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def _intervals(sims: list[float]) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """Each history row is one sample: the mean similarity's t interval, the changed share's Wilson."""
+    if not sims:
+        return None, None
+    from plg.evals.stats import mean_interval, wilson
+
+    mean = mean_interval([[s] for s in sims])
+    changed = wilson(sum(1 for s in sims if s < CHANGED_BELOW), len(sims))
+    return (mean.lo, mean.hi), changed
+
+
+def _bounds(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return float(value[0]), float(value[1])
+    return None
+
+
 def report_from_run(candidate: PromptVersion, history: Path, result: RunResult | Path) -> BacktestReport:
     path = result.path if isinstance(result, RunResult) else result
     header, rows = latest_rows(path)
@@ -150,6 +173,7 @@ def report_from_run(candidate: PromptVersion, history: Path, result: RunResult |
     def similarity(r: RowRecord) -> float | None:
         return next((s.score for s in r.scores if s.name == "similarity"), None)
 
+    on_similarity, on_changed = _intervals(sims)
     changed = sorted(ok, key=lambda r: similarity(r) if similarity(r) is not None else 1.0)[:TOP_CHANGED]
     top = tuple(
         ChangedRow(
@@ -178,6 +202,8 @@ def report_from_run(candidate: PromptVersion, history: Path, result: RunResult |
         top_changed=top,
         run_id=header.run_id,
         judge_placeholder=any(s.placeholder for r in records for s in r.scores if s.name == "judge"),
+        similarity_interval=on_similarity,
+        changed_interval=on_changed,
     )
 
 
@@ -206,11 +232,18 @@ def report_from_figures(
         top_changed=(),
         run_id=run_id,
         judge_placeholder=figures.get("judge_placeholder") is True,
+        similarity_interval=_bounds(figures.get("similarity_interval")),
+        changed_interval=_bounds(figures.get("changed_interval")),
     )
 
 
 def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _with(value: float | None, bounds: tuple[float, float] | None) -> str:
+    """`0.912 [0.874, 0.950]`: a figure and its one-sided 95% bounds, when it has them."""
+    return _f(value) + (f" [{bounds[0]:.3f}, {bounds[1]:.3f}]" if value is not None and bounds else "")
 
 
 def render_text(report: BacktestReport) -> str:
@@ -220,10 +253,10 @@ def render_text(report: BacktestReport) -> str:
         ["rows", report.rows],
         ["errors", report.errors],
         ["exact match", _f(report.exact_rate)],
-        ["similarity mean", _f(report.similarity_mean)],
+        ["similarity mean", _with(report.similarity_mean, report.similarity_interval)],
         ["similarity p10", _f(report.similarity_p10)],
         ["similarity p50", _f(report.similarity_p50)],
-        [f"changed (similarity < {CHANGED_BELOW})", _f(report.changed_fraction)],
+        [f"changed (similarity < {CHANGED_BELOW})", _with(report.changed_fraction, report.changed_interval)],
     ]
     if report.judge_mean is not None:
         judge = placeholder_name("judge mean") if report.judge_placeholder else "judge mean"
@@ -252,11 +285,12 @@ def render_markdown(report: BacktestReport) -> str:
         "| figure | value |",
         "|---|---|",
     ]
+    bounds = {"similarity_mean": report.similarity_interval, "changed_fraction": report.changed_interval}
     out += [
         f"| {placeholder_name('judge mean') if k == 'judge_mean' and report.judge_placeholder else k.replace('_', ' ')}"
-        f" | {v if isinstance(v, int) else _f(v)} |"
+        f" | {v if isinstance(v, int) else _with(v, bounds.get(k))} |"
         for k, v in report.figures().items()
-        if k != "judge_placeholder"
+        if k not in ("judge_placeholder", "similarity_interval", "changed_interval")
     ]
     if report.judge_placeholder:
         out += ["", f"⚠️ {PLACEHOLDER_WARNING}"]

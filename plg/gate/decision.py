@@ -308,7 +308,8 @@ def decide(
             registry, candidate, history, use_cache=use_cache, record=record, **backtest_args
         )
         if bt.min_similarity is not None:
-            checks.append(_at_least("backtest similarity", report.similarity_mean, bt.min_similarity))
+            on_similarity = report.similarity_interval
+            checks.append(_at_least("backtest similarity", report.similarity_mean, bt.min_similarity, "", on_similarity))
         if bt.max_changed is not None:
             value = report.changed_fraction
             checks.append(
@@ -317,6 +318,7 @@ def decide(
                     value,
                     f"<= {bt.max_changed:g}",
                     value is not None and value <= bt.max_changed,
+                    interval=report.changed_interval,
                 )
             )
         if bt.min_exact is not None:
@@ -367,8 +369,10 @@ def backtest_inputs(
     }
 
 
-def _at_least(name: str, value: float | None, bound: float, detail: str = "") -> Check:
-    return Check(name, value, f">= {bound:g}", value is not None and value >= bound, detail)
+def _at_least(
+    name: str, value: float | None, bound: float, detail: str = "", interval: tuple[float, float] | None = None
+) -> Check:
+    return Check(name, value, f">= {bound:g}", value is not None and value >= bound, detail, interval=interval)
 
 
 def record_decision(registry: Registry, decision: Decision, forced: bool, reason: str) -> None:

@@ -64,6 +64,15 @@ class RecordedScore:
             name for name, figures in scorers.items() if isinstance(figures, dict) and figures.get("placeholder")
         )
 
+    def intervals(self) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+        """The bounds of the mean score and of the pass rate as `plg eval --record` computed them
+        (`details["intervals"]`, one-sided at its `confidence`): readers print them without statistics
+        code, so `plg log` stays fast. None where the note predates them or holds no such figure."""
+        recorded = (self.details or {}).get("intervals")
+        if not isinstance(recorded, dict):
+            return None, None
+        return _bounds(recorded.get("score")), _bounds(recorded.get("pass_rate"))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
@@ -81,6 +90,21 @@ class RecordedScore:
         fields["datasets"] = tuple(fields.get("datasets") or ())
         fields["dataset_hashes"] = tuple(fields.get("dataset_hashes") or ())
         return cls(**fields)
+
+
+def _bounds(value: Any) -> tuple[float, float] | None:
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
+        return float(value[0]), float(value[1])
+    return None
+
+
+def with_bounds(value: float, bounds: tuple[float, float] | None) -> str:
+    """`0.71 [0.64, 0.78]`: a recorded mean and its bounds, as `plg eval`'s tables print it."""
+    return f"{value:.2f}" + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds else "")
 
 
 def read_scores(store: GitStore, commit: str) -> list[RecordedScore]:
@@ -163,11 +187,16 @@ def own_pipeline(root: Path, name: str, eval_key: str | None = None, former: Ite
     return None
 
 
-def headline(scores: list[RecordedScore], pipeline: str | None = None) -> str | None:
+def headline(
+    scores: list[RecordedScore],
+    pipeline: str | None = None,
+    bounds: Callable[[RecordedScore], tuple[float, float] | None] | None = None,
+) -> str | None:
     """The figure `plg log` prints for a version: the latest eval per model on `pipeline` (the prompt's
     own, gating one). Scores from other pipelines measure something else (a grading sheet, another
     dataset): when the prompt's own has none (or it is not known), the newest pipeline's are shown with
-    that pipeline named."""
+    that pipeline named. Each score is shown with its recorded bounds (`bounds` may find them otherwise:
+    the viewer computes an older line's from its per-row figures)."""
     evals = [s for s in scores if s.kind == "eval" and s.score is not None]
     own = [s for s in evals if pipeline is not None and s.pipeline == pipeline]
     if not own and evals:
@@ -181,5 +210,8 @@ def headline(scores: list[RecordedScore], pipeline: str | None = None) -> str | 
     latest: dict[str, RecordedScore] = {}
     for score in sorted(own, key=lambda s: s.time):
         latest[score.model] = score
-    text = " ".join(f"{s.score:.2f}" + ("" if len(latest) == 1 else f"({s.model})") for s in latest.values())
+    text = " ".join(
+        with_bounds(s.score or 0.0, bounds(s) if bounds else s.intervals()[0]) + ("" if len(latest) == 1 else f"({s.model})")
+        for s in latest.values()
+    )
     return text + named

@@ -30,6 +30,20 @@ class GateStatus:
     checks: tuple[dict[str, Any], ...]
 
 
+Bounds = tuple[tuple[float, float] | None, tuple[float, float] | None]
+
+
+def bounds_of(score: RecordedScore) -> Bounds:
+    """The mean score's and pass rate's bounds: as recorded, else (a line written before they were) from
+    the line's per-row figures, as `plg scores` and `plg ci` compute them."""
+    recorded = score.intervals()
+    if recorded != (None, None) or not score.per_row:
+        return recorded
+    from plg.evals.perrow import intervals
+
+    return intervals(score.per_row)
+
+
 @dataclass(frozen=True)
 class PromptRow:
     entry: CatalogEntry
@@ -63,7 +77,7 @@ def prompt_rows(registry: Registry) -> list[PromptRow]:
         names = {entry.name, *(_prompt_name(v.path) for v in histories.get(entry.name, []))}  # through `git mv`
         found = [s for s in recorded.get(commit or "", []) if s.prompt in names]
         own = _own_pipeline(registry, entry.name, histories.get(entry.name) or [])
-        rows.append(PromptRow(entry, headline(found, own), _gate_of(found)))
+        rows.append(PromptRow(entry, headline(found, own, lambda s: bounds_of(s)[0]), _gate_of(found)))
     return rows
 
 
@@ -76,6 +90,8 @@ class VersionRow:
     held_production: bool
     other_pipeline: str | None = None
     """The pipeline `scores` come from when it is not the prompt's own (gating) one."""
+    bounds: tuple[Bounds, ...] = ()
+    """Each of `scores`' bounds (`bounds_of`), in the same order."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +189,7 @@ def prompt_page(registry: Registry, name: str, a: int | None = None, b: int | No
                 version=version,
                 labels=tuple(sorted(labels_at.get(version.commit, []))),
                 scores=tuple(latest),
+                bounds=tuple(bounds_of(s) for s in latest),
                 other_pipeline=latest[0].pipeline or "no pipeline" if latest and latest[0].pipeline != own else None,
                 gate=_gate_of(found),
                 held_production=version.number in held,

@@ -36,6 +36,16 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _bounds(value: tuple[float, float] | None, digits: int = 2, percent: bool = False) -> str:
+    """`[0.64, 0.78]` (or `[58-80%]`): a figure's recorded bounds, empty when it has none."""
+    if not value:
+        return ""
+    lo, hi = value
+    if percent:
+        return f"[{lo * 100:.0f}-{hi * 100:.0f}%]"
+    return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
 def _score_class(value: float | None, passed: bool | None = None, error: str | None = None) -> str:
     """Colour buckets for a score in [0, 1]; errors and failures are marked whatever the number."""
     if error:
@@ -60,7 +70,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=_when, num=_num, score_class=_score_class, pretty=_pretty)
+    env.filters.update(when=_when, num=_num, bounds=_bounds, score_class=_score_class, pretty=_pretty)
     return env
 
 

@@ -16,6 +16,7 @@ from plg.view import logs, prompts, runpages
 from plg.view.links import Links
 from plg.view.render import render
 from plg.view.runindex import IndexCache
+from plg.view.runsummary import run_summary
 
 
 @dataclass
@@ -71,7 +72,8 @@ class Site:
     ) -> tuple[str, runpages.GridPage]:
         index = runpages.open_run(self.cache, self.runs_dir, run_id)
         page = runpages.grid_page(index, start, filters)
-        return render("run.html", links, page=page, exported=exported), page
+        summary = run_summary(index.path, index.header.models)
+        return render("run.html", links, page=page, summary=summary, exported=exported), page
 
     def row(self, links: Links, run_id: str, number: int) -> str:
         index = runpages.open_run(self.cache, self.runs_dir, run_id)

@@ -40,3 +40,16 @@ def test_interval_fields_are_validated_like_everything_else() -> None:
         Figures(model="m", score_interval=[0.1, 0.2, 0.3])
     with pytest.raises(ValidationError):
         Check(name="x", bound="y", passed=True, outcome="maybe")
+
+
+def test_the_pr_comment_shows_the_backtests_similarity_and_changed_share_with_their_bounds() -> None:
+    from plg.ci.report import Backtest
+
+    report = _report(passed=True)
+    backtest = Backtest(
+        rows=4, errors=0, similarity_mean=0.75, changed_fraction=0.5, exact_rate=0.0,
+        similarity_interval=[0.41, 1.0], changed_interval=[0.182, 0.818],
+    )
+    prompt = report.prompts[0].model_copy(update={"backtest": backtest})
+    body = render_markdown(report.model_copy(update={"prompts": [prompt]}))
+    assert "similarity 0.750 [0.410, 1.000], changed 50% [18–82%]" in body, body

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,9 @@ def test_good_version_passes_every_check_and_records_figures(gated: GitRepo) -> 
     assert result.code == 0, result
     for check in ("eval score", "no regression", "backtest similarity", "backtest changed"):
         assert check in result.out
+    for check in ("backtest similarity", "backtest changed"):  # 4 history rows: each figure with its bounds
+        line = next(x for x in result.out.splitlines() if check in x)
+        assert re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", line), line
     state = label_state(Registry(gated.path), "cake", "production")
     assert state is not None and state.version == 1
     figures = state.history[-1].figures
@@ -230,6 +234,8 @@ def test_backtest_command_report(gated: GitRepo, tmp_path: Path) -> None:
     result = run_cli("backtest", "cake", "-o", str(out))
     assert result.code == 0, result
     assert "similarity mean" in result.out and "changed" in result.out
+    shown = next(line for line in result.out.splitlines() if line.startswith("similarity mean")).split()
+    assert len(shown) == 5 and shown[3].startswith("[") and shown[4].endswith("]"), shown  # 4 rows: its bounds
     assert "[-" in result.out and "{+" in result.out  # word-level diff of a changed row
     assert "| line | similarity | production | candidate |" in out.read_text()
     again = run_cli("backtest", "cake")

@@ -303,5 +303,5 @@ def test_the_viewer_shows_a_renamed_prompts_scores(repo: GitRepo) -> None:
     (row,) = prompt_rows(Registry(repo.path))
     page = prompt_page(Registry(repo.path), "desserts/cake")
 
-    assert row.entry.name == "desserts/cake" and row.score == "1.00", row
+    assert row.entry.name == "desserts/cake" and row.score == "1.00 [0.00, 1.00]", row  # one row bounds nothing
     assert [s.score for v in page.versions for s in v.scores] == [1.0], page.versions

@@ -329,3 +329,40 @@ def test_a_row_one_strict_scorer_failed_is_not_a_green_cell_and_says_which_score
     assert cells[0].split()[0] != "s4" and "fail" in cells[0].split(), cells
     assert cells[1].split() == ["s4"], cells
     assert 'class="badge fail">failed by exact<' in html
+
+
+def test_a_run_page_heads_its_grid_with_each_models_intervals(repo: GitRepo) -> None:
+    """The run page showed rows only: nothing said how sure the run's mean and pass rate are. Ten rows,
+    half passing (scores 1, 0): t interval 0.5 -/+ t(0.95, 9) * 0.527/sqrt(10) = [0.19, 0.81], and
+    Wilson at z = 1.645 on 5 of 10 gives [27-73%]."""
+    runs = config.runs_dir(repo.path)
+    header = replace(HEADER, run_id="20261120-100000-a1b2c3", models=("m-a",))
+    writer = RunWriter(runs / f"{header.run_id}.jsonl", header)
+    for i in range(10):
+        writer.append(_row(i, "m-a", passed=i % 2 == 0))
+    writer.close()
+
+    html, _ = Site(repo.path, repo.path / "none.db", runs).run(Links(), header.run_id, 0, GridFilters())
+
+    summary = _words(html.split('id="run-summary"', 1)[1].split("</table>", 1)[0])
+    assert "m-a 0.50 [0.19, 0.81] 50% [27-73%] 10 0" in summary, summary
+
+
+def test_a_note_written_before_recorded_bounds_shows_them_from_its_rows(repo: GitRepo) -> None:
+    """A line with per-row figures but no `details.intervals` (recorded before they were kept): the viewer
+    computes its bounds from the rows, as `plg scores` does; `plg log` stays a fast path and shows 0.60."""
+    from tests.conftest import commit_topic_eval
+    from tests.registry.test_scores import SOME_CATS
+
+    commit_topic_eval(repo, SOME_CATS, "topic\ncats\ndogs\ncattle\nbirds\ncatfish\n")
+    assert run_cli("eval", "topic", "--record").code == 0
+    line = json.loads(repo.git("notes", "--ref=plg", "show", "HEAD").splitlines()[0])
+    del line["details"]["intervals"]
+    repo.git("notes", "--ref=plg", "add", "-f", "-m", json.dumps(line), "HEAD")
+
+    site = Site.open(repo.path)
+    assert "0.60 [0.08, 1.00]" in _words(site.prompts(Links()))
+    assert "0.600 [0.078, 1.000] pass 60% [27-86%]" in _words(site.prompt(Links(), "topic"))
+    assert "0.60 [0.08, 1.00]" in run_cli("scores", "topic").out
+    logged = next(x for x in run_cli("log", "topic").out.splitlines() if x.startswith("v1"))
+    assert "0.60" in logged and "[0.08" not in logged, logged
