@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from plg.registry.gitstore import GitStore
     from plg.registry.scores import RecordedScore
 
-SSH_KEYGEN = "/usr/bin/ssh-keygen"
+SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"  # git uses the one on PATH too
 NAMESPACE = "plg-evidence"
 KEY_ENV = "PLG_SIGNING_KEY"
 DEFAULT_ALLOWED_SIGNERS = ".github/plg-allowed-signers"
