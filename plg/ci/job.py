@@ -22,6 +22,7 @@ from plg.errors import BadInput, NoPipeline, NotFound, NotJudged, PlgError
 from plg.evals.plan import EvalRequest
 from plg.evals.session import EvalOutcome, RunOptions, run_eval
 from plg.llm.provider import prewarm
+from plg.registry.evidence import signers_at
 from plg.registry.scores import RecordedScore, read_scores
 from plg.registry.versions import PromptVersion, Registry
 
@@ -107,6 +108,8 @@ def run_ci(
     results = []
     judging = bool(changed) and base.sha is not None and options.shard is None  # a merge of shards too
     with ExitStack() as stack:
+        if base.sha is not None:  # a change never brings the key that signs its own figures
+            stack.enter_context(signers_at(base.sha))
         root = stack.enter_context(base_tree(registry, base.sha)) if judging and base.sha else None
         judges = {
             p.name: (base_judge(registry, p.name, base.sha, root), head_judge(registry, p.name))

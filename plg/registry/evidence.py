@@ -16,6 +16,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -116,10 +118,25 @@ def allowed_signers_path(root: Path) -> str:
     return "/".join(parts)
 
 
-def _signers_blob(store: GitStore) -> str | None:
-    """The allowed-signers blob committed at HEAD (the branch being promoted), or None."""
+_TRUSTED_AT: list[str] = []
+
+
+@contextmanager
+def signers_at(commit: str) -> Iterator[None]:
+    """Trust the allowed signers committed at `commit` instead of HEAD's: `plg ci` on a change trusts its
+    base's, so a pull request cannot bring the key that signs its own figures."""
+    _TRUSTED_AT.append(commit)
     try:
-        head = store.resolve_commit("HEAD")
+        yield
+    finally:
+        _TRUSTED_AT.pop()
+
+
+def _signers_blob(store: GitStore) -> str | None:
+    """The allowed-signers blob committed at HEAD (the branch being promoted), or at the commit
+    `signers_at` names, or None."""
+    try:
+        head = store.resolve_commit(_TRUSTED_AT[-1] if _TRUSTED_AT else "HEAD")
     except Exception:  # noqa: BLE001 - no commit, no trusted key
         return None
     return store.blob_at(head, allowed_signers_path(store.root))

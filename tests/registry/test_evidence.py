@@ -272,3 +272,44 @@ def test_the_allowed_signers_path_is_set_in_plg_toml_and_stays_in_the_repository
     repo.write("plg.toml", 'allowed_signers = "../elsewhere"\n')
     with pytest.raises(BadInput, match="inside the repository"):
         allowed_signers_path(repo.path)
+
+
+def test_a_change_cannot_bring_the_key_that_signs_its_own_figures(
+    repo: GitRepo, llm_server: LoopbackLLM, monkeypatch: pytest.MonkeyPatch, signing_key: SigningKey
+) -> None:
+    """A pull request that adds its author's key to the allowed signers, and pushes a note for its head
+    signed with that key, is judged on figures plg ci measures itself: it trusts the base's signers."""
+    import dataclasses
+    import shutil
+
+    from plg.config import state_dir
+    from plg.registry.evidence import sign_all
+    from plg.registry.gitstore import GitStore
+    from plg.registry.scores import read_scores, record_scores
+
+    llm_server.respond(answer)
+    write_cake(repo)
+    base = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "-b", "sloppy")
+    repo.write(".github/plg-allowed-signers", signing_key.allowed)
+    repo.write_prompt("cake", PROMPT.format(quality="SLOPPY v2"), "v2 sloppy, and my key is allowed")
+    assert run_cli("eval", "cake", "--record").code in (0, 1)  # the honest figures, recorded here
+    head = repo.git("rev-parse", "HEAD")
+    store = GitStore(repo.path)
+    honest = next(s for s in read_scores(store, head) if s.kind == "eval")
+    assert honest.score is not None and honest.score < 0.9
+    forged = [
+        dataclasses.replace(s, score=0.99, pass_rate=1.0, passed_threshold=True, signature=None, signer=None)
+        for s in read_scores(store, head)
+    ]
+    monkeypatch.setenv("PLG_SIGNING_KEY", str(signing_key.path))
+    record_scores(store, head, sign_all(forged))  # re-signed with the key the change itself allows
+    monkeypatch.delenv("PLG_SIGNING_KEY")
+    shutil.rmtree(state_dir(repo.path) / "evidence")  # the forger's clone wrote it, not the one CI runs in
+
+    calls = llm_server.count
+    result = run_cli("ci", "--base", base, "--no-notes", "--json")
+    assert llm_server.count > calls, result  # measured again, not taken from the forged note
+    report = json.loads(result.out[: result.out.rindex("}") + 1])
+    head_figures = next(p for p in report["prompts"] if p["name"] == "cake")["head"][0]
+    assert head_figures["score"] == pytest.approx(honest.score) and head_figures["reused"] is False
