@@ -61,7 +61,8 @@ def test_the_starter_backtest_notices_a_changed_prompt(started: Path) -> None:
     backtest = run_cli("backtest", STARTER)
     assert backtest.code == 0, backtest
     changed = next(line for line in backtest.out.splitlines() if line.startswith("changed"))
-    assert float(changed.split()[-1]) > 0, backtest.out
+    share = changed.split(")", 1)[1].split()[0]  # "changed (similarity < 0.9)  0.333 [0.061, 0.792]"
+    assert float(share) > 0, backtest.out
 
 
 def test_init_keeps_a_users_existing_starter_files(tmp_path: Path) -> None:
