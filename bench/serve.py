@@ -43,7 +43,10 @@ def make_repo() -> Path:
     (repo / "prompts" / "bench.prompt").write_text(PROMPT)
     git("add", "-A")
     git("commit", "-qm", "bench prompt")
-    git("tag", "-a", "-m", "bench", "prompts/bench@prod")
+    from plg.gate.promotion import promote
+    from plg.registry.versions import Registry
+
+    promote(Registry(repo), "bench@1", "prod", gated=False)  # a label plg wrote: the only kind it serves
     return repo
 
 
