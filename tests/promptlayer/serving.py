@@ -11,8 +11,23 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 KEY = "pl_test_key_all_scopes_0123456789"
+ON_CI = os.environ.get("CI") == "true"  # read at import: the autouse fixture clears CI for each test
+
+
+def promptlayer_sdk() -> Any:
+    """PromptLayer's own Python SDK (the `test` extra). Missing on CI is a failure, elsewhere a skip."""
+    try:
+        import promptlayer
+    except ImportError:
+        if ON_CI:
+            raise
+        pytest.skip("PromptLayer's SDK is not installed (pip install -e '.[test]')", allow_module_level=True)
+    return promptlayer
 ROOT = Path(__file__).resolve().parents[2]
 
 

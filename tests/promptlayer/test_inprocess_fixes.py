@@ -13,7 +13,7 @@ from plg.gate.promotion import promote
 from plg.registry.versions import Registry
 from tests.conftest import GitRepo
 from tests.loopback_llm import LoopbackLLM
-from tests.promptlayer.serving import KEY, plg_serve
+from tests.promptlayer.serving import KEY, plg_serve, promptlayer_sdk
 from tests.promptlayer.test_serve_python import POET
 
 
@@ -26,7 +26,7 @@ def poet(repo: GitRepo, llm_server: LoopbackLLM) -> GitRepo:
 
 
 def test_templates_get_matches_plg_serve(poet: GitRepo, tmp_path: Path) -> None:
-    promptlayer = pytest.importorskip("promptlayer")
+    promptlayer = promptlayer_sdk()
     mine = PromptLayer(api_key="k").templates.get("ai-poet", {"label": "prod", "input_variables": {"topic": "x"}})
     assert isinstance(mine["id"], int) and mine["commit_message"] == "First poet"
     assert mine["llm_kwargs"]["messages"][1]["content"] == "Write a short poem about x."

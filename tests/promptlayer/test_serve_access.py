@@ -17,10 +17,10 @@ from plg.gate.promotion import promote
 from plg.registry.versions import Registry
 from tests.conftest import GitRepo
 from tests.loopback_llm import LoopbackLLM
-from tests.promptlayer.serving import KEY, Served, plg_serve
+from tests.promptlayer.serving import KEY, Served, plg_serve, promptlayer_sdk
 from tests.promptlayer.test_serve_python import POET
 
-promptlayer = pytest.importorskip("promptlayer")
+promptlayer = promptlayer_sdk()
 
 
 def _post(served: Served, path: str, body: object, key: str | None = KEY,

@@ -14,23 +14,11 @@ from plg.registry.versions import Registry
 from plg.runtime.track import GROUP_KEY
 from tests.conftest import GitRepo
 from tests.loopback_llm import LoopbackLLM
-from tests.promptlayer.serving import KEY, Served, plg_serve
+from tests.promptlayer.serving import KEY, Served, plg_serve, promptlayer_sdk
+from tests.promptlayer.test_sync_client import POET
 
-promptlayer = pytest.importorskip("promptlayer")
+promptlayer = promptlayer_sdk()
 
-POET = """---
-model: openai/fake-model
-params:
-  temperature: 0.7
-inputs:
-  topic: string
----
-system:
-You are a poet.
-
-user:
-Write a short poem about {{ topic }}.
-"""
 
 
 @pytest.fixture
