@@ -177,6 +177,23 @@ class SigningKey:
 
 
 @pytest.fixture
+def remote(repo: GitRepo, tmp_path: Path) -> Path:
+    """The team's remote: a bare repository holding cake v1, v2 and production -> v1."""
+    from plg.gate.promotion import promote
+    from plg.registry.versions import Registry
+
+    repo.write_prompt("cake", CAKE_V1)
+    repo.write_prompt("cake", CAKE_V1.replace("pastry chef", "baker"))
+    bare = tmp_path / "served" / "prompts.git"
+    bare.parent.mkdir()
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    repo.git("remote", "add", "origin", str(bare))
+    promote(Registry(repo.path), "cake@1", "production", gated=False, remote="origin")
+    repo.git("push", "-q", "origin", "main")
+    return bare
+
+
+@pytest.fixture
 def signing_key(tmp_path: Path) -> SigningKey:
     path = tmp_path / "_keys" / "plg-ci"
     path.parent.mkdir()

@@ -19,7 +19,7 @@ from plg.gate.promotion import promote
 from plg.registry.gitstore import clone_bare
 from plg.registry.versions import Registry
 from plg.runtime.sources import REMOTE_REFSPECS, RemoteSource
-from tests.conftest import CAKE_V1, GitRepo
+from tests.conftest import GitRepo
 
 
 class SilentServer:
@@ -75,19 +75,6 @@ def silent() -> Iterator[SilentServer]:
     server = SilentServer()
     yield server
     server.close()
-
-
-@pytest.fixture
-def remote(repo: GitRepo, tmp_path: Path) -> Path:
-    repo.write_prompt("cake", CAKE_V1)
-    repo.write_prompt("cake", CAKE_V1.replace("pastry chef", "baker"))
-    bare = tmp_path / "served" / "prompts.git"
-    bare.parent.mkdir()
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    repo.git("remote", "add", "origin", str(bare))
-    promote(Registry(repo.path), "cake@1", "production", gated=False, remote="origin")
-    repo.git("push", "-q", "origin", "main")
-    return bare
 
 
 def _served(client: Client) -> int:

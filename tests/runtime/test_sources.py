@@ -21,20 +21,6 @@ from tests.conftest import CAKE_V1, GitRepo
 TTL = 0.2
 
 
-@pytest.fixture
-def remote(repo: GitRepo, tmp_path: Path) -> Path:
-    """The team's remote: a bare repository holding cake v1, v2 and production -> v1."""
-    repo.write_prompt("cake", CAKE_V1)
-    repo.write_prompt("cake", CAKE_V1.replace("pastry chef", "baker"))
-    bare = tmp_path / "served" / "prompts.git"
-    bare.parent.mkdir()
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    repo.git("remote", "add", "origin", str(bare))
-    promote(Registry(repo.path), "cake@1", "production", gated=False, remote="origin")
-    repo.git("push", "-q", "origin", "main")
-    return bare
-
-
 def _move_production(repo: GitRepo, spec: str) -> float:
     promote(Registry(repo.path), spec, "production", gated=False, remote="origin")
     return time.monotonic()
